@@ -1,0 +1,1 @@
+//! tenantvault emulator crate.

@@ -1,0 +1,1 @@
+//! tenantvault graph crate.
