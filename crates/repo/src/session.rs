@@ -1,0 +1,423 @@
+//! Backup sessions: put/keep/delete items, checkpoint, commit (FORMAT.md §7–§8).
+
+use crate::blob::{self, EncodedBlob};
+use crate::chunker::cut;
+use crate::crypto::{BlobId, PackId};
+use crate::error::{Error, Result};
+use crate::gc::load_candidates;
+use crate::model::{BackupMode, ContentRef, Failure, ItemMeta, ItemRecord, MetadataRef, OwnerRef, SnapshotFilter, SnapshotId, SnapshotStats, SnapshotSummary};
+use crate::pack::BlobKind;
+use crate::packer::Packer;
+use crate::pending::{Pending, PendingStore};
+use crate::repository::Repository;
+use crate::snapshot::{LIST_MAX_BYTES, LIST_MAX_ITEMS, ListRef, Snapshot, SnapshotBody, encode_list, encode_root, snapshot_key};
+use futures::StreamExt;
+use parking_lot::RwLock;
+use rayon::prelude::*;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Metadata documents up to this size are stored inline in the item list.
+const INLINE_METADATA: usize = 1024;
+
+/// Which snapshot a session builds on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ParentSelect {
+    /// The newest snapshot (complete or checkpoint) of the same owner and workload.
+    #[default]
+    Latest,
+    /// No parent.
+    None,
+    /// A given snapshot (id or unique prefix).
+    Id(String),
+}
+
+/// Options for [`Repository::begin_backup`].
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    pub parent: ParentSelect,
+    pub mode: BackupMode,
+    /// How often the session marker is refreshed (and GC candidate lists re-read).
+    pub marker_refresh: Duration,
+}
+
+impl Default for BackupOptions {
+    fn default() -> Self {
+        BackupOptions {
+            parent: ParentSelect::Latest,
+            mode: BackupMode::Full,
+            marker_refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A running backup of one owner. Dropping it without `commit` leaves only harmless packs.
+pub struct BackupSession {
+    repo: Repository,
+    owner: OwnerRef,
+    oid: String,
+    mode: BackupMode,
+    parent: Option<Snapshot>,
+    packer: Packer,
+    pending: PendingStore,
+    failures: Vec<Failure>,
+    stats: SnapshotStats,
+    marker: crate::marker::MarkerTask,
+}
+
+impl std::fmt::Debug for BackupSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupSession").field("owner", &self.owner).field("mode", &self.mode).finish()
+    }
+}
+
+impl Repository {
+    /// Start a backup of `owner`. Writes a session marker, reads GC candidate lists,
+    /// catches up the index cache and opens the parent snapshot.
+    pub async fn begin_backup(&self, owner: OwnerRef, opts: BackupOptions) -> Result<BackupSession> {
+        if owner.workload.is_empty() || owner.owner.is_empty() {
+            return Err(Error::Invalid("owner and workload must not be empty".into()));
+        }
+        let oid = self.owner_id(&owner.workload, &owner.owner);
+        self.owner_key(&oid, true).await?;
+        let candidates: Arc<RwLock<HashSet<PackId>>> = Arc::default();
+        let marker = crate::marker::MarkerTask::start(self.clone(), oid.clone(), opts.marker_refresh, candidates.clone()).await?;
+        *candidates.write() = load_candidates(self).await?;
+        self.catch_up_index().await?;
+        let parent = match &opts.parent {
+            ParentSelect::None => None,
+            ParentSelect::Id(id) => Some(self.snapshot(id).await?),
+            ParentSelect::Latest => {
+                let filter = SnapshotFilter {
+                    workload: Some(owner.workload.clone()),
+                    owner: Some(owner.owner.clone()),
+                    include_partial: true,
+                };
+                match self.list_snapshots(filter).await?.last() {
+                    Some(s) => Some(self.snapshot(&s.id.0).await?),
+                    None => None,
+                }
+            }
+        };
+        if let Some(p) = &parent
+            && p.summary().owner != owner
+        {
+            return Err(Error::Invalid(format!("parent snapshot {} belongs to {}, not {owner}", p.id(), p.summary().owner)));
+        }
+        let pending = tokio::task::spawn_blocking(PendingStore::new).await.expect("pending store task")?;
+        Ok(BackupSession {
+            repo: self.clone(),
+            packer: Packer::new(self.clone(), candidates),
+            owner,
+            oid,
+            mode: opts.mode,
+            parent,
+            pending,
+            failures: Vec::new(),
+            stats: SnapshotStats::default(),
+            marker,
+        })
+    }
+}
+
+/// Hash, dedup-check and encode a batch of chunks (runs on a blocking thread, uses rayon).
+fn process_chunks(
+    keys: &crate::crypto::MasterKeys,
+    data: &[u8],
+    lens: &[usize],
+    level: i32,
+    known: &(dyn Fn(&BlobId) -> Result<bool> + Send + Sync),
+) -> Result<Vec<(ContentRef, Option<EncodedBlob>)>> {
+    let mut slices = Vec::with_capacity(lens.len());
+    let mut o = 0;
+    for &l in lens {
+        slices.push(&data[o..o + l]);
+        o += l;
+    }
+    let ids: Vec<BlobId> = slices.par_iter().map(|s| keys.blob_id(s)).collect();
+    let mut seen = HashSet::new();
+    let mut need = Vec::with_capacity(ids.len());
+    for id in &ids {
+        need.push(seen.insert(*id) && !known(id)?);
+    }
+    slices
+        .par_iter()
+        .zip(ids.par_iter())
+        .zip(need.par_iter())
+        .map(|((s, id), need)| {
+            if *need {
+                let b = blob::encode_with_id(keys, *id, s, level);
+                Ok((ContentRef { id: *id, key: b.key, len: s.len() as u64 }, Some(b)))
+            } else {
+                Ok((ContentRef { id: *id, key: keys.blob_key(s), len: s.len() as u64 }, None))
+            }
+        })
+        .collect()
+}
+
+impl BackupSession {
+    pub fn owner(&self) -> &OwnerRef {
+        &self.owner
+    }
+
+    pub fn mode(&self) -> BackupMode {
+        self.mode
+    }
+
+    /// The parent snapshot, if any.
+    pub fn parent(&self) -> Option<&Snapshot> {
+        self.parent.as_ref()
+    }
+
+    /// Statistics so far.
+    pub fn stats(&self) -> SnapshotStats {
+        let mut s = self.stats;
+        s.blobs_new = self.packer.blobs_new;
+        s.bytes_stored = self.packer.bytes_stored;
+        s.failures = self.failures.len() as u64;
+        s
+    }
+
+    /// The item with this id in the parent snapshot.
+    pub async fn previous(&self, item_id: &str) -> Result<Option<ItemRecord>> {
+        match &self.parent {
+            Some(p) => p.item(item_id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn store_blob(&mut self, data: Vec<u8>, kind: BlobKind) -> Result<ContentRef> {
+        let keys = self.repo.keys().clone();
+        let known = self.packer.known_fn();
+        let level = self.repo.config().zstd_level;
+        let len = data.len();
+        let mut out = tokio::task::spawn_blocking(move || process_chunks(&keys, &data, &[len], level, &known))
+            .await
+            .expect("encode task")?;
+        let (r, enc) = out.pop().expect("one chunk");
+        if let Some(b) = enc {
+            self.packer.add(&b, kind).await?;
+        }
+        Ok(r)
+    }
+
+    /// Store an item: stream its content through the chunker, dedup, pack. Bounded memory.
+    pub async fn put_item<R: AsyncRead + Unpin + Send>(&mut self, meta: ItemMeta, mut content: R) -> Result<ItemRecord> {
+        validate_id(&meta.id)?;
+        let sizes = self.repo.config().chunker.profile(meta.size_hint);
+        let window = (sizes.max as usize * 2).max(4 << 20);
+        let level = self.repo.config().zstd_level;
+        let mut buf: Vec<u8> = Vec::with_capacity(window + sizes.max as usize);
+        let mut refs = Vec::new();
+        let mut total = 0u64;
+        loop {
+            let mut eof = false;
+            while buf.len() < window {
+                let before = buf.len();
+                buf.resize(window, 0);
+                let n = match content.read(&mut buf[before..]).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        buf.truncate(before);
+                        return Err(Error::io(format!("reading content of item {}", meta.id), e));
+                    }
+                };
+                buf.truncate(before + n);
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+            }
+            let (lens, consumed) = cut(&buf, sizes, eof);
+            let rest = buf[consumed..].to_vec();
+            buf.truncate(consumed);
+            let data = std::mem::replace(&mut buf, rest);
+            total += data.len() as u64;
+            let keys = self.repo.keys().clone();
+            let known = self.packer.known_fn();
+            let results = tokio::task::spawn_blocking(move || process_chunks(&keys, &data, &lens, level, &known))
+                .await
+                .expect("encode task")?;
+            for (r, enc) in results {
+                if let Some(b) = enc
+                    && !self.packer.pending(&b.id)
+                {
+                    self.packer.add(&b, BlobKind::Data).await?;
+                }
+                refs.push(r);
+            }
+            if eof {
+                break;
+            }
+        }
+        let metadata = match meta.metadata {
+            None => None,
+            Some(m) if m.len() <= INLINE_METADATA => Some(MetadataRef::Inline(m)),
+            Some(m) => Some(MetadataRef::Blob(self.store_blob(m, BlobKind::Data).await?)),
+        };
+        let rec = ItemRecord {
+            id: meta.id,
+            kind: meta.kind,
+            path: meta.path,
+            name: meta.name,
+            created: meta.created,
+            modified: meta.modified,
+            received: meta.received,
+            size: total,
+            version: meta.version,
+            content: refs,
+            metadata,
+            attrs: meta.attrs,
+        };
+        self.stats.items_new += 1;
+        self.stats.bytes_read += total;
+        self.pending.stage(&rec.id.clone(), Pending::Put(rec.clone()))?;
+        Ok(rec)
+    }
+
+    /// Carry an unchanged item over from the parent without reading its content.
+    pub async fn keep_item(&mut self, prev: ItemRecord) -> Result<()> {
+        validate_id(&prev.id)?;
+        self.pending.stage(&prev.id.clone(), Pending::Put(prev))
+    }
+
+    /// Remove an item (Incremental mode: drops it from the parent's set).
+    pub async fn delete_item(&mut self, item_id: &str) -> Result<()> {
+        validate_id(item_id)?;
+        self.pending.stage(item_id, Pending::Delete)
+    }
+
+    /// Note an item that could not be backed up; the snapshot lists it.
+    pub fn record_failure(&mut self, item_id: &str, reason: &str) {
+        tracing::warn!(item = item_id, reason, "item failed");
+        self.failures.push(Failure {
+            item_id: item_id.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Write a partial snapshot (checkpoint) of everything so far, for resume.
+    pub async fn checkpoint(&mut self, state: serde_json::Value) -> Result<SnapshotId> {
+        let s = self.write_snapshot(state, false).await?;
+        Ok(s.id)
+    }
+
+    /// Write the final snapshot and end the session.
+    pub async fn commit(mut self, state: serde_json::Value) -> Result<SnapshotSummary> {
+        let s = self.write_snapshot(state, true).await?;
+        self.marker.finish().await;
+        Ok(s)
+    }
+
+    async fn write_snapshot(&mut self, state: serde_json::Value, complete: bool) -> Result<SnapshotSummary> {
+        self.packer.flush().await?;
+        self.pending.flush()?;
+        let mut lists = Vec::new();
+        let mut cur: Vec<ItemRecord> = Vec::new();
+        let mut cur_bytes = 0usize;
+        let mut items = 0u64;
+        let mut bytes = 0u64;
+        let mut parent_items = match (&self.parent, self.mode) {
+            (Some(p), BackupMode::Incremental) => Some(Box::pin(p.items())),
+            _ => None,
+        };
+        let mut next_parent = match &mut parent_items {
+            Some(s) => s.next().await.transpose()?,
+            None => None,
+        };
+        let mut after: Option<String> = None;
+        loop {
+            let batch = self.pending.batch_after(after.as_deref(), 512)?;
+            let done = batch.is_empty();
+            let mut emit: Vec<ItemRecord> = Vec::new();
+            for (id, p) in batch {
+                while let Some(pi) = next_parent.take_if(|pi| pi.id < id) {
+                    emit.push(pi);
+                    next_parent = match &mut parent_items {
+                        Some(s) => s.next().await.transpose()?,
+                        None => None,
+                    };
+                }
+                if next_parent.as_ref().is_some_and(|pi| pi.id == id) {
+                    next_parent = match &mut parent_items {
+                        Some(s) => s.next().await.transpose()?,
+                        None => None,
+                    };
+                }
+                if let Pending::Put(r) = p {
+                    emit.push(r);
+                }
+                after = Some(id);
+            }
+            if done {
+                while let Some(pi) = next_parent.take() {
+                    emit.push(pi);
+                    next_parent = match &mut parent_items {
+                        Some(s) => s.next().await.transpose()?,
+                        None => None,
+                    };
+                }
+            }
+            for r in emit {
+                items += 1;
+                bytes += r.size;
+                cur_bytes += 200 + r.content.len() * 150 + r.id.len() + r.path.len() + r.name.len();
+                cur.push(r);
+                if cur.len() >= LIST_MAX_ITEMS || cur_bytes >= LIST_MAX_BYTES {
+                    lists.push(self.store_list(std::mem::take(&mut cur)).await?);
+                    cur_bytes = 0;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        if !cur.is_empty() {
+            lists.push(self.store_list(cur).await?);
+        }
+        self.packer.flush().await?;
+        let mut stats = self.stats();
+        stats.items = items;
+        stats.bytes = bytes;
+        let id = SnapshotId(crate::crypto::random_hex(16));
+        let head = SnapshotSummary {
+            id: id.clone(),
+            owner: self.owner.clone(),
+            time: chrono::Utc::now(),
+            parent: self.parent.as_ref().map(|p| p.id().clone()),
+            complete,
+            mode: self.mode,
+            stats,
+        };
+        let body = SnapshotBody {
+            state,
+            failures: self.failures.clone(),
+            lists,
+        };
+        let okey = self.repo.owner_key(&self.oid, true).await?;
+        let root = encode_root(&self.repo.keys().meta_key, &okey, &self.oid, &head, &body);
+        fail::fail_point!("before-snapshot-write", |_| Err(Error::Invalid("failpoint before-snapshot-write".into())));
+        self.repo.storage().put_if_absent(&snapshot_key(&id), root.into()).await?;
+        fail::fail_point!("after-snapshot-write", |_| Err(Error::Invalid("failpoint after-snapshot-write".into())));
+        tracing::info!(snapshot = %id, owner = %self.owner, items, complete, "snapshot written");
+        Ok(head)
+    }
+
+    async fn store_list(&mut self, items: Vec<ItemRecord>) -> Result<ListRef> {
+        let first = items[0].id.clone();
+        let count = items.len() as u64;
+        let data = tokio::task::spawn_blocking(move || encode_list(&items)).await.expect("encode task");
+        let len = data.len() as u64;
+        let r = self.store_blob(data, BlobKind::Tree).await?;
+        Ok(ListRef { first, id: r.id, key: r.key, len, count })
+    }
+}
+
+fn validate_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 4096 {
+        return Err(Error::Invalid("item id must be 1..=4096 bytes".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! Retrying wrapper: retries operations whose error [`StorageError::is_retriable`].
+
+use super::{PutOutcome, Storage, StorageError};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Retries retriable errors with exponential backoff (`base`, doubling, `attempts` tries in total).
+#[derive(Debug)]
+pub struct RetryStorage {
+    inner: Arc<dyn Storage>,
+    attempts: u32,
+    base: Duration,
+}
+
+impl RetryStorage {
+    /// Wrap `inner`, with 5 attempts starting at 100 ms.
+    pub fn new(inner: Arc<dyn Storage>) -> Self {
+        Self::with_policy(inner, 5, Duration::from_millis(100))
+    }
+
+    /// Wrap `inner` with an explicit policy (`attempts` ≥ 1).
+    pub fn with_policy(inner: Arc<dyn Storage>, attempts: u32, base: Duration) -> Self {
+        RetryStorage {
+            inner,
+            attempts: attempts.max(1),
+            base,
+        }
+    }
+
+    async fn run<T, F, Fut>(&self, mut op: F) -> Result<T, StorageError>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<T, StorageError>> + Send,
+    {
+        let mut delay = self.base;
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Err(e) if e.is_retriable() && attempt < self.attempts => {
+                    tracing::warn!(attempt, error = %e, "retrying storage operation");
+                    tokio::time::sleep(delay).await;
+                    delay = delay.saturating_mul(2);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for RetryStorage {
+    async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
+        self.run(|| self.inner.get(key)).await
+    }
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes, StorageError> {
+        self.run(|| self.inner.get_range(key, offset, len)).await
+    }
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<PutOutcome, StorageError> {
+        // A retried put whose first attempt succeeded reports AlreadyExists; callers treat
+        // both outcomes as "the object is there" for content-addressed keys.
+        self.run(|| self.inner.put_if_absent(key, data.clone())).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
+        self.run(|| self.inner.list(prefix)).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.run(|| self.inner.delete(key)).await
+    }
+}

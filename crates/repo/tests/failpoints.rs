@@ -1,0 +1,1 @@
+//! Failpoint tests (see FORMAT.md).
