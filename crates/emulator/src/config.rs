@@ -29,6 +29,8 @@ pub struct EmulatorConfig {
     pub delta_token_ttl: Option<Duration>,
     /// Build mailboxes from a directory of `.eml`/mbox/`.ics`/`.vcf` files instead of generating them.
     pub from_dir: Option<PathBuf>,
+    /// OneDrive/SharePoint/Teams knobs (E2).
+    pub drive: crate::drive::DriveConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -44,6 +46,7 @@ impl Default for EmulatorConfig {
             faults: FaultConfig::default(),
             delta_token_ttl: None,
             from_dir: None,
+            drive: crate::drive::DriveConfig::default(),
         }
     }
 }

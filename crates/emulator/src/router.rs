@@ -11,6 +11,8 @@ fn graph_routes() -> Router<AppState> {
         .merge(crate::directory::routes())
         .merge(crate::mail::routes())
         .merge(crate::batch::routes())
+        .merge(crate::drive::routes())
+        .merge(crate::teams::routes())
 }
 
 /// Routes outside `/v1.0` (no bearer token): token endpoint, discovery, admin, upload URLs.
@@ -23,6 +25,8 @@ fn root_routes() -> Router<AppState> {
         )
         .merge(crate::admin::routes())
         .merge(crate::mail::raw_routes())
+        .merge(crate::drive::root_routes())
+        .merge(crate::teams::root_routes())
 }
 
 /// The whole application.
