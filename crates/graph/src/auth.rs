@@ -23,7 +23,7 @@ struct CachedToken {
 enum Cred {
     Secret(SecretString),
     Certificate {
-        cert: ClientCertificate,
+        cert: Box<ClientCertificate>,
         algorithm: parking_lot::Mutex<AssertionAlgorithm>,
         fell_back: std::sync::atomic::AtomicBool,
     },
@@ -75,7 +75,10 @@ impl TokenProvider {
                 cert_path,
                 algorithm,
             } => Cred::Certificate {
-                cert: ClientCertificate::from_files(pem_path, cert_path.as_deref())?,
+                cert: Box::new(ClientCertificate::from_files(
+                    pem_path,
+                    cert_path.as_deref(),
+                )?),
                 algorithm: parking_lot::Mutex::new(*algorithm),
                 fell_back: Default::default(),
             },

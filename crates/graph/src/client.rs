@@ -543,9 +543,9 @@ pub(crate) fn status_error(
     retry_after: Option<Duration>,
 ) -> GraphError {
     match info.status {
-        401 => GraphError::Unauthorized(info),
-        403 => GraphError::Forbidden(info),
-        404 => GraphError::NotFound(info),
+        401 => GraphError::Unauthorized(Box::new(info)),
+        403 => GraphError::Forbidden(Box::new(info)),
+        404 => GraphError::NotFound(Box::new(info)),
         410 => {
             let location = headers
                 .get(reqwest::header::LOCATION)
@@ -553,13 +553,19 @@ pub(crate) fn status_error(
                 .map(str::to_string);
             let code = info.code.to_ascii_lowercase();
             if location.is_some() || code.starts_with("resync") {
-                GraphError::ResyncRequired { info, location }
+                GraphError::ResyncRequired {
+                    info: Box::new(info),
+                    location,
+                }
             } else {
-                GraphError::SyncStateNotFound(info)
+                GraphError::SyncStateNotFound(Box::new(info))
             }
         }
-        429 | 503 => GraphError::Throttled { info, retry_after },
-        _ => GraphError::Api(info),
+        429 | 503 => GraphError::Throttled {
+            info: Box::new(info),
+            retry_after,
+        },
+        _ => GraphError::Api(Box::new(info)),
     }
 }
 
@@ -585,8 +591,19 @@ impl RequestBuilder {
     }
 
     /// Adds a `Prefer` preference (e.g. `odata.maxpagesize=50`, `IdType="ImmutableId"`).
-    pub fn prefer(self, preference: &str) -> Self {
-        self.header("Prefer", preference)
+    /// Several preferences are joined into one `Prefer` header (RFC 7240).
+    pub fn prefer(mut self, preference: &str) -> Self {
+        let existing = match &mut self.spec {
+            Ok(spec) => spec
+                .headers
+                .remove(reqwest::header::HeaderName::from_static("prefer"))
+                .and_then(|v| v.to_str().ok().map(str::to_string)),
+            Err(_) => None,
+        };
+        match existing {
+            Some(e) => self.header("Prefer", &format!("{e}, {preference}")),
+            None => self.header("Prefer", preference),
+        }
     }
 
     /// Sets a JSON body.

@@ -80,6 +80,17 @@ impl<T> DeltaRound<T> {
     }
 }
 
+struct RoundState {
+    client: GraphClient,
+    options: ListOptions,
+    next: Result<Option<String>>,
+    buf: VecDeque<Box<RawValue>>,
+    current: String,
+    pending_link: Option<String>,
+    link: Arc<Mutex<Option<String>>>,
+    pages: Arc<Mutex<u64>>,
+}
+
 #[derive(Deserialize)]
 struct Probe {
     #[serde(default)]
@@ -145,59 +156,54 @@ impl GraphClient {
         let link = Arc::new(Mutex::new(None));
         let pages = Arc::new(Mutex::new(0));
         let start = self.url(url_or_delta_link);
-        let state = (
-            self.clone(),
+        let state = RoundState {
+            client: self.clone(),
             options,
-            start.map(Some),
-            VecDeque::<Box<RawValue>>::new(),
-            String::new(),
-            link.clone(),
-            pages.clone(),
-        );
-        let stream = futures::stream::try_unfold(
-            state,
-            |(client, options, next, mut buf, mut current, link, pages)| async move {
-                let mut next = next?;
-                loop {
-                    if let Some(raw) = buf.pop_front() {
-                        let ev = event::<T>(&raw, &current)?;
-                        return Ok(Some((
-                            ev,
-                            (client, options, Ok(next), buf, current, link, pages),
-                        )));
-                    }
-                    let Some(url) = next.take() else {
-                        return Ok(None);
-                    };
-                    let page: Page<Box<RawValue>> = client.get_page(&url, &options).await?;
-                    *pages.lock() += 1;
-                    match (&page.next_link, &page.delta_link) {
-                        (Some(_), _) => {
-                            next = follow(
-                                &client,
-                                &url,
-                                page.next_link.as_deref(),
-                                page.value.is_empty(),
-                            )?;
-                        }
-                        (None, Some(d)) => {
-                            let d = follow(&client, &url, Some(d), false)?;
-                            *link.lock() = d;
-                        }
-                        (None, None) => {
-                            return Err(GraphError::Corrupt {
-                                url: crate::secret::redact_url(&url),
-                                detail:
-                                    "delta page has neither @odata.nextLink nor @odata.deltaLink"
-                                        .into(),
-                            });
-                        }
-                    }
-                    current = url;
-                    buf.extend(page.value);
+            next: start.map(Some),
+            buf: VecDeque::new(),
+            current: String::new(),
+            pending_link: None,
+            link: link.clone(),
+            pages: pages.clone(),
+        };
+        let stream = futures::stream::try_unfold(state, |mut st| async move {
+            loop {
+                if let Some(raw) = st.buf.pop_front() {
+                    let ev = event::<T>(&raw, &st.current)?;
+                    return Ok(Some((ev, st)));
                 }
-            },
-        )
+                let Some(url) = std::mem::replace(&mut st.next, Ok(None))? else {
+                    // Every item was read: now the deltaLink may be used.
+                    *st.link.lock() = st.pending_link.take();
+                    return Ok(None);
+                };
+                let page: Page<Box<RawValue>> = st.client.get_page(&url, &st.options).await?;
+                *st.pages.lock() += 1;
+                match (&page.next_link, &page.delta_link) {
+                    (Some(_), _) => {
+                        st.next = follow(
+                            &st.client,
+                            &url,
+                            page.next_link.as_deref(),
+                            page.value.is_empty(),
+                        );
+                    }
+                    (None, Some(d)) => match follow(&st.client, &url, Some(d), false) {
+                        Ok(d) => st.pending_link = d,
+                        Err(e) => st.next = Err(e),
+                    },
+                    (None, None) => {
+                        return Err(GraphError::Corrupt {
+                            url: crate::secret::redact_url(&url),
+                            detail: "delta page has neither @odata.nextLink nor @odata.deltaLink"
+                                .into(),
+                        });
+                    }
+                }
+                st.current = url;
+                st.buf.extend(page.value);
+            }
+        })
         .boxed();
         DeltaRound {
             stream,

@@ -125,37 +125,37 @@ pub enum GraphError {
     Auth(#[from] AuthError),
     /// Graph refused the token even after a fresh one was fetched (401).
     #[error("unauthorized: {0}")]
-    Unauthorized(ErrorInfo),
+    Unauthorized(Box<ErrorInfo>),
     /// 404 (`itemNotFound`, `ErrorItemNotFound`, `MailboxNotEnabledForRESTAPI`, …).
     #[error("not found: {0}")]
-    NotFound(ErrorInfo),
+    NotFound(Box<ErrorInfo>),
     /// 403 (missing permission, mailbox outside the app's scope, protected API).
     #[error("forbidden: {0}")]
-    Forbidden(ErrorInfo),
+    Forbidden(Box<ErrorInfo>),
     /// Still throttled (429/503) when the retry budget ran out.
     #[error("throttled (retry after {retry_after:?}): {info}")]
     Throttled {
         /// What Graph said last.
-        info: ErrorInfo,
+        info: Box<ErrorInfo>,
         /// The last `Retry-After`.
         retry_after: Option<Duration>,
     },
     /// An Outlook delta/sync token is no longer known (410 `SyncStateNotFound`,
     /// `SyncStateInvalid`): restart the delta round without a token.
     #[error("delta state expired, restart without a token: {0}")]
-    SyncStateNotFound(ErrorInfo),
+    SyncStateNotFound(Box<ErrorInfo>),
     /// A drive delta must be restarted from `location` (410 + `Location`,
     /// `resyncRequired`/`resyncChangesApplyDifferences`/…).
     #[error("delta resync required (restart at {location:?}): {info}")]
     ResyncRequired {
         /// What Graph said.
-        info: ErrorInfo,
+        info: Box<ErrorInfo>,
         /// The `Location` header: a fresh enumeration URL, when given.
         location: Option<String>,
     },
     /// Any other HTTP error status.
     #[error("{0}")]
-    Api(ErrorInfo),
+    Api(Box<ErrorInfo>),
     /// The response could not be decoded (malformed JSON, unexpected shape, bad link).
     #[error("malformed response from {url}: {detail}")]
     Corrupt {
@@ -190,9 +190,9 @@ impl GraphError {
             | GraphError::NotFound(i)
             | GraphError::Forbidden(i)
             | GraphError::SyncStateNotFound(i)
-            | GraphError::Api(i) => Some(i),
+            | GraphError::Api(i) => Some(i.as_ref()),
             GraphError::Throttled { info, .. } | GraphError::ResyncRequired { info, .. } => {
-                Some(info)
+                Some(info.as_ref())
             }
             _ => None,
         }

@@ -105,13 +105,13 @@ impl GraphClient {
     ) -> BoxStream<'static, Result<T>> {
         let start = self.url(path_or_url);
         let state = (self.clone(), options, start.map(Some), VecDeque::<T>::new());
-        futures::stream::try_unfold(state, |(client, options, next, mut buf)| async move {
-            let mut next = next?;
+        futures::stream::try_unfold(state, |(client, options, mut next, mut buf)| async move {
             loop {
+                // Items already received are yielded before a bad link is reported.
                 if let Some(item) = buf.pop_front() {
-                    return Ok(Some((item, (client, options, Ok(next), buf))));
+                    return Ok(Some((item, (client, options, next, buf))));
                 }
-                let Some(url) = next.take() else {
+                let Some(url) = next? else {
                     return Ok(None);
                 };
                 let page: Page<T> = client.get_page(&url, &options).await?;
@@ -120,7 +120,7 @@ impl GraphClient {
                     &url,
                     page.next_link.as_deref(),
                     page.value.is_empty(),
-                )?;
+                );
                 buf.extend(page.value);
             }
         })

@@ -40,7 +40,7 @@ impl UploadTarget {
     fn check_chunk(self, chunk: usize) -> Result<()> {
         let ok = match self {
             UploadTarget::Drive => {
-                chunk > 0 && chunk % DRIVE_FRAGMENT_UNIT == 0 && chunk < 60 * 1024 * 1024
+                chunk > 0 && chunk.is_multiple_of(DRIVE_FRAGMENT_UNIT) && chunk < 60 * 1024 * 1024
             }
             UploadTarget::OutlookAttachment => chunk > 0 && chunk <= 4_000_000,
         };

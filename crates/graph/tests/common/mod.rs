@@ -152,14 +152,17 @@ fn respond(reply: Reply) -> Response {
         Reply::Raw(s, h, b) => (s, h, Body::from(b)),
         Reply::Slow(_, inner) => return respond(*inner),
         Reply::Cut(s, h, prefix) => {
-            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-                Ok(prefix),
+            use futures::StreamExt;
+            let head = futures::stream::iter(vec![Ok::<Bytes, std::io::Error>(prefix)]);
+            let tail = futures::stream::once(async {
+                // Let the prefix reach the client before the connection breaks.
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 Err(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "cut",
-                )),
-            ];
-            (s, h, Body::from_stream(futures::stream::iter(chunks)))
+                ))
+            });
+            (s, h, Body::from_stream(head.chain(tail)))
         }
     };
     let mut resp = Response::new(body);
