@@ -125,6 +125,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         faults: FaultConfig { rate: a.fault_rate, ..Default::default() },
         delta_token_ttl: a.delta_ttl.map(Duration::from_secs),
         from_dir: a.from_dir,
+        ..Default::default()
     };
     let emu = Emulator::start(config).await.context("starting the emulator")?;
     println!("{}", emu.info());

@@ -274,7 +274,7 @@ pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
             });
         }
     }
-    let role_read = ctx.role != FolderRole::Incoming || rng.gen_bool(0.8);
+    let role_read = generated_is_read(ctx.seed, ctx.user, ctx.folder, ctx.role, index);
     let flag = match rng.gen_range(0..100) {
         0..=7 => "flagged",
         8..=11 => "complete",
@@ -318,6 +318,11 @@ pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
             format!("from {host} (2603:10a6:10:2cc::{:x}) by {host} with HTTPS; {}", index, received.to_rfc2822()),
         )],
     }
+}
+
+/// Read state of a generated message, computable without generating it (folder counters).
+pub fn generated_is_read(seed: u64, user: u32, folder: u32, role: FolderRole, index: u32) -> bool {
+    role != FolderRole::Incoming || crate::rng::stable_unit(seed, "mail.read", &[user as u64, folder as u64, index as u64]) < 0.8
 }
 
 /// A short message without attachments (for item attachments).

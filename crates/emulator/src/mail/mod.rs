@@ -1,26 +1,55 @@
 //! Exchange: mail folders, messages (JSON and MIME), attachments, delta queries, restore writes,
-//! calendars and contacts.
+//! calendars and contacts, and the mailbox scenarios of the admin API.
 
+pub(crate) mod access;
+pub(crate) mod attachments;
+pub(crate) mod delta;
+pub(crate) mod folders;
 pub mod generate;
+pub mod ids;
+pub mod json;
 pub mod loader;
+pub(crate) mod messages;
 pub mod mime;
+pub mod parse;
 pub mod pim;
 pub mod spec;
 pub mod store;
+pub(crate) mod write;
 
 pub use store::MailStore;
 
 use crate::state::AppState;
 use axum::Router;
+use axum::routing::{get, post, put};
 
 /// Graph routes (relative to `/v1.0`).
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+    let mut r = Router::new()
+        .route("/users/{user}/mailFolders", get(folders::list).post(folders::create_top))
+        .route("/users/{user}/mailFolders/delta", get(folders::delta))
+        .route("/users/{user}/mailFolders/{folder}", get(folders::get).patch(folders::update).delete(folders::delete))
+        .route("/users/{user}/mailFolders/{folder}/childFolders", get(folders::children).post(folders::create_child))
+        .route("/users/{user}/mailFolders/{folder}/move", post(folders::move_folder))
+        .route("/users/{user}/mailFolders/{folder}/messages/delta", get(delta::messages_delta));
+    for base in ["/users/{user}/messages", "/users/{user}/mailFolders/{folder}/messages"] {
+        r = r
+            .route(base, get(messages::list).post(write::create))
+            .route(&format!("{base}/{{msg}}"), get(messages::get).patch(messages::patch).delete(messages::delete))
+            .route(&format!("{base}/{{msg}}/$value"), get(messages::value))
+            .route(&format!("{base}/{{msg}}/move"), post(messages::move_or_copy))
+            .route(&format!("{base}/{{msg}}/copy"), post(messages::move_or_copy))
+            .route(&format!("{base}/{{msg}}/attachments"), get(attachments::list).post(attachments::create))
+            .route(&format!("{base}/{{msg}}/attachments/createUploadSession"), post(attachments::create_session))
+            .route(&format!("{base}/{{msg}}/attachments/{{att}}"), get(attachments::get))
+            .route(&format!("{base}/{{msg}}/attachments/{{att}}/$value"), get(attachments::value));
+    }
+    r
 }
 
-/// Pre-authenticated routes (upload sessions).
+/// Pre-authenticated routes (attachment upload sessions).
 pub(crate) fn raw_routes() -> Router<AppState> {
-    Router::new()
+    Router::new().route("/_upload/mail/{sid}", put(attachments::upload_put).delete(attachments::upload_delete))
 }
 
 /// Admin/scenario routes under `/_emulator`.

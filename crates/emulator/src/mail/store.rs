@@ -120,6 +120,8 @@ pub struct Overlay {
     pub modified: Option<DateTime<Utc>>,
     /// Seq when it arrived in its current folder.
     pub arrived: u64,
+    /// Attachments added through the API (after the generated ones).
+    pub added_attachments: Vec<super::spec::AttSpec>,
 }
 
 /// A message created through the API (restore) or loaded from disk.
@@ -370,6 +372,14 @@ impl MailStore {
 
     /// Content of `key` (generated or created), before overlay.
     pub fn spec(&self, mb: &Mailbox, key: MsgKey) -> Option<MessageSpec> {
+        let mut spec = self.base_spec(mb, key)?;
+        if let Some(o) = mb.overlays.get(&key) {
+            spec.attachments.extend(o.added_attachments.iter().cloned());
+        }
+        Some(spec)
+    }
+
+    fn base_spec(&self, mb: &Mailbox, key: MsgKey) -> Option<MessageSpec> {
         if let Some(n) = key.created_index() {
             return mb.created.get(n).map(|c| c.spec.clone());
         }
