@@ -46,3 +46,198 @@ pub(crate) async fn load_candidates(repo: &Repository) -> Result<HashSet<PackId>
     }
     Ok(set)
 }
+
+/// Options for [`Repository::gc`].
+#[derive(Debug, Clone, Copy)]
+pub struct GcOptions {
+    /// How old a candidate list must be before its packs are deleted. Must exceed the longest
+    /// time a backup session can run without refreshing its marker. 0 = tests / single admin.
+    pub grace: std::time::Duration,
+    /// Report only; write and delete nothing.
+    pub dry_run: bool,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        GcOptions {
+            grace: std::time::Duration::from_secs(24 * 3600),
+            dry_run: false,
+        }
+    }
+}
+
+/// What a gc run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcReport {
+    /// Packs written into a new candidate list (phase 1).
+    pub packs_marked: u64,
+    /// Candidate lists swept (phase 2).
+    pub lists_swept: u64,
+    /// Candidate lists postponed because a session older than them is still live.
+    pub lists_postponed: u64,
+    /// Candidate lists not old enough yet.
+    pub lists_waiting: u64,
+    pub packs_deleted: u64,
+    pub bytes_freed: u64,
+    /// Candidates that became referenced again and were kept.
+    pub packs_rescued: u64,
+    pub stale_markers_removed: u64,
+}
+
+/// Minimum liveness window of a session marker, whatever the grace (refresh default is 60 s).
+const MIN_MARKER_LIFE: std::time::Duration = std::time::Duration::from_secs(120);
+/// Allowed clock skew between writers and gc.
+const SKEW: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Every blob id referenced by a snapshot whose owner key exists. Fails on damage: gc must
+/// never delete on the basis of an incomplete walk.
+async fn reachable(repo: &Repository) -> Result<HashSet<crate::crypto::BlobId>> {
+    use futures::TryStreamExt;
+    let mut reach = HashSet::new();
+    for (k, _) in repo.storage().list("snapshots/").await? {
+        let id = k.trim_start_matches("snapshots/");
+        let snap = match repo.snapshot(id).await {
+            Ok(s) => s,
+            Err(Error::OwnerKeyMissing { .. }) => continue, // erased owner: its data is garbage
+            Err(Error::NotFound(_)) => continue,            // deleted meanwhile
+            Err(e) => return Err(e),
+        };
+        for l in snap.lists() {
+            reach.insert(l.id);
+        }
+        let mut items = std::pin::pin!(snap.items());
+        while let Some(item) = items.try_next().await? {
+            reach.extend(item.content.iter().map(|c| c.id));
+            if let Some(crate::model::MetadataRef::Blob(c)) = &item.metadata {
+                reach.insert(c.id);
+            }
+        }
+    }
+    Ok(reach)
+}
+
+async fn pack_unreachable(repo: &Repository, pack: &PackId, reach: &HashSet<crate::crypto::BlobId>) -> Result<bool> {
+    match repo.storage().get(&crate::index::index_key(pack)).await {
+        Ok(b) => {
+            let entries = crate::index::decode_index(&repo.keys().meta_key, pack, &b)?;
+            Ok(!entries.iter().any(|e| reach.contains(&e.id)))
+        }
+        Err(crate::storage::StorageError::NotFound { .. }) => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Repository {
+    /// Two-phase garbage collection (FORMAT.md §9): mark unreferenced packs in a new candidate
+    /// list, and delete the packs of candidate lists older than `grace` that are still
+    /// unreferenced and not protected by a live session.
+    pub async fn gc(&self, opts: GcOptions) -> Result<GcReport> {
+        let mut report = GcReport::default();
+        self.gc_mark(opts, &mut report).await?;
+        self.gc_sweep(opts, &mut report).await?;
+        if report.packs_deleted > 0 {
+            self.catch_up_index().await?;
+        }
+        Ok(report)
+    }
+
+    async fn gc_mark(&self, opts: GcOptions, report: &mut GcReport) -> Result<()> {
+        let created = Utc::now();
+        self.catch_up_index().await?;
+        let already = load_candidates(self).await?;
+        let reach = reachable(self).await?;
+        let indexed: HashSet<PackId> = self
+            .storage()
+            .list("index/")
+            .await?
+            .into_iter()
+            .filter_map(|(k, _)| k.strip_prefix("index/").and_then(PackId::from_hex))
+            .collect();
+        let mut packs = Vec::new();
+        for (k, _) in self.storage().list("data/").await? {
+            let Some(p) = crate::pack::pack_id_from_key(&k) else { continue };
+            if already.contains(&p) {
+                continue;
+            }
+            if !indexed.contains(&p) || pack_unreachable(self, &p, &reach).await? {
+                packs.push(p);
+            }
+        }
+        report.packs_marked = packs.len() as u64;
+        if packs.is_empty() || opts.dry_run {
+            return Ok(());
+        }
+        let doc = CandidateDoc { created, packs };
+        let key = format!("gc/{:013}-{}", created.timestamp_millis(), crate::crypto::random_hex(8));
+        self.storage().put_if_absent(&key, encode_candidates(self, &doc).into()).await?;
+        tracing::info!(list = %key, packs = doc.packs.len(), "gc candidates marked");
+        Ok(())
+    }
+
+    async fn gc_sweep(&self, opts: GcOptions, report: &mut GcReport) -> Result<()> {
+        let now = Utc::now();
+        let grace = chrono::Duration::from_std(opts.grace).map_err(|_| Error::Invalid("grace too large".into()))?;
+        let life = chrono::Duration::from_std(opts.grace.max(MIN_MARKER_LIFE)).expect("small duration");
+        let lists = read_candidate_lists(self).await?;
+        let aged: Vec<_> = lists.into_iter().filter(|(_, d)| d.created + grace <= now).collect();
+        // Sessions FIRST, snapshots after (see FORMAT.md §9 for why the order matters).
+        let mut live_starts = Vec::new();
+        for (k, _) in self.storage().list("sessions/").await? {
+            let doc: crate::marker::MarkerDoc = match self.storage().get(&k).await {
+                Ok(b) => match serde_json::from_slice(&b) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::warn!(marker = %k, error = %e, "unreadable session marker treated as live");
+                        live_starts.push(chrono::DateTime::<Utc>::MIN_UTC);
+                        continue;
+                    }
+                },
+                Err(crate::storage::StorageError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if doc.refreshed + life > now {
+                live_starts.push(doc.started);
+            } else if !opts.dry_run {
+                self.storage().delete(&k).await?;
+                report.stale_markers_removed += 1;
+            }
+        }
+        let total = read_candidate_lists(self).await.map(|l| l.len()).unwrap_or(0);
+        report.lists_waiting = total.saturating_sub(aged.len()) as u64;
+        let mut todo = Vec::new();
+        for (k, d) in aged {
+            if live_starts.iter().any(|s| *s < d.created + SKEW) {
+                report.lists_postponed += 1;
+            } else {
+                todo.push((k, d));
+            }
+        }
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let reach = reachable(self).await?;
+        let sizes: std::collections::HashMap<String, u64> = self.storage().list("data/").await?.into_iter().collect();
+        for (k, d) in todo {
+            for p in &d.packs {
+                if !pack_unreachable(self, p, &reach).await? {
+                    report.packs_rescued += 1;
+                    continue;
+                }
+                let pk = crate::pack::pack_key(p);
+                let Some(size) = sizes.get(&pk) else { continue };
+                report.packs_deleted += 1;
+                report.bytes_freed += size;
+                if !opts.dry_run {
+                    self.storage().delete(&crate::index::index_key(p)).await?;
+                    self.storage().delete(&pk).await?;
+                }
+            }
+            report.lists_swept += 1;
+            if !opts.dry_run {
+                self.storage().delete(&k).await?;
+            }
+        }
+        tracing::info!(deleted = report.packs_deleted, freed = report.bytes_freed, "gc sweep done");
+        Ok(())
+    }
+}

@@ -26,6 +26,27 @@ struct SlotDoc {
     kdf: KdfDoc,
     created: DateTime<Utc>,
     sealed: String,
+    /// Keyed hash (metadata key) of the fields above, so `check` can verify a slot it cannot open.
+    #[serde(default)]
+    mac: String,
+}
+
+fn slot_mac(keys: &MasterKeys, doc: &SlotDoc) -> String {
+    let mut m = b"tv1 keyslot-mac".to_vec();
+    m.extend_from_slice(&serde_json::to_vec(&(doc.version, &doc.kdf, doc.created, &doc.sealed)).expect("serializable"));
+    hex::encode(keys.meta_hash(&m))
+}
+
+/// Verify a slot's integrity with the master keys (for `check`).
+pub fn verify_slot(keys: &MasterKeys, object: &str, bytes: &[u8]) -> Result<()> {
+    let doc: SlotDoc = serde_json::from_slice(bytes).map_err(|e| Error::corrupt(object, e))?;
+    if doc.version != 1 || doc.kdf.alg != "argon2id" {
+        return Err(Error::corrupt(object, "unknown key slot version or kdf"));
+    }
+    if doc.mac != slot_mac(keys, &doc) {
+        return Err(Error::corrupt(object, "key slot does not match its MAC"));
+    }
+    Ok(())
 }
 
 /// A listed key slot.
@@ -42,7 +63,7 @@ pub fn make_slot(keys: &MasterKeys, passphrase: &str, params: KdfParams) -> Resu
     let mut salt = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut salt);
     let kek = derive_kek(passphrase, &salt, params)?;
-    let doc = SlotDoc {
+    let mut doc = SlotDoc {
         version: 1,
         kdf: KdfDoc {
             alg: "argon2id".into(),
@@ -53,7 +74,9 @@ pub fn make_slot(keys: &MasterKeys, passphrase: &str, params: KdfParams) -> Resu
         },
         created: Utc::now(),
         sealed: b64(&seal(&kek, SLOT_AD, &keys.material)),
+        mac: String::new(),
     };
+    doc.mac = slot_mac(keys, &doc);
     Ok((random_hex(16), serde_json::to_vec_pretty(&doc).expect("serializable")))
 }
 
@@ -138,6 +161,8 @@ mod tests {
             let keys = MasterKeys::generate();
             let (_, doc) = make_slot(&keys, &pass, KdfParams::insecure_fast()).unwrap();
             let (_, got) = try_slot("keys/x", &doc, &pass).unwrap();
+            verify_slot(&keys, "keys/x", &doc).unwrap();
+            prop_assert!(verify_slot(&MasterKeys::generate(), "keys/x", &doc).is_err());
             prop_assert_eq!(got.unwrap().material.clone(), keys.material.clone());
             if other != pass {
                 prop_assert!(try_slot("keys/x", &doc, &other).unwrap().1.is_none());

@@ -28,8 +28,10 @@
 //! ```
 
 mod blob;
+mod check;
 mod chunker;
 mod crypto;
+mod dir;
 mod error;
 mod gc;
 mod index;
@@ -44,9 +46,12 @@ mod session;
 mod snapshot;
 pub mod storage;
 
+pub use check::{AffectedItem, CheckOptions, CheckReport, Damage};
 pub use chunker::{ChunkSizes, ChunkerParams};
 pub use crypto::{BlobId, BlobKey, KdfParams, PackId};
+pub use dir::{DIR_WORKLOAD, DirBackupOptions, NoProgress, Progress, RestoreOptions, RestoreReport, backup_dir, restore_items, safe_target_path};
 pub use error::{Error, Result};
+pub use gc::{GcOptions, GcReport};
 pub use keys::{KeyId, KeyInfo};
 pub use model::{
     BackupMode, ContentRef, Failure, ItemMeta, ItemRecord, MetadataRef, OwnerRef, SnapshotFilter, SnapshotId, SnapshotStats,

@@ -94,6 +94,18 @@ impl Drop for MarkerTask {
         // An abandoned session stops refreshing; its marker goes stale and GC ignores it later.
         if let Some(h) = self.handle.take() {
             h.abort();
+            // Best effort: remove our markers so gc need not wait for them to go stale.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let repo = self.repo.clone();
+                let prefix = format!("sessions/{}-", self.session);
+                rt.spawn(async move {
+                    if let Ok(list) = repo.storage().list(&prefix).await {
+                        for (k, _) in list {
+                            let _ = repo.storage().delete(&k).await;
+                        }
+                    }
+                });
+            }
         }
     }
 }

@@ -73,7 +73,7 @@ pub(crate) struct ConfigBody {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ConfigDoc {
+pub(crate) struct ConfigDoc {
     version: u64,
     id: String,
     sealed: String,

@@ -54,6 +54,22 @@ impl Default for BackupOptions {
 }
 
 /// A running backup of one owner. Dropping it without `commit` leaves only harmless packs.
+///
+/// Semantics:
+/// * Items may be staged in any order. For one item id the **last stage wins**
+///   (put→put, delete→put, put→delete, keep→put …); the pending set lives in a temporary
+///   redb file, so memory does not grow with the number of items.
+/// * [`BackupMode::Full`]: the snapshot holds exactly the items put/kept in this session.
+///   [`BackupMode::Incremental`]: the parent's items are carried over unless deleted or
+///   replaced in this session.
+/// * [`ParentSelect::Latest`] picks the newest snapshot of the owner **including partial
+///   ones** (checkpoints, `summary().complete == false`), so an interrupted run resumes:
+///   [`previous`](Self::previous) sees the checkpoint's items and content already uploaded is
+///   deduplicated, not uploaded again.
+/// * To change an item's metadata but keep its content, use [`put_item_reusing`](Self::put_item_reusing)
+///   (or build an [`ItemRecord`] yourself and [`keep_item`](Self::keep_item) it; metadata blobs must
+///   then already exist, so prefer `put_item_reusing`).
+/// * `attrs` are stored inline in the item lists (cheap to filter while streaming `items()`).
 pub struct BackupSession {
     repo: Repository,
     owner: OwnerRef,
@@ -252,6 +268,12 @@ impl BackupSession {
                 break;
             }
         }
+        self.stats.items_new += 1;
+        self.stats.bytes_read += total;
+        self.finish_item(meta, refs, total).await
+    }
+
+    async fn finish_item(&mut self, meta: ItemMeta, content: Vec<ContentRef>, size: u64) -> Result<ItemRecord> {
         let metadata = match meta.metadata {
             None => None,
             Some(m) if m.len() <= INLINE_METADATA => Some(MetadataRef::Inline(m)),
@@ -265,16 +287,22 @@ impl BackupSession {
             created: meta.created,
             modified: meta.modified,
             received: meta.received,
-            size: total,
+            size,
             version: meta.version,
-            content: refs,
+            content,
             metadata,
             attrs: meta.attrs,
         };
-        self.stats.items_new += 1;
-        self.stats.bytes_read += total;
         self.pending.stage(&rec.id.clone(), Pending::Put(rec.clone()))?;
         Ok(rec)
+    }
+
+    /// Store an item whose content is unchanged but whose metadata/name/path/dates changed
+    /// (a flag or folder change on a message): everything from `meta`, the content blob list
+    /// and size from `content_from`; no content is read.
+    pub async fn put_item_reusing(&mut self, meta: ItemMeta, content_from: &ItemRecord) -> Result<ItemRecord> {
+        validate_id(&meta.id)?;
+        self.finish_item(meta, content_from.content.clone(), content_from.size).await
     }
 
     /// Carry an unchanged item over from the parent without reading its content.

@@ -8,6 +8,8 @@ use crate::storage::StorageError;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Max items per item-list blob.
@@ -100,12 +102,19 @@ pub(crate) fn decode_list(bytes: &[u8], object: &str) -> Result<Vec<ItemRecord>>
 }
 
 /// An opened snapshot: summary plus its (decrypted) item-list table.
+///
+/// Cloning is cheap. `item()` keeps the last [`LIST_CACHE`] decoded item lists, so lookups
+/// in id order (or near it) cost no blob read.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     repo: Repository,
     summary: SnapshotSummary,
     body: Arc<SnapshotBody>,
+    cache: Arc<Mutex<VecDeque<(usize, Arc<Vec<ItemRecord>>)>>>,
 }
+
+/// Decoded item lists kept per snapshot handle.
+pub const LIST_CACHE: usize = 8;
 
 impl Snapshot {
     pub fn summary(&self) -> &SnapshotSummary {
@@ -143,6 +152,11 @@ impl Snapshot {
             .try_flatten()
     }
 
+    /// An item's metadata document (e.g. Graph JSON), if any.
+    pub async fn metadata(&self, item: &ItemRecord) -> Result<Option<Vec<u8>>> {
+        self.repo.item_metadata(item).await
+    }
+
     /// One item by id: binary search over the table, one blob read.
     pub async fn item(&self, id: &str) -> Result<Option<ItemRecord>> {
         let lists = &self.body.lists;
@@ -150,7 +164,19 @@ impl Snapshot {
         if i == 0 {
             return Ok(None);
         }
-        let items = Self::load_list(self.repo.clone(), lists[i - 1].clone()).await?;
+        let cached = self.cache.lock().iter().find(|(k, _)| *k == i - 1).map(|(_, v)| v.clone());
+        let items = match cached {
+            Some(v) => v,
+            None => {
+                let v = Arc::new(Self::load_list(self.repo.clone(), lists[i - 1].clone()).await?);
+                let mut c = self.cache.lock();
+                if c.len() >= LIST_CACHE {
+                    c.pop_front();
+                }
+                c.push_back((i - 1, v.clone()));
+                v
+            }
+        };
         Ok(items.binary_search_by(|r| r.id.as_str().cmp(id)).ok().map(|j| items[j].clone()))
     }
 }
@@ -212,6 +238,7 @@ impl Repository {
             repo: self.clone(),
             summary: root.head,
             body: Arc::new(body),
+            cache: Arc::default(),
         })
     }
 
@@ -239,7 +266,7 @@ impl Repository {
         tokio_util::io::StreamReader::new(Box::pin(s))
     }
 
-    /// An item's metadata document, if any.
+    /// An item's metadata document, if any (same as [`Snapshot::metadata`]).
     pub async fn item_metadata(&self, item: &ItemRecord) -> Result<Option<Vec<u8>>> {
         match &item.metadata {
             None => Ok(None),

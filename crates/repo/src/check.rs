@@ -1,0 +1,349 @@
+//! `check`: verify structure (and optionally every byte) and name what is damaged.
+
+use crate::crypto::{BlobId, PackId};
+use crate::error::{Error, Result};
+use crate::index::{decode_index, index_key};
+use crate::model::{ContentRef, MetadataRef, OwnerRef, SnapshotId};
+use crate::pack::{PackEntry, TRAILER_LEN, pack_id_from_key, pack_key, parse_header, parse_pack, parse_trailer};
+use crate::repository::Repository;
+use crate::snapshot::decode_list;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// Options for [`Repository::check`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// Also read every pack (verifying its hash) and decrypt+verify every referenced blob.
+    pub read_data: bool,
+}
+
+/// A damaged object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Damage {
+    /// Storage key (or `blob <id>` for a blob inside a pack).
+    pub object: String,
+    pub detail: String,
+}
+
+/// An item that cannot be restored because of damage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffectedItem {
+    pub snapshot: SnapshotId,
+    pub owner: OwnerRef,
+    pub item_id: String,
+    pub object: String,
+}
+
+/// What `check` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub damaged: Vec<Damage>,
+    /// Snapshots that cannot be read completely (root, body or an item list damaged, or items affected).
+    pub affected_snapshots: Vec<SnapshotId>,
+    pub affected_items: Vec<AffectedItem>,
+    pub snapshots: u64,
+    pub items: u64,
+    pub packs: u64,
+    /// Packs without an index file (crash leftovers; harmless, removed by gc).
+    pub unindexed_packs: u64,
+    pub blobs_verified: u64,
+    pub bytes_read: u64,
+}
+
+impl CheckReport {
+    /// No damage found.
+    pub fn is_clean(&self) -> bool {
+        self.damaged.is_empty() && self.affected_items.is_empty() && self.affected_snapshots.is_empty()
+    }
+}
+
+struct Checker<'a> {
+    repo: &'a Repository,
+    opts: CheckOptions,
+    damaged: BTreeMap<String, String>,
+    affected_snaps: BTreeSet<SnapshotId>,
+    affected: Vec<AffectedItem>,
+    bad_packs: HashSet<PackId>,
+    /// read_data: blob id → verified ok.
+    verified: HashMap<BlobId, Option<String>>,
+    report: CheckReport,
+}
+
+impl Checker<'_> {
+    fn damage(&mut self, object: impl Into<String>, detail: impl std::fmt::Display) {
+        let object = object.into();
+        tracing::warn!(%object, %detail, "damaged");
+        self.damaged.entry(object).or_insert_with(|| detail.to_string());
+    }
+
+    fn damage_err(&mut self, fallback: &str, e: Error) -> Result<()> {
+        match e {
+            Error::Corrupt { object, detail } => self.damage(object, detail),
+            Error::Storage(s) if !s.is_retriable() => self.damage(fallback, s),
+            Error::UnsupportedVersion { found } => self.damage(fallback, format!("unsupported version {found}")),
+            e => return Err(e),
+        }
+        Ok(())
+    }
+
+    async fn check_small_objects(&mut self) -> Result<()> {
+        let st = self.repo.storage().clone();
+        match st.get("config").await {
+            Ok(b) => {
+                let r = serde_json::from_slice(&b)
+                    .map_err(|e| Error::corrupt("config", e))
+                    .and_then(|doc| crate::repository::open_config(self.repo.keys(), &doc));
+                if let Err(e) = r {
+                    self.damage_err("config", e)?;
+                }
+            }
+            Err(e) => self.damage("config", e),
+        }
+        for (k, _) in st.list("keys/").await? {
+            let r = match st.get(&k).await {
+                Ok(b) => crate::keys::verify_slot(self.repo.keys(), &k, &b),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = r {
+                self.damage_err(&k, e)?;
+            }
+        }
+        for (k, _) in st.list("owners/").await? {
+            let oid = k.trim_start_matches("owners/");
+            let r = match st.get(&k).await {
+                Ok(b) => crate::keys::unwrap_owner_key(self.repo.keys(), oid, &b).map(|_| ()),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = r {
+                self.damage_err(&k, e)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn check_pack(&mut self, pack: PackId, size: u64, entries: &[PackEntry]) -> Result<std::result::Result<(), Error>> {
+        let st = self.repo.storage().clone();
+        let object = pack_key(&pack);
+        let meta_key = &self.repo.keys().meta_key;
+        let header = if self.opts.read_data {
+            let bytes = st.get(&object).await?;
+            self.report.bytes_read += bytes.len() as u64;
+            parse_pack(meta_key, &pack, &bytes)
+        } else {
+            let r = async {
+                if size < TRAILER_LEN as u64 {
+                    return Err(Error::corrupt(&object, "pack too short"));
+                }
+                let t = st.get_range(&object, size - TRAILER_LEN as u64, TRAILER_LEN as u64).await?;
+                let hlen = parse_trailer(&t, &object)? as u64;
+                let hstart = size
+                    .checked_sub(TRAILER_LEN as u64 + hlen)
+                    .ok_or_else(|| Error::corrupt(&object, "header length beyond pack size"))?;
+                let h = st.get_range(&object, hstart, hlen).await?;
+                parse_header(meta_key, &h, hstart, &object)
+            }
+            .await;
+            r
+        };
+        Ok(header.and_then(|mut h| {
+            let mut want = entries.to_vec();
+            h.sort_by_key(|e| e.id);
+            want.sort_by_key(|e| e.id);
+            if h != want {
+                return Err(Error::corrupt(&object, "pack header and index file disagree"));
+            }
+            Ok(())
+        }))
+    }
+
+    async fn check_packs(&mut self) -> Result<()> {
+        let st = self.repo.storage().clone();
+        let mut packs: HashMap<PackId, u64> = HashMap::new();
+        for (k, size) in st.list("data/").await? {
+            match pack_id_from_key(&k) {
+                Some(p) if pack_key(&p) == k => {
+                    packs.insert(p, size);
+                }
+                _ => self.damage(k, "unexpected object under data/"),
+            }
+        }
+        let mut indexed = HashSet::new();
+        let index_files = st.list("index/").await?;
+        let meta_key = self.repo.keys().meta_key.clone();
+        let mut stream = futures::stream::iter(index_files.into_iter().map(|(k, _)| {
+            let st = st.clone();
+            let meta_key = meta_key.clone();
+            async move {
+                let Some(p) = k.strip_prefix("index/").and_then(PackId::from_hex) else {
+                    return (k, None);
+                };
+                let r = match st.get(&k).await {
+                    Ok(b) => decode_index(&meta_key, &p, &b),
+                    Err(e) => Err(e.into()),
+                };
+                (k, Some((p, r)))
+            }
+        }))
+        .buffered(4);
+        let mut jobs = Vec::new();
+        while let Some((k, r)) = stream.next().await {
+            match r {
+                None => self.damage(k, "unexpected object under index/"),
+                Some((p, Err(e))) => {
+                    self.bad_packs.insert(p);
+                    self.damage_err(&k, e)?;
+                }
+                Some((p, Ok(entries))) => {
+                    indexed.insert(p);
+                    jobs.push((p, entries));
+                }
+            }
+        }
+        drop(stream);
+        for (p, entries) in jobs {
+            self.report.packs += 1;
+            match packs.get(&p) {
+                None => {
+                    self.bad_packs.insert(p);
+                    self.damage(pack_key(&p), format!("missing (listed by {})", index_key(&p)));
+                }
+                Some(&size) => {
+                    if let Err(e) = self.check_pack(p, size, &entries).await? {
+                        self.bad_packs.insert(p);
+                        self.damage_err(&pack_key(&p), e)?;
+                    }
+                }
+            }
+        }
+        self.report.unindexed_packs = packs.keys().filter(|p| !indexed.contains(p)).count() as u64;
+        Ok(())
+    }
+
+    /// Is this blob readable? Returns the damaged object's name if not.
+    async fn blob_problem(&mut self, id: &BlobId, key: &crate::crypto::BlobKey) -> Result<Option<String>> {
+        let loc = match self.repo.inner.cache.lookup(id)? {
+            Some(l) => l,
+            None => return Ok(Some(format!("blob {id} (in no index file)"))),
+        };
+        if self.bad_packs.contains(&loc.pack) {
+            return Ok(Some(pack_key(&loc.pack)));
+        }
+        if !self.opts.read_data {
+            return Ok(None);
+        }
+        if let Some(r) = self.verified.get(id) {
+            return Ok(r.clone());
+        }
+        let r = match self.repo.read_blob(id, key).await {
+            Ok(d) => {
+                self.report.blobs_verified += 1;
+                self.report.bytes_read += d.len() as u64;
+                None
+            }
+            Err(Error::Corrupt { object, detail }) => {
+                self.damage(object.clone(), detail);
+                Some(object)
+            }
+            Err(Error::Storage(s)) if !s.is_retriable() => {
+                let o = pack_key(&loc.pack);
+                self.damage(o.clone(), s);
+                Some(o)
+            }
+            Err(e) => return Err(e),
+        };
+        self.verified.insert(*id, r.clone());
+        Ok(r)
+    }
+
+    async fn check_snapshots(&mut self) -> Result<()> {
+        let st = self.repo.storage().clone();
+        for (k, _) in st.list("snapshots/").await? {
+            let id = SnapshotId(k.trim_start_matches("snapshots/").to_string());
+            self.report.snapshots += 1;
+            let snap = match self.repo.snapshot(&id.0).await {
+                Ok(s) => s,
+                Err(Error::OwnerKeyMissing { oid }) => {
+                    self.damage(format!("owners/{oid}"), format!("missing; needed by {k}"));
+                    self.affected_snaps.insert(id);
+                    continue;
+                }
+                Err(e) => {
+                    self.damage_err(&k, e)?;
+                    self.affected_snaps.insert(id);
+                    continue;
+                }
+            };
+            let owner = snap.summary().owner.clone();
+            let mut prev_last: Option<String> = None;
+            for l in snap.lists().to_vec() {
+                let object = format!("item list {} of {k}", l.id);
+                let items = match self.repo.read_blob(&l.id, &l.key).await.and_then(|b| decode_list(&b, &object)) {
+                    Ok(items) => items,
+                    Err(e) => {
+                        self.damage_err(&object, e)?;
+                        self.affected_snaps.insert(id.clone());
+                        continue;
+                    }
+                };
+                if items.first().map(|i| &i.id) != Some(&l.first)
+                    || items.windows(2).any(|w| w[0].id >= w[1].id)
+                    || prev_last.as_ref().is_some_and(|p| *p >= l.first)
+                {
+                    self.damage(object, "item list out of order or does not match the root table");
+                    self.affected_snaps.insert(id.clone());
+                }
+                prev_last = items.last().map(|i| i.id.clone());
+                for item in items {
+                    self.report.items += 1;
+                    let mut refs: Vec<ContentRef> = item.content.clone();
+                    if let Some(MetadataRef::Blob(c)) = &item.metadata {
+                        refs.push(*c);
+                    }
+                    for c in refs {
+                        if let Some(object) = self.blob_problem(&c.id, &c.key).await? {
+                            if !self.damaged.contains_key(&object) {
+                                self.damage(object.clone(), format!("needed by item {} of {k}", item.id));
+                            }
+                            self.affected_snaps.insert(id.clone());
+                            self.affected.push(AffectedItem {
+                                snapshot: id.clone(),
+                                owner: owner.clone(),
+                                item_id: item.id.clone(),
+                                object,
+                            });
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Repository {
+    /// Verify the repository. Damage is reported, not returned as an error; `Err` means the
+    /// check itself could not run (storage unreachable).
+    pub async fn check(&self, opts: CheckOptions) -> Result<CheckReport> {
+        self.catch_up_index().await?;
+        let mut c = Checker {
+            repo: self,
+            opts,
+            damaged: BTreeMap::new(),
+            affected_snaps: BTreeSet::new(),
+            affected: Vec::new(),
+            bad_packs: HashSet::new(),
+            verified: HashMap::new(),
+            report: CheckReport::default(),
+        };
+        c.check_small_objects().await?;
+        c.check_packs().await?;
+        c.check_snapshots().await?;
+        let mut report = c.report;
+        report.damaged = c.damaged.into_iter().map(|(object, detail)| Damage { object, detail }).collect();
+        report.affected_snapshots = c.affected_snaps.into_iter().collect();
+        report.affected_items = c.affected;
+        Ok(report)
+    }
+}
