@@ -327,7 +327,7 @@ pub async fn restore_items(
         {
             continue;
         }
-        let r: Result<u64> = async {
+        let r: Result<Option<u64>> = async {
             let path = safe_target_path(&target, &item.id)?;
             check_parents(&target, &path)?;
             match item.kind.as_str() {
@@ -338,19 +338,20 @@ pub async fn restore_items(
                         Err(_) => std::fs::create_dir(&path).map_err(|e| Error::io(format!("mkdir {}", path.display()), e))?,
                     }
                     dirs.push((path, item_mode(&item), item_mtime(&item)));
-                    Ok(0)
+                    Ok(Some(0))
                 }
                 "symlink" => {
                     let t = item.attrs.get("target").ok_or_else(|| Error::corrupt(format!("item {}", item.id), "symlink without target"))?;
                     links.push((path, PathBuf::from(t), item.id.clone()));
-                    Ok(0)
+                    Ok(None)
                 }
-                _ => restore_file(repo, &item, &path, opts).await,
+                _ => restore_file(repo, &item, &path, opts).await.map(Some),
             }
         }
         .await;
         match r {
-            Ok(n) => {
+            Ok(None) => {}
+            Ok(Some(n)) => {
                 report.items += 1;
                 report.bytes += n;
                 progress.item(&item.id, n, true);
@@ -369,8 +370,14 @@ pub async fn restore_items(
             std::os::unix::fs::symlink(&target_of_link, &path).map_err(|e| Error::io(format!("symlink {}", path.display()), e))
         });
         match r {
-            Ok(()) => report.items += 1,
-            Err(e) => report.failed.push((id, e.to_string())),
+            Ok(()) => {
+                report.items += 1;
+                progress.item(&id, 0, true);
+            }
+            Err(e) => {
+                progress.failure(&id, &e.to_string());
+                report.failed.push((id, e.to_string()));
+            }
         }
     }
     // Directory times last (creating entries inside changed them), deepest first.
