@@ -54,7 +54,6 @@ mod graph_io;
 pub mod items;
 pub mod layout;
 mod mailbox;
-mod parent;
 mod prepare;
 mod report;
 mod run;

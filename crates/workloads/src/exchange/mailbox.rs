@@ -19,7 +19,6 @@ use super::folders::{RECOVERABLE_ITEMS as RECOVERABLE, recompute_paths};
 use super::graph_io::{self, enc};
 use super::items::{folder_meta, prev_info};
 use super::layout::{self, WORKLOAD, attr, kind};
-use super::parent::ParentIndex;
 use super::prepare::{Collection, PrepareCtx, Step, StepKind, describe};
 use super::report::{ItemFailure, MailboxReport, Progress};
 use super::state::{FolderState, MailboxInfo, MailboxState};
@@ -100,9 +99,9 @@ async fn run(
     let parent = session
         .parent()
         .cloned()
-        .map(|s| Arc::new(ParentIndex::new(repo.clone(), s)));
+        .map(Arc::new);
     let prev_state = parent.as_ref().and_then(|p| {
-        MailboxState::from_json(p.snapshot().state())
+        MailboxState::from_json(p.state())
             .map_err(|e| tracing::warn!(mailbox = %mailbox.upn, "ignoring previous state: {e}"))
             .ok()
     });
@@ -113,7 +112,7 @@ async fn run(
     state.departed = None;
     state.complete = false;
     let report = MailboxReport {
-        resumed: parent.as_ref().is_some_and(|p| !p.snapshot().summary().complete),
+        resumed: parent.as_ref().is_some_and(|p| !p.summary().complete),
         ..MailboxReport::default()
     };
     let mut run = MailboxRun {
@@ -417,12 +416,8 @@ impl MailboxRun<'_> {
             }
             StepKind::Reuse { meta, prev, moved } => {
                 let id = meta.id.clone();
-                // Store the new JSON, then point the record at the previous content blobs
-                // (last stage of an id wins in the session).
-                let mut rec = self.session.put_item(meta, &[][..]).await?;
-                rec.content = prev.content;
-                rec.size = prev.size;
-                self.session.keep_item(rec).await?;
+                // The new JSON with the previous content blobs: nothing downloaded or re-read.
+                self.session.put_item_reusing(meta, &prev).await?;
                 if let (true, Some(f)) = (moved, folder_id) {
                     self.placements.placed(&id, f);
                 }
@@ -483,7 +478,7 @@ impl MailboxRun<'_> {
             Collection::Events => (kind::EVENT, None),
             Collection::Contacts => (kind::CONTACT, None),
         };
-        let items = parent.snapshot().items();
+        let items = parent.items();
         futures::pin_mut!(items);
         while let Some(rec) = items.try_next().await? {
             if rec.kind != want_kind || seen.contains(&rec.id) {
@@ -602,7 +597,7 @@ impl MailboxRun<'_> {
         if (!gone.is_empty() || !repath.is_empty())
             && let Some(parent) = self.ctx.parent.clone()
         {
-            let items = parent.snapshot().items();
+            let items = parent.items();
             futures::pin_mut!(items);
             while let Some(mut rec) = items.try_next().await? {
                 match rec.kind.as_str() {

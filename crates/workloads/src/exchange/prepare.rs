@@ -7,12 +7,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tenantvault_graph::{GraphClient, GraphError};
-use tenantvault_repo::{ItemMeta, ItemRecord, Repository};
+use tenantvault_repo::{ItemMeta, ItemRecord, Repository, Snapshot};
 
 use super::body::Body;
 use super::decide::{Upsert, decide_upsert};
 use super::graph_io;
-use super::parent::ParentIndex;
 use super::items::{contact_meta, event_meta, message_meta, prev_info};
 use super::layout::{self, MessageFields, is_partial_message, merge_update};
 
@@ -112,7 +111,7 @@ pub struct PrepareCtx {
     /// The repository (to read previous metadata when merging partial updates).
     pub repo: Repository,
     /// The snapshot this run is incremental to.
-    pub parent: Option<Arc<ParentIndex>>,
+    pub parent: Option<Arc<Snapshot>>,
     /// Entra user id.
     pub user_id: String,
     /// Spool to disk above this size.
