@@ -259,7 +259,7 @@ async fn deleted_users(State(state): State<AppState>, caller: Caller, RawQuery(r
     let size = page_size(&q, 100, 999)?;
     let dir = state.directory.read();
     let mut items = Vec::new();
-    for u in dir.users.iter().filter(|u| u.deleted.is_some()) {
+    for u in dir.users.iter().filter(|u| u.deleted.is_some() && !u.hard_deleted) {
         let mut v = apply_select(user_json(u, &dir.domain), q.select.as_deref(), schema_props::USER, "user")?;
         v["@odata.type"] = json!("#microsoft.graph.user");
         items.push(v);

@@ -16,6 +16,7 @@
 //! emu.shutdown().await;
 //! # Ok(()) }
 //! ```
+#![recursion_limit = "256"]
 
 pub mod admin;
 pub mod auth;

@@ -3,6 +3,8 @@
 
 pub(crate) mod access;
 pub(crate) mod attachments;
+pub(crate) mod calendar;
+pub(crate) mod contacts;
 pub(crate) mod delta;
 pub(crate) mod folders;
 pub mod generate;
@@ -13,6 +15,7 @@ pub(crate) mod messages;
 pub mod mime;
 pub mod parse;
 pub mod pim;
+pub mod scenarios;
 pub mod spec;
 pub mod store;
 pub(crate) mod write;
@@ -44,7 +47,22 @@ pub(crate) fn routes() -> Router<AppState> {
             .route(&format!("{base}/{{msg}}/attachments/{{att}}"), get(attachments::get))
             .route(&format!("{base}/{{msg}}/attachments/{{att}}/$value"), get(attachments::value));
     }
-    r
+    r.route("/users/{user}/calendarView/delta", get(calendar::calendar_view_delta))
+        .route("/users/{user}/calendars/{calendar}/calendarView/delta", get(calendar::calendar_view_delta))
+        .route("/users/{user}/calendars", get(calendar::calendars))
+        .route("/users/{user}/calendar", get(calendar::calendar))
+        .route("/users/{user}/events", get(calendar::list_events).post(calendar::create_event))
+        .route("/users/{user}/calendar/events", post(calendar::create_event))
+        .route("/users/{user}/events/{id}", get(calendar::get_event).delete(calendar::delete_event))
+        .route("/users/{user}/events/{id}/attachments", get(calendar::event_attachments).post(calendar::add_event_attachment))
+        .route("/users/{user}/events/{id}/attachments/{att}", get(calendar::event_attachment))
+        .route("/users/{user}/events/{id}/attachments/{att}/$value", get(calendar::event_attachment))
+        .route("/users/{user}/contactFolders", get(contacts::folders))
+        .route("/users/{user}/contactFolders/delta", get(contacts::folders_delta))
+        .route("/users/{user}/contactFolders/{folder}/contacts", get(contacts::list).post(contacts::create))
+        .route("/users/{user}/contactFolders/{folder}/contacts/delta", get(contacts::delta))
+        .route("/users/{user}/contacts", get(contacts::list).post(contacts::create))
+        .route("/users/{user}/contacts/{id}", get(contacts::get).delete(contacts::delete))
 }
 
 /// Pre-authenticated routes (attachment upload sessions).
@@ -54,5 +72,5 @@ pub(crate) fn raw_routes() -> Router<AppState> {
 
 /// Admin/scenario routes under `/_emulator`.
 pub(crate) fn admin_routes() -> Router<AppState> {
-    Router::new()
+    scenarios::routes()
 }

@@ -304,9 +304,11 @@ impl MailStore {
         self.boxes.read().len()
     }
 
-    /// Mailbox-level hook when simulated time jumps (nothing time-driven here yet besides
-    /// token TTLs, which are checked on use).
-    pub fn on_clock_advanced(&self, _state: &crate::state::AppState) {}
+    /// Hook when simulated time jumps: departed users' mailboxes disappear when their retention
+    /// runs out (token TTLs are checked on use).
+    pub fn on_clock_advanced(&self, state: &crate::state::AppState) {
+        super::scenarios::apply_departures(state);
+    }
 
     /// The folder skeleton with message counts for user `idx`.
     pub fn build(&self, idx: u32) -> Mailbox {

@@ -3,7 +3,7 @@
 
 use super::access::{self, can_write};
 use super::json::ViewOpts;
-use super::spec::{Addr, AttKind, AttSpec, Charset, MessageSpec};
+use super::spec::{Addr, Charset, MessageSpec};
 use super::store::{Created, DRAFTS, Mailbox, MsgKey};
 use crate::auth::Caller;
 use crate::error::GraphError;
@@ -239,9 +239,4 @@ pub(crate) async fn create(
     let mut v = super::messages::render_message(&state, &mb, key, folder, &ODataQuery::default(), ViewOpts { immutable: prefer.immutable_id, body_text: prefer.body_text })?;
     v["@odata.context"] = json!(state.context(&format!("users('{user}')/messages/$entity")));
     Ok(respond::json(StatusCode::CREATED, &v))
-}
-
-/// A minimal file attachment (used by tests and the loader).
-pub fn file_attachment(name: &str, content_type: &str, data: Vec<u8>, now: DateTime<Utc>) -> AttSpec {
-    AttSpec { name: name.into(), content_type: content_type.into(), data: Arc::from(data), content_id: None, kind: AttKind::File, modified: now }
 }

@@ -52,6 +52,8 @@ pub struct User {
     pub deleted: Option<DateTime<Utc>>,
     /// Whether an Exchange mailbox exists (false after a departure's retention ran out).
     pub has_mailbox: bool,
+    /// Permanently deleted (no longer in deletedItems).
+    pub hard_deleted: bool,
 }
 
 impl User {
@@ -159,6 +161,7 @@ impl Directory {
                         created,
                         deleted: None,
                         has_mailbox: true,
+                        hard_deleted: false,
                     }
                 }
                 _ => {
@@ -193,6 +196,7 @@ impl Directory {
                         created,
                         deleted: None,
                         has_mailbox: kind != UserKind::Guest,
+                        hard_deleted: false,
                     }
                 }
             };
