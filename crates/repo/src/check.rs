@@ -125,11 +125,33 @@ impl Checker<'_> {
     async fn check_pack(&mut self, pack: PackId, size: u64, entries: &[PackEntry]) -> Result<std::result::Result<(), Error>> {
         let st = self.repo.storage().clone();
         let object = pack_key(&pack);
-        let meta_key = &self.repo.keys().meta_key;
+        let repo = self.repo;
+        let meta_key = &repo.keys().meta_key;
         let header = if self.opts.read_data {
             let bytes = st.get(&object).await?;
             self.report.bytes_read += bytes.len() as u64;
-            parse_pack(meta_key, &pack, &bytes)
+            match parse_pack(meta_key, &pack, &bytes) {
+                Ok(h) => Ok(h),
+                Err(e) => {
+                    // The pack's bytes changed. If its header still parses, keep going blob by
+                    // blob so that only the items whose blobs are damaged are reported.
+                    let hdr = (|| {
+                        let n = bytes.len();
+                        if n < TRAILER_LEN {
+                            return Err(Error::corrupt(&object, "pack too short"));
+                        }
+                        let hlen = parse_trailer(&bytes[n - TRAILER_LEN..], &object)?;
+                        let hstart = n
+                            .checked_sub(TRAILER_LEN + hlen)
+                            .ok_or_else(|| Error::corrupt(&object, "header length beyond pack size"))?;
+                        parse_header(meta_key, &bytes[hstart..n - TRAILER_LEN], hstart as u64, &object)
+                    })();
+                    if hdr.is_ok() {
+                        self.damage_err(&object, e)?;
+                    }
+                    hdr
+                }
+            }
         } else {
             let r = async {
                 if size < TRAILER_LEN as u64 {

@@ -294,6 +294,12 @@ impl Repository {
         Ok(())
     }
 
+    /// Storage key of an owner's wrapped key (`owners/<oid>`). Deleting that object
+    /// crypto-shreds the owner (the `erase` command builds on this).
+    pub fn owner_object_key(&self, owner: &crate::model::OwnerRef) -> String {
+        format!("owners/{}", self.owner_id(&owner.workload, &owner.owner))
+    }
+
     /// Owner key id of an owner.
     pub(crate) fn owner_id(&self, workload: &str, owner: &str) -> String {
         keys::owner_id(&self.inner.keys, workload, owner)
