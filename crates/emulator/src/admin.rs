@@ -112,11 +112,17 @@ struct FaultsBody {
     #[serde(default)]
     kinds: Vec<FaultKind>,
     stall_ms: Option<u64>,
+    latency_ms: Option<u64>,
 }
 
 async fn faults_get(State(state): State<AppState>) -> Response {
     let c = state.faults.config();
-    Json(json!({"rate": c.rate, "classes": c.classes, "kinds": c.kinds, "stallMs": state.faults.stall.read().as_millis() as u64})).into_response()
+    Json(json!({
+        "rate": c.rate, "classes": c.classes, "kinds": c.kinds,
+        "stallMs": state.faults.stall.read().as_millis() as u64,
+        "latencyMs": state.faults.latency.read().as_millis() as u64,
+    }))
+    .into_response()
 }
 
 async fn faults_set(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
@@ -129,6 +135,9 @@ async fn faults_set(State(state): State<AppState>, body: axum::body::Bytes) -> R
     }
     if let Some(ms) = b.stall_ms {
         *state.faults.stall.write() = Duration::from_millis(ms);
+    }
+    if let Some(ms) = b.latency_ms {
+        *state.faults.latency.write() = Duration::from_millis(ms);
     }
     state.faults.set(FaultConfig { rate: b.rate, classes: b.classes, kinds: b.kinds });
     faults_get(State(state)).await

@@ -48,6 +48,9 @@ pub struct FaultInjector {
     seq: AtomicU64,
     /// How long a stalled response waits.
     pub stall: RwLock<std::time::Duration>,
+    /// Extra service latency added to every Graph request after it is admitted by throttling
+    /// (simulates Graph's own response time; holds the concurrency slot meanwhile).
+    pub latency: RwLock<std::time::Duration>,
 }
 
 impl FaultInjector {
@@ -58,6 +61,7 @@ impl FaultInjector {
             config: RwLock::new(config),
             seq: AtomicU64::new(0),
             stall: RwLock::new(std::time::Duration::from_secs(30)),
+            latency: RwLock::new(std::time::Duration::ZERO),
         }
     }
 

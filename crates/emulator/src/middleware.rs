@@ -115,6 +115,10 @@ pub(crate) async fn pipeline(State(state): State<AppState>, mut req: Request, ne
                 Err(e) => return e.into_response(),
             }
         }
+        let latency = *st.faults.latency.read();
+        if !latency.is_zero() && class != EndpointClass::Admin && class != EndpointClass::Auth {
+            tokio::time::sleep(latency).await;
+        }
         let mut resp = next.run(req).await;
         for (k, v) in extra_headers {
             if let Ok(v) = HeaderValue::from_str(&v) {
@@ -204,9 +208,20 @@ async fn truncate(resp: Response) -> Response {
         axum::http::header::CONTENT_LENGTH,
         HeaderValue::from_str(&full.len().max(1).to_string()).expect("digits"),
     );
-    let stream = futures::stream::iter(vec![
-        Ok::<Bytes, std::io::Error>(half),
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected truncation")),
-    ]);
+    // Yield the first half, let it reach the socket, then fail the body (hyper then aborts the
+    // connection, so the client sees fewer bytes than Content-Length promised).
+    let stream = futures::stream::unfold(0u8, move |step| {
+        let half = half.clone();
+        async move {
+            match step {
+                0 => Some((Ok::<Bytes, std::io::Error>(half), 1)),
+                1 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    Some((Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected truncation")), 2))
+                }
+                _ => None,
+            }
+        }
+    });
     Response::from_parts(parts, Body::from_stream(stream))
 }
