@@ -217,9 +217,41 @@ impl Repository {
         }
         let reach = reachable(self).await?;
         let sizes: std::collections::HashMap<String, u64> = self.storage().list("data/").await?.into_iter().collect();
+        let cand: HashSet<PackId> = todo.iter().flat_map(|(_, d)| d.packs.iter().copied()).collect();
+        // Reachable blobs inside candidate packs: a candidate may still go if every such blob
+        // also lives in a pack that is not a candidate (a writer re-uploaded it, §9 writer rule).
+        let mut needed: std::collections::HashMap<PackId, Vec<crate::crypto::BlobId>> = Default::default();
+        for p in &cand {
+            match self.storage().get(&crate::index::index_key(p)).await {
+                Ok(b) => {
+                    let entries = crate::index::decode_index(&self.keys().meta_key, p, &b)?;
+                    needed.insert(*p, entries.iter().filter(|e| reach.contains(&e.id)).map(|e| e.id).collect());
+                }
+                Err(crate::storage::StorageError::NotFound { .. }) => {
+                    needed.insert(*p, Vec::new());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let wanted: HashSet<crate::crypto::BlobId> = needed.values().flatten().copied().collect();
+        let mut covered = HashSet::new();
+        if !wanted.is_empty() {
+            for (k, _) in self.storage().list("index/").await? {
+                let Some(q) = k.strip_prefix("index/").and_then(PackId::from_hex) else { continue };
+                if cand.contains(&q) || !sizes.contains_key(&crate::pack::pack_key(&q)) {
+                    continue;
+                }
+                let b = self.storage().get(&k).await?;
+                for e in crate::index::decode_index(&self.keys().meta_key, &q, &b)? {
+                    if wanted.contains(&e.id) {
+                        covered.insert(e.id);
+                    }
+                }
+            }
+        }
         for (k, d) in todo {
             for p in &d.packs {
-                if !pack_unreachable(self, p, &reach).await? {
+                if !needed.get(p).is_some_and(|ids| ids.iter().all(|id| covered.contains(id))) {
                     report.packs_rescued += 1;
                     continue;
                 }
