@@ -70,6 +70,15 @@ struct ServeArgs {
     /// Build mailboxes from DIR/<user>/mail/<folder>/*.eml (and mbox), calendar/*.ics, contacts/*.vcf.
     #[arg(long)]
     from_dir: Option<PathBuf>,
+    /// Mean files per OneDrive / document library (E2).
+    #[arg(long, default_value_t = 24)]
+    files_per_drive: u32,
+    /// Large lazily generated files in the tenant (E2).
+    #[arg(long, default_value_t = 1)]
+    large_files: u32,
+    /// Size of each large file in MiB (E2).
+    #[arg(long, default_value_t = 300)]
+    large_file_mb: u64,
 }
 
 #[derive(Subcommand)]
@@ -125,6 +134,12 @@ async fn serve(a: ServeArgs) -> Result<()> {
         faults: FaultConfig { rate: a.fault_rate, ..Default::default() },
         delta_token_ttl: a.delta_ttl.map(Duration::from_secs),
         from_dir: a.from_dir,
+        drive: tenantvault_emulator::drive::DriveConfig {
+            files_per_drive: a.files_per_drive,
+            large_files: a.large_files,
+            large_file_size: a.large_file_mb * 1024 * 1024,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let emu = Emulator::start(config).await.context("starting the emulator")?;

@@ -20,7 +20,8 @@ fn if_none_match_hits(headers: &HeaderMap, etag: &str, ctag: &str) -> bool {
     headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').map(str::trim).any(|t| t == "*" || t == etag || t == ctag))
+        // ODB tags contain commas inside their quotes, so match whole tags as substrings.
+        .is_some_and(|v| v.trim() == "*" || v.contains(etag) || v.contains(ctag))
 }
 
 /// `GET …/content` (and `…/versions/{v}/content`): 302 to the download URL, or 304.

@@ -83,7 +83,7 @@ pub fn generate(
     // The root communication site.
     let root_site = new_site(seed, &host, "", "Communication site", "The tenant's root site", true, false, None, anchor, 0);
     let si = store.add_site(root_site);
-    add_library_sites(&mut store, seed, cfg, si, &admin, &users, anchor, &mut drive_key, &mut large_left);
+    add_library_sites(&mut store, seed, cfg, si, &admin, &users, anchor, &mut drive_key, &mut 0);
 
     // Team sites for groups, then standalone sites.
     for (gi, g) in groups.iter().enumerate() {
@@ -106,7 +106,7 @@ pub fn generate(
             .and_then(|m| users.iter().find(|u| &u.id == m))
             .cloned()
             .unwrap_or_else(|| admin.clone());
-        add_library_sites(&mut store, seed, cfg, si, &owner, &users, anchor, &mut drive_key, &mut large_left);
+        add_library_sites(&mut store, seed, cfg, si, &owner, &users, anchor, &mut drive_key, &mut 0);
         let did = store.sites[si].drive_ids[0].clone();
         store.group_drive.insert(g.id.clone(), did);
     }
@@ -122,7 +122,7 @@ pub fn generate(
         let name = if k < STANDALONE.len() { name.to_string() } else { format!("{name}{k}") };
         let site = new_site(seed, &host, &format!("sites/{name}"), title, &format!("{title} site"), false, false, None, anchor, 200 + k as u64);
         let si = store.add_site(site);
-        add_library_sites(&mut store, seed, cfg, si, &admin, &users, anchor, &mut drive_key, &mut large_left);
+        add_library_sites(&mut store, seed, cfg, si, &admin, &users, anchor, &mut drive_key, &mut 0);
     }
 
     // One OneDrive (personal site) per licensed user.

@@ -62,7 +62,8 @@ pub(crate) fn check_if_match(headers: &HeaderMap, etag: &str, ctag: &str) -> Res
     let Some(v) = headers.get("if-match").and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
-    if v.split(',').map(str::trim).any(|t| t == "*" || t == etag || t == ctag) {
+    // ODB tags contain commas inside their quotes, so match whole tags as substrings.
+    if v.trim() == "*" || v.contains(etag) || v.contains(ctag) {
         Ok(())
     } else {
         Err(GraphError::new(StatusCode::PRECONDITION_FAILED, "resourceModified", "ETag does not match current item's value"))
