@@ -1,1 +1,111 @@
-fn main() {}
+//! `tenantvault`: the command-line front of the tenantvault libraries.
+//!
+//! This crate only parses arguments, asks for passphrases, draws progress and prints results;
+//! the work lives in `tenantvault-repo` (and later the workload crates). Exit codes are
+//! documented in [`exit`].
+//!
+//! ```text
+//! TENANTVAULT_PASSWORD=… tenantvault --repo /backup/repo repo init
+//! tenantvault --repo /backup/repo backup dir /srv/share --owner share
+//! tenantvault --repo /backup/repo snapshots --owner share
+//! tenantvault --repo /backup/repo restore latest --owner share --target /tmp/restore
+//! ```
+
+mod commands;
+mod context;
+mod exit;
+mod output;
+mod password;
+mod progress;
+mod snapshot_ref;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Independent, encrypted, deduplicated backup of Microsoft 365 tenants.
+#[derive(Debug, Parser)]
+#[command(name = "tenantvault", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Repository location (a local directory).
+    #[arg(long, global = true, env = "TENANTVAULT_REPO", value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    /// Read the passphrase from the first line of this file (else `TENANTVAULT_PASSWORD`,
+    /// else an interactive prompt on a terminal).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Directory for the local index cache (default: the platform cache directory).
+    #[arg(long, global = true, env = "TENANTVAULT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Machine-readable JSON on stdout (implies no progress bars).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bars and no summary lines on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); `RUST_LOG` overrides.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Top-level commands. Other workloads add their variants here.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or inspect a repository and manage its key slots.
+    #[command(subcommand)]
+    Repo(commands::repo::RepoCommand),
+    /// Back up a source into a new snapshot.
+    #[command(subcommand)]
+    Backup(commands::backup::BackupCommand),
+    /// List snapshots.
+    Snapshots(commands::snapshots::SnapshotsArgs),
+    /// List the items of a snapshot.
+    Ls(commands::ls::LsArgs),
+    /// Restore items of a snapshot into a directory.
+    Restore(commands::restore::RestoreArgs),
+    /// Write the content of one item to stdout.
+    Dump(commands::dump::DumpArgs),
+    /// Verify the repository structure (and with --read-data every blob).
+    Check(commands::check::CheckArgs),
+    /// Remove data that no snapshot references (two-phase, safe beside running backups).
+    Gc(commands::gc::GcArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    output::init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = commands::run(cli) => r,
+            _ = tokio::signal::ctrl_c() => Err(exit::CliError {
+                code: exit::INTERRUPTED,
+                message: "interrupted; an unfinished backup leaves only unreferenced data, which the next run reuses".into(),
+            }
+            .into()),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::code_for(&err))
+        }
+    }
+}

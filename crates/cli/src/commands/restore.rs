@@ -1,0 +1,89 @@
+//! `restore SNAPSHOT [PATH] --target DIR`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+use tenantvault_repo::RestoreOptions;
+
+use super::SnapshotSelect;
+use crate::progress::{ItemProgress, Progress};
+use crate::{GlobalArgs, context, exit, output};
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub select: SnapshotSelect,
+    /// Only the item at this path and the items under it.
+    pub path: Option<String>,
+    /// Directory to restore into (created if missing). Paths never escape it.
+    #[arg(long, value_name = "DIR")]
+    pub target: PathBuf,
+    /// Replace files that already exist in the target (default: they are reported as failures).
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+pub async fn run(g: &GlobalArgs, args: RestoreArgs) -> Result<u8> {
+    args.select.validate()?;
+    if let Some(p) = &args.path {
+        if p.split('/').any(|c| c == "..") {
+            return Err(exit::usage(format!("path {p:?} must not contain `..`")));
+        }
+    }
+    let repo = context::open(g).await?;
+    let snap = args.select.open(&repo).await?;
+    let total = args.path.is_none().then_some(snap.summary().stats.bytes);
+    let progress = ItemProgress {
+        progress: Progress::new("restore", !g.json && !g.quiet, total),
+        report_failures: !g.quiet,
+        verb: "restore",
+    };
+    let report = tenantvault_repo::restore_items(
+        &repo,
+        &snap,
+        args.path.as_deref(),
+        &args.target,
+        RestoreOptions { overwrite: args.overwrite },
+        &progress,
+    )
+    .await
+    .with_context(|| format!("restore of snapshot {} into {} failed", snap.id().short(), args.target.display()))?;
+    let elapsed = progress.progress.elapsed();
+    progress.progress.finish();
+    if report.items == 0 && report.failed.is_empty() {
+        if let Some(p) = &args.path {
+            return Err(exit::not_found(format!("no item at or under {p:?} in snapshot {}", snap.id().short())));
+        }
+    }
+    if g.json {
+        output::print_json(&json!({
+            "snapshot": snap.id().0,
+            "target": args.target,
+            "items": report.items,
+            "bytes": report.bytes,
+            "failed": report.failed.iter().map(|(id, reason)| json!({"item_id": id, "reason": reason})).collect::<Vec<_>>(),
+            "elapsed_secs": elapsed.as_secs_f64(),
+        }))?;
+    } else if !g.quiet {
+        println!(
+            "restored {} items ({}) from snapshot {} into {} in {} ({})",
+            report.items,
+            output::bytes(report.bytes),
+            snap.id().short(),
+            args.target.display(),
+            output::secs(elapsed),
+            output::rate(report.bytes, elapsed)
+        );
+    }
+    if report.failed.is_empty() {
+        return Ok(exit::OK);
+    }
+    // failures always go to stderr, even with --json/--quiet: a partial restore must be noticed
+    eprintln!("error: {} item(s) could not be restored:", report.failed.len());
+    for (id, reason) in &report.failed {
+        eprintln!("  {id}: {reason}");
+    }
+    Ok(exit::PARTIAL)
+}

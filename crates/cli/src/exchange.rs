@@ -1,0 +1,336 @@
+//! Exchange commands: `backup exchange` and `find` (browse a mailbox snapshot with filters).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::Args;
+use futures::TryStreamExt;
+use tenantvault_graph::{GraphClient, GraphConfig, GraphError};
+use tenantvault_repo::ItemRecord;
+use tenantvault_workloads::exchange::{
+    self, BackupConfig, BackupReport, ExchangeError, ItemFilter, MailboxReport, Selection,
+    layout::{attr, kind},
+};
+
+use crate::output;
+use crate::progress::Progress as Bar;
+use crate::{GlobalArgs, context, exit};
+
+/// `backup exchange`.
+#[derive(Debug, Args)]
+pub struct BackupExchangeArgs {
+    /// Back up only this mailbox (UPN, mail address or user id); repeatable.
+    #[arg(long = "mailbox", value_name = "UPN")]
+    pub mailboxes: Vec<String>,
+    /// Back up the mailboxes of this group's members (display name or id); repeatable.
+    #[arg(long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
+    /// Graph settings: a TOML file with a `[graph]` table (tenant_id, client_id, client_secret
+    /// or certificate_path, …). `AZURE_*` variables override it; without a file they are used alone.
+    #[arg(long, value_name = "FILE", env = "TENANTVAULT_GRAPH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Mailboxes backed up at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub parallel: usize,
+    /// Skip calendars.
+    #[arg(long)]
+    pub no_events: bool,
+    /// Skip contacts.
+    #[arg(long)]
+    pub no_contacts: bool,
+    /// Delta page size (`Prefer: odata.maxpagesize`).
+    #[arg(long, default_value_t = 250, value_name = "N", hide = true)]
+    pub page_size: u32,
+    /// Commit a checkpoint every N stored items (resume point).
+    #[arg(long, default_value_t = 20_000, value_name = "N", hide = true)]
+    pub checkpoint_items: u64,
+}
+
+/// Loads the Graph configuration: `--config` file (`[graph]` table or top level) with `AZURE_*`
+/// overrides, or the environment alone.
+pub fn graph_config(path: Option<&Path>) -> Result<GraphConfig> {
+    let env = |k: &str| std::env::var(k).ok();
+    let cfg = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the Graph configuration {}", p.display()))?;
+            let cfg = match GraphConfig::from_toml_str(&text, Some("graph")) {
+                Ok(c) => c,
+                Err(_) => GraphConfig::from_toml_str(&text, None)
+                    .map_err(|e| exit::usage(format!("{}: {e}", p.display())))?,
+            };
+            cfg.with_env_overrides(env)
+        }
+        None => GraphConfig::from_env().map_err(|e| {
+            exit::usage(format!(
+                "no Graph credentials: pass --config FILE or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+                 AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) ({e})"
+            ))
+        })?,
+    };
+    cfg.validate().map_err(|e| exit::usage(e.to_string()))?;
+    Ok(cfg)
+}
+
+/// Progress adapter: library callbacks → the CLI's bar.
+struct BarProgress {
+    bar: Bar,
+    planned: AtomicU64,
+    done: AtomicU64,
+}
+
+impl exchange::Progress for BarProgress {
+    fn planned(&self, mailboxes: usize) {
+        self.planned.store(mailboxes as u64, Ordering::Relaxed);
+    }
+    fn items(&self, count: u64, bytes: u64) {
+        self.bar.add(count, bytes);
+    }
+    fn mailbox_finished(&self, report: &MailboxReport) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::info!(
+            mailbox = %report.mailbox.upn,
+            "mailbox {done}/{} done",
+            self.planned.load(Ordering::Relaxed)
+        );
+    }
+}
+
+fn explain_graph(e: &GraphError) -> String {
+    match e {
+        GraphError::Auth(a) => format!("authentication failed: {a}"),
+        GraphError::Unauthorized(_) => format!("Graph rejected the credentials: {e}"),
+        GraphError::Forbidden(_) => {
+            format!("the app lacks a permission (Mail.Read, User.Read.All, …): {e}")
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Runs `backup exchange`.
+pub async fn backup(g: &GlobalArgs, args: BackupExchangeArgs) -> Result<u8> {
+    if args.parallel == 0 {
+        return Err(exit::usage("--parallel must be at least 1"));
+    }
+    let graph_cfg = graph_config(args.config.as_deref())?;
+    let repo = context::open(g).await?;
+    let graph = GraphClient::new(graph_cfg).map_err(|e| anyhow::anyhow!(explain_graph(&e)))?;
+    let cfg = BackupConfig {
+        parallel_mailboxes: args.parallel,
+        page_size: args.page_size.max(1),
+        checkpoint_items: args.checkpoint_items.max(1),
+        events: !args.no_events,
+        contacts: !args.no_contacts,
+        ..BackupConfig::default()
+    };
+    let selection = Selection {
+        mailboxes: args.mailboxes,
+        groups: args.groups,
+    };
+    let progress = BarProgress {
+        bar: Bar::new("exchange", !g.json && !g.quiet, None),
+        planned: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+    };
+    let result = exchange::backup(&repo, &graph, &cfg, &selection, Some(&progress)).await;
+    progress.bar.finish();
+    let report = match result {
+        Ok(r) => r,
+        Err(ExchangeError::UnknownMailbox(m)) => {
+            return Err(exit::usage(format!("no such mailbox: {}", m.join(", "))));
+        }
+        Err(ExchangeError::UnknownGroup(m)) => {
+            return Err(exit::usage(format!("no such group: {}", m.join(", "))));
+        }
+        Err(ExchangeError::Directory(e)) | Err(ExchangeError::Graph(e)) => {
+            anyhow::bail!("{}", explain_graph(&e));
+        }
+        Err(ExchangeError::Repo(e)) => return Err(e.into()),
+    };
+    if g.json {
+        output::print_json(&report)?;
+    } else if !g.quiet {
+        print_summary(&report);
+    }
+    Ok(if report.failures() > 0 { exit::PARTIAL } else { exit::OK })
+}
+
+fn print_summary(r: &BackupReport) {
+    for m in &r.mailboxes {
+        let who = if m.mailbox.upn.is_empty() { &m.mailbox.id } else { &m.mailbox.upn };
+        if m.departed {
+            println!("{who}: departed (user gone from the tenant); snapshot {} keeps its mail", short(&m.snapshot));
+            continue;
+        }
+        if let Some(e) = &m.error {
+            println!("{who}: FAILED: {e}");
+            continue;
+        }
+        println!(
+            "{who}: snapshot {} — {} folders, {} messages downloaded, {} updated, {} removed, {} events, {} contacts, {}{}",
+            short(&m.snapshot),
+            m.folders,
+            m.messages_downloaded,
+            m.messages_updated,
+            m.items_deleted,
+            m.events,
+            m.contacts,
+            output::bytes(m.bytes_downloaded),
+            if m.resumed { " (resumed)" } else { "" }
+        );
+        for f in &m.failures {
+            println!("  failed {}: {}", f.item_id, f.reason);
+        }
+    }
+    eprintln!(
+        "{} mailboxes, {} messages ({}) in {} — {} Graph requests, {} throttled, {} failures",
+        r.mailboxes.len(),
+        r.messages_downloaded(),
+        output::bytes(r.bytes_downloaded()),
+        output::secs(r.elapsed),
+        r.requests,
+        r.throttled,
+        r.failures()
+    );
+}
+
+fn short(id: &Option<String>) -> &str {
+    id.as_deref().map(|s| &s[..s.len().min(8)]).unwrap_or("-")
+}
+
+/// `find`: list the items of an Exchange snapshot matching filters.
+#[derive(Debug, Args)]
+pub struct FindArgs {
+    /// Snapshot id or unique prefix; default: the latest snapshot of --mailbox.
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: Option<String>,
+    /// Mailbox (UPN, mail or user id) whose latest snapshot to browse.
+    #[arg(long, value_name = "UPN")]
+    pub mailbox: Option<String>,
+    /// Folder path prefix (`Inbox`, `Inbox/Projects`), case-insensitive.
+    #[arg(long)]
+    pub folder: Option<String>,
+    /// Subject contains (case-insensitive).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Sender address or name contains.
+    #[arg(long = "from", value_name = "SENDER")]
+    pub sender: Option<String>,
+    /// A to/cc/bcc recipient contains.
+    #[arg(long = "to", value_name = "RECIPIENT")]
+    pub recipient: Option<String>,
+    /// Received on or after (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub after: Option<String>,
+    /// Received before (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub before: Option<String>,
+    /// Item kind: message (default), event, contact, mailFolder, or all.
+    #[arg(long, default_value = "message")]
+    pub kind: String,
+    /// Stop after N matches.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// `2024-05-01` or an RFC 3339 instant.
+pub fn parse_date(s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+        .map_err(|_| exit::usage(format!("bad date {s:?}: use YYYY-MM-DD or RFC 3339")))
+}
+
+impl FindArgs {
+    fn filter(&self) -> Result<ItemFilter> {
+        let kinds = match self.kind.as_str() {
+            "all" => vec![],
+            k @ (kind::MESSAGE | kind::EVENT | kind::CONTACT | kind::MAIL_FOLDER) => vec![k.to_string()],
+            other => {
+                return Err(exit::usage(format!(
+                    "unknown kind {other:?}: message, event, contact, mailFolder or all"
+                )));
+            }
+        };
+        Ok(ItemFilter {
+            kinds,
+            folder: self.folder.clone(),
+            subject: self.subject.clone(),
+            sender: self.sender.clone(),
+            recipient: self.recipient.clone(),
+            received_after: self.after.as_deref().map(parse_date).transpose()?,
+            received_before: self.before.as_deref().map(parse_date).transpose()?,
+        })
+    }
+}
+
+/// Runs `find`.
+pub async fn find(g: &GlobalArgs, args: FindArgs) -> Result<u8> {
+    let filter = args.filter()?;
+    if args.snapshot.is_none() && args.mailbox.is_none() {
+        return Err(exit::usage("give a SNAPSHOT or --mailbox UPN"));
+    }
+    let repo = context::open(g).await?;
+    let snap = exchange::resolve_snapshot(&repo, args.snapshot.as_deref(), args.mailbox.as_deref())
+        .await
+        .map_err(|e| match e {
+            exchange::browse::BrowseError::Repo(r) => anyhow::Error::from(r),
+            exchange::browse::BrowseError::NoSnapshot(_) => exit::not_found(e.to_string()),
+            other => exit::usage(other.to_string()),
+        })?;
+    let items = exchange::find(&snap, filter);
+    futures::pin_mut!(items);
+    let mut found: Vec<ItemRecord> = Vec::new();
+    let mut count = 0usize;
+    while let Some(item) = items.try_next().await? {
+        count += 1;
+        if g.json {
+            found.push(item);
+        } else {
+            print_item(&item);
+        }
+        if args.limit.is_some_and(|l| count >= l) {
+            break;
+        }
+    }
+    if g.json {
+        output::print_json(&serde_json::json!({
+            "snapshot": snap.id().0,
+            "owner": snap.summary().owner.owner,
+            "items": found,
+        }))?;
+    } else if !g.quiet {
+        eprintln!("{count} item(s) in snapshot {}", snap.id().short());
+    }
+    Ok(exit::OK)
+}
+
+fn print_item(item: &ItemRecord) {
+    let date = item
+        .received
+        .or(item.modified)
+        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "-".repeat(16));
+    let from = item.attrs.get(attr::FROM).map(String::as_str).unwrap_or("");
+    println!(
+        "{date}  {:<28}  {}/{}  [{}]",
+        truncate(from, 28),
+        item.path,
+        item.name,
+        item.id
+    );
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
