@@ -51,7 +51,7 @@ pub(crate) fn event(state: &AppState, mb: &Mailbox, n: u32) -> Option<StoredEven
 }
 
 fn dt(t: DateTime<Utc>) -> Value {
-    json!({"dateTime": t.format("%Y-%m-%dT%H:%M:%S%.7f").to_string(), "timeZone": "UTC"})
+    json!({"dateTime": format!("{}.0000000", t.format("%Y-%m-%dT%H:%M:%S")), "timeZone": "UTC"})
 }
 
 fn person(p: &Person) -> Value {
