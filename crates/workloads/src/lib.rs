@@ -12,4 +12,5 @@
 //! # Ok(()) }
 //! ```
 
+pub mod drive;
 pub mod exchange;

@@ -1,0 +1,59 @@
+//! Knobs of a drive backup run and which drives it covers.
+
+use std::time::Duration;
+
+/// Tuning of a drive backup run.
+#[derive(Debug, Clone)]
+pub struct DriveBackupConfig {
+    /// Delta page size (`$top`).
+    pub page_size: u32,
+    /// Drives backed up at once (all under the tenant's SharePoint resource-unit budget).
+    pub parallel_drives: usize,
+    /// Earlier versions kept per file (0 = only the current version).
+    pub versions: u32,
+    /// Read each new or changed item's sharing permissions (5 resource units each).
+    pub permissions: bool,
+    /// Commit a checkpoint after this many stored items …
+    pub checkpoint_items: u64,
+    /// … or after this much time.
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for DriveBackupConfig {
+    fn default() -> Self {
+        Self {
+            page_size: 500,
+            parallel_drives: 4,
+            versions: 0,
+            permissions: true,
+            checkpoint_items: 500,
+            checkpoint_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Which drives a run covers. Empty `users` and `sites` mean every OneDrive (when
+/// `onedrive`) and every site's libraries (when `sharepoint`).
+#[derive(Debug, Clone, Default)]
+pub struct DriveSelection {
+    /// Include users' OneDrives.
+    pub onedrive: bool,
+    /// Include SharePoint sites' document libraries.
+    pub sharepoint: bool,
+    /// Only these users (id or UPN).
+    pub users: Vec<String>,
+    /// Only these sites (id, name, display name or web URL).
+    pub sites: Vec<String>,
+}
+
+impl DriveSelection {
+    /// Every OneDrive.
+    pub fn onedrive() -> Self {
+        Self { onedrive: true, ..Self::default() }
+    }
+
+    /// Every SharePoint document library.
+    pub fn sharepoint() -> Self {
+        Self { sharepoint: true, ..Self::default() }
+    }
+}
