@@ -56,6 +56,7 @@ pub mod layout;
 mod mailbox;
 mod prepare;
 mod report;
+pub mod restore;
 mod run;
 pub mod select;
 pub mod state;
