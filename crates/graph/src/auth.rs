@@ -156,7 +156,7 @@ impl TokenProvider {
                                 status,
                                 retry_after,
                             };
-                            if retry::classify(&f, true) == Decision::Fail {
+                            if retry::classify(&f, true, true) == Decision::Fail {
                                 return Err(self.map_error(status, err));
                             }
                             (f, Some((status, err)))
@@ -174,7 +174,7 @@ impl TokenProvider {
                 ),
             };
             let (failure, last) = failure;
-            let decision = retry::classify(&failure, true);
+            let decision = retry::classify(&failure, true, true);
             let elapsed = self.clock.now().saturating_sub(started);
             match self
                 .retry

@@ -188,12 +188,18 @@ impl GraphClient {
                 if resp.status == 429 {
                     self.inner.metrics.throttled.inc();
                 }
+                let method = pending
+                    .iter()
+                    .find(|r| r.id == resp.id)
+                    .map(|r| r.method.as_str())
+                    .unwrap_or("POST");
                 let decision = retry::classify(
                     &Failure::Status {
                         status: resp.status,
                         retry_after,
                     },
                     true,
+                    !method.eq_ignore_ascii_case("POST"),
                 );
                 match decision {
                     Decision::After(d) => {

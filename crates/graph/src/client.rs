@@ -73,6 +73,8 @@ pub(crate) struct Spec {
     pub(crate) read: ReadMode,
     /// Cost in the mailbox window (a `$batch` costs one per inner request).
     pub(crate) cost: u64,
+    /// May be sent twice without harm (everything but POST, unless told otherwise).
+    pub(crate) idempotent: bool,
 }
 
 /// A successful (2xx, or 3xx in stream mode) response.
@@ -194,13 +196,14 @@ impl GraphClient {
     /// Starts a request to a Graph path or URL.
     pub fn request(&self, method: Method, path_or_url: &str) -> RequestBuilder {
         let spec = self.url(path_or_url).map(|url| Spec {
-            method,
+            method: method.clone(),
             url,
             headers: HeaderMap::new(),
             body: None,
             authed: true,
             read: ReadMode::Json,
             cost: 1,
+            idempotent: method != Method::POST,
         });
         RequestBuilder {
             client: self.clone(),
@@ -421,7 +424,7 @@ impl GraphClient {
                 }
             };
             drop(permits);
-            let decision = retry::classify(&failure, refreshed);
+            let decision = retry::classify(&failure, refreshed, spec.idempotent);
             if decision == Decision::RefreshToken {
                 refreshed = true;
                 if let Some(t) = &token {
@@ -622,6 +625,15 @@ impl RequestBuilder {
             .map_err(|e| GraphError::InvalidRequest(e.to_string()))?;
         spec.body = Some(body);
         Ok(self)
+    }
+
+    /// Declares whether the request may be repeated after an ambiguous failure (reset,
+    /// timeout, 504). Default: everything but POST.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        if let Ok(spec) = &mut self.spec {
+            spec.idempotent = idempotent;
+        }
+        self
     }
 
     /// Sends and returns the response (errors for non-2xx after retries).

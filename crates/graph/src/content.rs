@@ -102,6 +102,7 @@ impl Download {
                 authed,
                 read: ReadMode::Stream,
                 cost: 1,
+                idempotent: true,
             };
             let resp = match self.client.execute(&spec).await {
                 Ok(r) => r,

@@ -43,21 +43,23 @@ pub enum Decision {
     RefreshToken,
 }
 
-/// Decides retry for a failure. `token_refreshed` says whether this request already
-/// used its one token refresh.
-pub fn classify(failure: &Failure, token_refreshed: bool) -> Decision {
+/// Decides retry for a failure. `token_refreshed` says whether this request already used its
+/// one token refresh. `idempotent` is false for requests that must not run twice (a POST that
+/// creates something): those are retried only when the server certainly did not act on them
+/// (connection never made, 429/503 refusals, 500/502 failures), never after an ambiguous
+/// reset, timeout, cut-off answer or 504.
+pub fn classify(failure: &Failure, token_refreshed: bool, idempotent: bool) -> Decision {
     match failure {
+        Failure::Transport(TransportKind::Connect) => Decision::Backoff,
+        Failure::Transport(_) if !idempotent => Decision::Fail,
         Failure::Transport(_) => Decision::Backoff,
         Failure::Status {
             status,
             retry_after,
         } => match *status {
             401 if !token_refreshed => Decision::RefreshToken,
-            429 | 503 => match retry_after {
-                Some(d) => Decision::After(*d),
-                None => Decision::Backoff,
-            },
-            500 | 502 | 504 => match retry_after {
+            504 if !idempotent => Decision::Fail,
+            429 | 503 | 500 | 502 | 504 => match retry_after {
                 Some(d) => Decision::After(*d),
                 None => Decision::Backoff,
             },
@@ -180,24 +182,47 @@ mod tests {
     #[test]
     fn only_throttling_server_errors_and_network_failures_are_retried() {
         assert_eq!(
-            classify(&status(429, Some(7)), false),
+            classify(&status(429, Some(7)), false, true),
             Decision::After(Duration::from_secs(7))
         );
         assert_eq!(
-            classify(&status(503, Some(2)), false),
+            classify(&status(503, Some(2)), false, true),
             Decision::After(Duration::from_secs(2))
         );
-        assert_eq!(classify(&status(429, None), false), Decision::Backoff);
+        assert_eq!(classify(&status(429, None), false, true), Decision::Backoff);
         for s in [500, 502, 504] {
-            assert_eq!(classify(&status(s, None), false), Decision::Backoff);
+            assert_eq!(classify(&status(s, None), false, true), Decision::Backoff);
         }
         for s in [400, 403, 404, 405, 409, 410, 412, 413, 416, 501] {
-            assert_eq!(classify(&status(s, None), false), Decision::Fail, "{s}");
+            assert_eq!(
+                classify(&status(s, None), false, true),
+                Decision::Fail,
+                "{s}"
+            );
         }
-        assert_eq!(classify(&status(401, None), false), Decision::RefreshToken);
-        assert_eq!(classify(&status(401, None), true), Decision::Fail);
         assert_eq!(
-            classify(&Failure::Transport(TransportKind::Reset), true),
+            classify(&status(401, None), false, true),
+            Decision::RefreshToken
+        );
+        assert_eq!(classify(&status(401, None), true, true), Decision::Fail);
+        assert_eq!(
+            classify(&Failure::Transport(TransportKind::Reset), true, true),
+            Decision::Backoff
+        );
+        // A POST that may have been executed is not repeated.
+        let reset = Failure::Transport(TransportKind::Reset);
+        assert_eq!(classify(&reset, false, false), Decision::Fail);
+        let truncated = Failure::Transport(TransportKind::Truncated);
+        assert_eq!(classify(&truncated, false, false), Decision::Fail);
+        assert_eq!(classify(&status(504, None), false, false), Decision::Fail);
+        let connect = Failure::Transport(TransportKind::Connect);
+        assert_eq!(classify(&connect, false, false), Decision::Backoff);
+        assert_eq!(
+            classify(&status(503, Some(1)), false, false),
+            Decision::After(Duration::from_secs(1))
+        );
+        assert_eq!(
+            classify(&status(500, None), false, false),
             Decision::Backoff
         );
     }

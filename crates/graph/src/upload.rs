@@ -209,6 +209,7 @@ impl GraphClient {
                 authed: false,
                 read: ReadMode::Json,
                 cost: 1,
+                idempotent: true,
             };
             match self.execute(&spec).await {
                 Ok(resp) => {
@@ -252,6 +253,7 @@ impl GraphClient {
                         authed: false,
                         read: ReadMode::Json,
                         cost: 1,
+                        idempotent: true,
                     };
                     let resp = self.execute(&status).await.map_err(|_| e)?;
                     let p: Progress = resp.json()?;
