@@ -54,7 +54,13 @@ pub(crate) fn root_routes() -> Router<AppState> {
         .route("/_emulator/drive/activity", post(scenarios::activity))
         .route("/_emulator/drive/ransomware", post(scenarios::ransomware))
         .route("/_emulator/drive/purge", post(scenarios::purge))
-        .route("/_emulator/drive/remove-onedrive", post(scenarios::remove_onedrive))
-        .route("/_emulator/drive/expire-delta", post(scenarios::expire_delta))
+        .route(
+            "/_emulator/drive/remove-onedrive",
+            post(scenarios::remove_onedrive),
+        )
+        .route(
+            "/_emulator/drive/expire-delta",
+            post(scenarios::expire_delta),
+        )
         .route("/_emulator/drive/summary", get(scenarios::summary))
 }

@@ -156,7 +156,10 @@ mod tests {
 
     #[test]
     fn microsoft_test_vector_hello_world() {
-        assert_eq!(quick_xor_hash(b"hello world"), "aCgDG9jwBhDc4Q1yawMZAAAAAAA=");
+        assert_eq!(
+            quick_xor_hash(b"hello world"),
+            "aCgDG9jwBhDc4Q1yawMZAAAAAAA="
+        );
     }
 
     #[test]

@@ -44,8 +44,17 @@ impl TeamsState {
             })
             .collect();
         let cfg = &s.config.drive;
-        let store = TeamsStore::generate(s.seed(), cfg, &teams, &users, crate::model::tenant::content_anchor());
-        Self { store: RwLock::new(store), approved: AtomicBool::new(cfg.teams_protected_api_approved) }
+        let store = TeamsStore::generate(
+            s.seed(),
+            cfg,
+            &teams,
+            &users,
+            crate::model::tenant::content_anchor(),
+        );
+        Self {
+            store: RwLock::new(store),
+            approved: AtomicBool::new(cfg.teams_protected_api_approved),
+        }
     }
 }
 

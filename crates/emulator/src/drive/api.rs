@@ -28,8 +28,11 @@ pub(crate) const READ_ROLES: &[&str] = &[
     "Sites.FullControl.All",
 ];
 /// Roles that allow writing drives.
-pub(crate) const WRITE_ROLES: &[&str] =
-    &["Files.ReadWrite.All", "Sites.ReadWrite.All", "Sites.FullControl.All"];
+pub(crate) const WRITE_ROLES: &[&str] = &[
+    "Files.ReadWrite.All",
+    "Sites.ReadWrite.All",
+    "Sites.FullControl.All",
+];
 
 /// Default page size of `children`.
 const CHILDREN_PAGE: usize = 200;
@@ -37,7 +40,11 @@ const CHILDREN_PAGE: usize = 200;
 /// Graph error for a model error.
 pub(crate) fn model_err(e: DriveError) -> GraphError {
     let (code, status) = e.code_status();
-    GraphError::new(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), code, e.to_string())
+    GraphError::new(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        code,
+        e.to_string(),
+    )
 }
 
 /// 404 `itemNotFound`.
@@ -57,7 +64,11 @@ pub(crate) fn render_ctx<'a>(st: &'a AppState, ds: &DriveState, tenant: &'a str)
 }
 
 /// Resolves the drive a URL selects to its id.
-pub(crate) fn resolve_drive(st: &AppState, store: &DriveStore, sel: &DriveSel) -> Result<String, GraphError> {
+pub(crate) fn resolve_drive(
+    st: &AppState,
+    store: &DriveStore,
+    sel: &DriveSel,
+) -> Result<String, GraphError> {
     match sel {
         DriveSel::Id(id) => store.drive(id).map(|d| d.id.clone()).ok_or_else(not_found),
         DriveSel::User(u) => {
@@ -67,9 +78,16 @@ pub(crate) fn resolve_drive(st: &AppState, store: &DriveStore, sel: &DriveSel) -
                 .user(u)
                 .map(|u| u.id.clone())
                 .ok_or_else(|| GraphError::directory_not_found(u))?;
-            store.user_drive_id(&user_id).map(str::to_string).ok_or_else(|| {
-                GraphError::new(StatusCode::NOT_FOUND, "ResourceNotFound", "User's mysite not found.")
-            })
+            store
+                .user_drive_id(&user_id)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    GraphError::new(
+                        StatusCode::NOT_FOUND,
+                        "ResourceNotFound",
+                        "User's mysite not found.",
+                    )
+                })
         }
         DriveSel::Group(g) => store
             .group_drive
@@ -79,7 +97,11 @@ pub(crate) fn resolve_drive(st: &AppState, store: &DriveStore, sel: &DriveSel) -
             .ok_or_else(|| GraphError::directory_not_found(g)),
         DriveSel::Site(s) => {
             let idx = store.site(s).ok_or_else(not_found)?;
-            store.sites[idx].drive_ids.first().cloned().ok_or_else(not_found)
+            store.sites[idx]
+                .drive_ids
+                .first()
+                .cloned()
+                .ok_or_else(not_found)
         }
     }
 }
@@ -98,7 +120,10 @@ pub(crate) fn resolve_item(drive: &Drive, addr: &ItemAddr) -> Result<ItemIdx, Gr
 
 /// Computes missing QuickXorHashes off the async runtime.
 pub(crate) async fn ensure_hashes(contents: Vec<Content>) {
-    let missing: Vec<Content> = contents.into_iter().filter(|c| c.cached_hash().is_none()).collect();
+    let missing: Vec<Content> = contents
+        .into_iter()
+        .filter(|c| c.cached_hash().is_none())
+        .collect();
     if missing.is_empty() {
         return;
     }
@@ -115,7 +140,11 @@ fn contents_of(drive: &Drive, items: &[ItemIdx]) -> Vec<Content> {
         .iter()
         .filter_map(|&i| {
             let it = drive.item(i);
-            if it.deleted.is_some() { None } else { it.content().cloned() }
+            if it.deleted.is_some() {
+                None
+            } else {
+                it.content().cloned()
+            }
         })
         .collect()
 }
@@ -159,14 +188,23 @@ async fn dispatch(
         return list_drives(st, &path, &q);
     }
     let Some(url) = route::parse(&path)? else {
-        return Err(GraphError::no_resource(path.rsplit('/').next().unwrap_or("")));
+        return Err(GraphError::no_resource(
+            path.rsplit('/').next().unwrap_or(""),
+        ));
     };
     let write = *method != Method::GET && *method != Method::HEAD;
-    caller.require_any(if write { WRITE_ROLES } else { READ_ROLES }, Workload::Files)?;
+    caller.require_any(
+        if write { WRITE_ROLES } else { READ_ROLES },
+        Workload::Files,
+    )?;
     match (method.clone(), url) {
         (Method::GET, DriveUrl::Drive(sel)) => get_drive(st, &sel, &q),
-        (Method::GET, DriveUrl::Item(sel, addr, op)) => get_item_op(st, &sel, &addr, op, &q, headers).await,
-        (m, DriveUrl::Item(sel, addr, op)) => super::write::write_op(st, caller, m, &sel, &addr, op, &q, headers, body).await,
+        (Method::GET, DriveUrl::Item(sel, addr, op)) => {
+            get_item_op(st, &sel, &addr, op, &q, headers).await
+        }
+        (m, DriveUrl::Item(sel, addr, op)) => {
+            super::write::write_op(st, caller, m, &sel, &addr, op, &q, headers, body).await
+        }
         _ => Err(GraphError::method_not_allowed()),
     }
 }
@@ -179,7 +217,9 @@ fn list_drives(st: &AppState, path: &str, q: &ODataQuery) -> Result<Response, Gr
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let ids: Vec<String> = match segs.as_slice() {
         ["users", u, "drives"] => vec![resolve_drive(st, &store, &DriveSel::User(u.to_string()))?],
-        ["groups", g, "drives"] => vec![resolve_drive(st, &store, &DriveSel::Group(g.to_string()))?],
+        ["groups", g, "drives"] => {
+            vec![resolve_drive(st, &store, &DriveSel::Group(g.to_string()))?]
+        }
         ["sites", s, "drives"] => {
             let idx = store.site(s).ok_or_else(not_found)?;
             store.sites[idx].drive_ids.clone()
@@ -190,9 +230,19 @@ fn list_drives(st: &AppState, path: &str, q: &ODataQuery) -> Result<Response, Gr
     for id in ids {
         let d = store.drive(&id).ok_or_else(not_found)?;
         let v = dj::drive_json(&r, d, &store.sites[d.site]);
-        value.push(apply_select(v, q.select.as_deref(), dj::DRIVE_PROPS, "drive")?);
+        value.push(apply_select(
+            v,
+            q.select.as_deref(),
+            dj::DRIVE_PROPS,
+            "drive",
+        )?);
     }
-    Ok(crate::respond::ok(&collection(&st.context("drives"), value, None, None)))
+    Ok(crate::respond::ok(&collection(
+        &st.context("drives"),
+        value,
+        None,
+        None,
+    )))
 }
 
 fn get_drive(st: &AppState, sel: &DriveSel, q: &ODataQuery) -> Result<Response, GraphError> {
@@ -204,7 +254,12 @@ fn get_drive(st: &AppState, sel: &DriveSel, q: &ODataQuery) -> Result<Response, 
     let r = render_ctx(st, &ds, &tenant);
     let mut v = dj::drive_json(&r, d, &store.sites[d.site]);
     v["@odata.context"] = json!(st.context("drives/$entity"));
-    Ok(crate::respond::ok(&apply_select(v, q.select.as_deref(), dj::DRIVE_PROPS, "drive")?))
+    Ok(crate::respond::ok(&apply_select(
+        v,
+        q.select.as_deref(),
+        dj::DRIVE_PROPS,
+        "drive",
+    )?))
 }
 
 async fn get_item_op(
@@ -219,7 +274,10 @@ async fn get_item_op(
     let drive_id = resolve_drive(st, &ds.store.read(), sel)?;
     match op {
         Op::Item => {
-            let want_children = q.expand.as_deref().is_some_and(|e| e.split(',').any(|x| x.trim() == "children"));
+            let want_children = q
+                .expand
+                .as_deref()
+                .is_some_and(|e| e.split(',').any(|x| x.trim() == "children"));
             let pre = {
                 let store = ds.store.read();
                 let d = store.drive(&drive_id).ok_or_else(not_found)?;
@@ -239,16 +297,22 @@ async fn get_item_op(
             let site = &store.sites[d.site];
             let mut v = dj::item_json(&r, d, site, idx, false);
             if want_children {
-                let kids: Vec<Value> = d.live_children(idx).map(|c| dj::item_json(&r, d, site, c, false)).collect();
+                let kids: Vec<Value> = d
+                    .live_children(idx)
+                    .map(|c| dj::item_json(&r, d, site, c, false))
+                    .collect();
                 v["children"] = Value::Array(kids);
             }
             let mut v = apply_select(v, q.select.as_deref(), dj::DRIVE_ITEM_PROPS, "driveItem")?;
-            v["@odata.context"] = json!(st.context(&format!("drives('{}')/items/$entity", drive_id)));
+            v["@odata.context"] =
+                json!(st.context(&format!("drives('{}')/items/$entity", drive_id)));
             Ok(crate::respond::ok(&v))
         }
         Op::Children => children(st, &ds, &drive_id, addr, q).await,
         Op::Content => super::download::content_redirect(st, &ds, &drive_id, addr, None, headers),
-        Op::VersionContent(v) => super::download::content_redirect(st, &ds, &drive_id, addr, Some(&v), headers),
+        Op::VersionContent(v) => {
+            super::download::content_redirect(st, &ds, &drive_id, addr, Some(&v), headers)
+        }
         Op::Delta(tok) => delta_page(st, &ds, &drive_id, addr, tok, q, headers).await,
         Op::Versions | Op::Version(_) => versions(st, &ds, &drive_id, addr, op),
         Op::Permissions | Op::Permission(_) => permissions(st, &ds, &drive_id, addr, op),
@@ -256,14 +320,21 @@ async fn get_item_op(
     }
 }
 
-async fn children(st: &AppState, ds: &DriveState, drive_id: &str, addr: &ItemAddr, q: &ODataQuery) -> Result<Response, GraphError> {
+async fn children(
+    st: &AppState,
+    ds: &DriveState,
+    drive_id: &str,
+    addr: &ItemAddr,
+    q: &ODataQuery,
+) -> Result<Response, GraphError> {
     let top = q.top.unwrap_or(CHILDREN_PAGE).clamp(1, 999);
     let offset = match &q.skiptoken {
-        Some(t) => st
-            .tokens
-            .decode::<SkipState>("drive.children", t)
-            .ok_or_else(|| GraphError::bad_request("invalidRequest", "Invalid skip token."))?
-            .offset,
+        Some(t) => {
+            st.tokens
+                .decode::<SkipState>("drive.children", t)
+                .ok_or_else(|| GraphError::bad_request("invalidRequest", "Invalid skip token."))?
+                .offset
+        }
         None => 0,
     };
     let page: Vec<ItemIdx> = {
@@ -271,7 +342,12 @@ async fn children(st: &AppState, ds: &DriveState, drive_id: &str, addr: &ItemAdd
         let d = store.drive(drive_id).ok_or_else(not_found)?;
         let idx = resolve_item(d, addr)?;
         if !d.item(idx).is_folder() {
-            return Ok(crate::respond::ok(&collection(&st.context("Collection(driveItem)"), vec![], None, None)));
+            return Ok(crate::respond::ok(&collection(
+                &st.context("Collection(driveItem)"),
+                vec![],
+                None,
+                None,
+            )));
         }
         d.live_children(idx).skip(offset).take(top + 1).collect()
     };
@@ -289,10 +365,20 @@ async fn children(st: &AppState, ds: &DriveState, drive_id: &str, addr: &ItemAdd
     let mut value = Vec::new();
     for &i in page.iter().take(top) {
         let v = dj::item_json(&r, d, site, i, false);
-        value.push(apply_select(v, q.select.as_deref(), dj::DRIVE_ITEM_PROPS, "driveItem")?);
+        value.push(apply_select(
+            v,
+            q.select.as_deref(),
+            dj::DRIVE_ITEM_PROPS,
+            "driveItem",
+        )?);
     }
     let next = (page.len() > top).then(|| {
-        let tok = st.tokens.encode("drive.children", &SkipState { offset: offset + top });
+        let tok = st.tokens.encode(
+            "drive.children",
+            &SkipState {
+                offset: offset + top,
+            },
+        );
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &q.pairs {
             if k != "$skiptoken" {
@@ -300,13 +386,24 @@ async fn children(st: &AppState, ds: &DriveState, drive_id: &str, addr: &ItemAdd
             }
         }
         ser.append_pair("$skiptoken", &tok);
-        format!("{}?{}", st.graph_url(&request_path_for(drive_id, addr, "children")), ser.finish())
+        format!(
+            "{}?{}",
+            st.graph_url(&request_path_for(drive_id, addr, "children")),
+            ser.finish()
+        )
     });
-    Ok(crate::respond::ok(&collection(&st.context("Collection(driveItem)"), value, next, None)))
+    Ok(crate::respond::ok(&collection(
+        &st.context("Collection(driveItem)"),
+        value,
+        next,
+        None,
+    )))
 }
 
 fn request_path_for(drive_id: &str, addr: &ItemAddr, op: &str) -> String {
-    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
     let base = match &addr.id {
         None => format!("/drives/{}/root", enc(drive_id)),
         Some(id) => format!("/drives/{}/items/{}", enc(drive_id), enc(id)),
@@ -346,14 +443,22 @@ async fn delta_page(
         let store = ds.store.read();
         let d = store.drive(drive_id).ok_or_else(not_found)?;
         if resolve_item(d, addr)? != Drive::ROOT {
-            return Err(GraphError::bad_request("invalidRequest", "Delta is only supported on the root of a drive."));
+            return Err(GraphError::bad_request(
+                "invalidRequest",
+                "Delta is only supported on the root of a drive.",
+            ));
         }
-        let start = delta::parse_start(&st.tokens, d, token.as_deref(), now, ttl).map_err(|e| match e {
-            TokenError::Resync => resync(),
-            TokenError::Malformed => GraphError::bad_request("invalidRequest", "Invalid token."),
-        })?;
+        let start =
+            delta::parse_start(&st.tokens, d, token.as_deref(), now, ttl).map_err(|e| match e {
+                TokenError::Resync => resync(),
+                TokenError::Malformed => {
+                    GraphError::bad_request("invalidRequest", "Invalid token.")
+                }
+            })?;
         let mut cursors = ds.cursors.lock();
-        cursors.page(&st.tokens, d, start, page_size, exclude, now).map_err(|_| resync())?
+        cursors
+            .page(&st.tokens, d, start, page_size, exclude, now)
+            .map_err(|_| resync())?
     };
     let pre = {
         let store = ds.store.read();
@@ -369,7 +474,12 @@ async fn delta_page(
     let mut value = Vec::with_capacity(page.items.len());
     for &i in &page.items {
         let v = dj::item_json(&r, d, site, i, true);
-        value.push(apply_select(v, q.select.as_deref(), dj::DRIVE_ITEM_PROPS, "driveItem")?);
+        value.push(apply_select(
+            v,
+            q.select.as_deref(),
+            dj::DRIVE_ITEM_PROPS,
+            "driveItem",
+        )?);
     }
     let link = |tok: &str| {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
@@ -383,36 +493,81 @@ async fn delta_page(
     };
     let next = page.next.as_deref().map(link);
     let delta = page.delta.as_deref().map(link);
-    Ok(crate::respond::ok(&collection(&st.context("Collection(driveItem)"), value, next, delta)))
+    Ok(crate::respond::ok(&collection(
+        &st.context("Collection(driveItem)"),
+        value,
+        next,
+        delta,
+    )))
 }
 
-fn versions(st: &AppState, ds: &DriveState, drive_id: &str, addr: &ItemAddr, op: Op) -> Result<Response, GraphError> {
+fn versions(
+    st: &AppState,
+    ds: &DriveState,
+    drive_id: &str,
+    addr: &ItemAddr,
+    op: Op,
+) -> Result<Response, GraphError> {
     let store = ds.store.read();
     let d = store.drive(drive_id).ok_or_else(not_found)?;
     let idx = resolve_item(d, addr)?;
     let it = d.item(idx);
-    let Kind::File { content, version, history, .. } = &it.kind else {
-        return Err(GraphError::bad_request("invalidRequest", "Versions are only available for files."));
+    let Kind::File {
+        content,
+        version,
+        history,
+        ..
+    } = &it.kind
+    else {
+        return Err(GraphError::bad_request(
+            "invalidRequest",
+            "Versions are only available for files.",
+        ));
     };
-    let mut all = vec![dj::version_json(*version, content.len(), it.modified, &it.modified_by)];
+    let mut all = vec![dj::version_json(
+        *version,
+        content.len(),
+        it.modified,
+        &it.modified_by,
+    )];
     for v in history.iter().rev() {
-        all.push(dj::version_json(v.label, v.content.len(), v.modified, &v.by));
+        all.push(dj::version_json(
+            v.label,
+            v.content.len(),
+            v.modified,
+            &v.by,
+        ));
     }
     match op {
         Op::Version(label) => {
             let want = label.trim_end_matches(".0");
             let mut v = all
                 .into_iter()
-                .find(|v| v["id"].as_str().is_some_and(|id| id.trim_end_matches(".0") == want))
+                .find(|v| {
+                    v["id"]
+                        .as_str()
+                        .is_some_and(|id| id.trim_end_matches(".0") == want)
+                })
                 .ok_or_else(not_found)?;
             v["@odata.context"] = json!(st.context("driveItemVersion/$entity"));
             Ok(crate::respond::ok(&v))
         }
-        _ => Ok(crate::respond::ok(&collection(&st.context("Collection(driveItemVersion)"), all, None, None))),
+        _ => Ok(crate::respond::ok(&collection(
+            &st.context("Collection(driveItemVersion)"),
+            all,
+            None,
+            None,
+        ))),
     }
 }
 
-fn permissions(st: &AppState, ds: &DriveState, drive_id: &str, addr: &ItemAddr, op: Op) -> Result<Response, GraphError> {
+fn permissions(
+    st: &AppState,
+    ds: &DriveState,
+    drive_id: &str,
+    addr: &ItemAddr,
+    op: Op,
+) -> Result<Response, GraphError> {
     let store = ds.store.read();
     let d = store.drive(drive_id).ok_or_else(not_found)?;
     let idx = resolve_item(d, addr)?;
@@ -426,13 +581,26 @@ fn permissions(st: &AppState, ds: &DriveState, drive_id: &str, addr: &ItemAddr, 
             perms.push(v);
         }
     }
-    perms.extend(d.item(idx).permissions.iter().map(|p| dj::permission_json(p, &url)));
+    perms.extend(
+        d.item(idx)
+            .permissions
+            .iter()
+            .map(|p| dj::permission_json(p, &url)),
+    );
     match op {
         Op::Permission(pid) => {
-            let v = perms.into_iter().find(|v| v["id"] == json!(pid)).ok_or_else(not_found)?;
+            let v = perms
+                .into_iter()
+                .find(|v| v["id"] == json!(pid))
+                .ok_or_else(not_found)?;
             Ok(crate::respond::ok(&v))
         }
-        _ => Ok(crate::respond::ok(&collection(&st.context("Collection(permission)"), perms, None, None))),
+        _ => Ok(crate::respond::ok(&collection(
+            &st.context("Collection(permission)"),
+            perms,
+            None,
+            None,
+        ))),
     }
 }
 

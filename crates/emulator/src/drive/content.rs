@@ -36,21 +36,45 @@ const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessing
 
 /// Real documents used as content seeds.
 pub static ASSETS: &[Asset] = &[
-    asset!("landscape.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    asset!("template.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    asset!("default.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    asset!("example.pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+    asset!(
+        "landscape.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    ),
+    asset!(
+        "template.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    ),
+    asset!(
+        "default.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    ),
+    asset!(
+        "example.pptx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+    ),
     asset!("einstein.jpg", "image/jpeg"),
     asset!("calc.png", "image/png"),
     asset!("geometry.xls", "application/vnd.ms-excel"),
-    asset!("groupTest.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    asset!("inlineStr.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    asset!(
+        "groupTest.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ),
+    asset!(
+        "inlineStr.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ),
     asset!("xpdfimport_err.pdf", "application/pdf"),
     asset!("tableoptions.pdf", "application/pdf"),
     asset!("R-data.pdf", "application/pdf"),
     asset!("idxexample.odt", "application/vnd.oasis.opendocument.text"),
-    asset!("cl-test.ods", "application/vnd.oasis.opendocument.spreadsheet"),
-    asset!("Inspiration.otp", "application/vnd.oasis.opendocument.presentation-template"),
+    asset!(
+        "cl-test.ods",
+        "application/vnd.oasis.opendocument.spreadsheet"
+    ),
+    asset!(
+        "Inspiration.otp",
+        "application/vnd.oasis.opendocument.presentation-template"
+    ),
 ];
 
 /// Kinds of generated text.
@@ -155,7 +179,9 @@ impl Content {
     fn small_bytes(&self) -> Option<Bytes> {
         match &self.source {
             Source::Asset(i) => Some(Bytes::from_static(ASSETS[*i as usize].bytes)),
-            Source::Text { seed, len, kind } => Some(Bytes::from(generate_text(*seed, *len, *kind))),
+            Source::Text { seed, len, kind } => {
+                Some(Bytes::from(generate_text(*seed, *len, *kind)))
+            }
             Source::Stored(b) => Some(b.clone()),
             Source::Noise { .. } => None,
         }
@@ -257,12 +283,64 @@ fn fill_noise(seed: u64, offset: u64, buf: &mut [u8]) {
 }
 
 const WORDS: &[&str] = &[
-    "quarterly", "budget", "review", "customer", "proposal", "contract", "meeting", "agenda",
-    "project", "timeline", "delivery", "invoice", "supplier", "forecast", "revenue", "margin",
-    "risk", "compliance", "audit", "policy", "migration", "server", "backup", "restore", "team",
-    "roadmap", "milestone", "design", "draft", "final", "approved", "pending", "the", "a", "of",
-    "and", "to", "for", "with", "on", "is", "was", "will", "be", "we", "our", "this", "next",
-    "week", "month", "Zürich", "München", "Kraków", "Málaga", "naïve", "café", "résumé", "Ørsted",
+    "quarterly",
+    "budget",
+    "review",
+    "customer",
+    "proposal",
+    "contract",
+    "meeting",
+    "agenda",
+    "project",
+    "timeline",
+    "delivery",
+    "invoice",
+    "supplier",
+    "forecast",
+    "revenue",
+    "margin",
+    "risk",
+    "compliance",
+    "audit",
+    "policy",
+    "migration",
+    "server",
+    "backup",
+    "restore",
+    "team",
+    "roadmap",
+    "milestone",
+    "design",
+    "draft",
+    "final",
+    "approved",
+    "pending",
+    "the",
+    "a",
+    "of",
+    "and",
+    "to",
+    "for",
+    "with",
+    "on",
+    "is",
+    "was",
+    "will",
+    "be",
+    "we",
+    "our",
+    "this",
+    "next",
+    "week",
+    "month",
+    "Zürich",
+    "München",
+    "Kraków",
+    "Málaga",
+    "naïve",
+    "café",
+    "résumé",
+    "Ørsted",
 ];
 
 const CSV_HEADER: &str = "id,date,customer,region,product,quantity,unit_price,total\n";
@@ -291,7 +369,7 @@ pub fn generate_text(seed: u64, len: u32, kind: TextKind) -> Vec<u8> {
                     out.push_str(w);
                 }
                 words_in_para += 1;
-                if words_in_para > 8 && splitmix(&mut s) % 6 == 0 {
+                if words_in_para > 8 && splitmix(&mut s).is_multiple_of(6) {
                     out.push_str(".\n\n");
                     words_in_para = 0;
                 }
@@ -361,14 +439,31 @@ mod tests {
 
     #[test]
     fn noise_is_a_pure_function_of_seed_and_offset() {
-        let c = Content::new(Source::Noise { seed: 7, len: 300_000 });
+        let c = Content::new(Source::Noise {
+            seed: 7,
+            len: 300_000,
+        });
         let all = c.to_bytes();
-        for (off, n) in [(0u64, 10usize), (65_530, 20), (131_072, 1), (299_990, 10), (12_345, 70_000)] {
+        for (off, n) in [
+            (0u64, 10usize),
+            (65_530, 20),
+            (131_072, 1),
+            (299_990, 10),
+            (12_345, 70_000),
+        ] {
             let mut buf = vec![0u8; n];
             c.read_at(off, &mut buf);
-            assert_eq!(&buf[..], &all[off as usize..off as usize + n], "offset {off}");
+            assert_eq!(
+                &buf[..],
+                &all[off as usize..off as usize + n],
+                "offset {off}"
+            );
         }
-        let other = Content::new(Source::Noise { seed: 8, len: 300_000 }).to_bytes();
+        let other = Content::new(Source::Noise {
+            seed: 8,
+            len: 300_000,
+        })
+        .to_bytes();
         assert_ne!(all, other);
     }
 
@@ -387,7 +482,10 @@ mod tests {
 
     #[tokio::test]
     async fn stream_yields_the_requested_range() {
-        let c = Content::new(Source::Noise { seed: 1, len: 1_000_000 });
+        let c = Content::new(Source::Noise {
+            seed: 1,
+            len: 1_000_000,
+        });
         let all = c.to_bytes();
         let got: Vec<u8> = c
             .stream(100, 700_000)

@@ -102,7 +102,10 @@ pub fn parse_start(
     now: DateTime<Utc>,
     ttl: Option<std::time::Duration>,
 ) -> Result<Start, TokenError> {
-    let Some(token) = token.map(|t| t.trim_matches('\'')).filter(|t| !t.is_empty()) else {
+    let Some(token) = token
+        .map(|t| t.trim_matches('\''))
+        .filter(|t| !t.is_empty())
+    else {
         return Ok(Start::Full);
     };
     if token == "latest" {
@@ -112,7 +115,10 @@ pub fn parse_start(
         if p.d != drive.id {
             return Err(TokenError::Malformed);
         }
-        return Ok(Start::Page { cursor: p.c, pos: p.p });
+        return Ok(Start::Page {
+            cursor: p.c,
+            pos: p.p,
+        });
     }
     if let Some(s) = codec.decode::<DeltaState>(DELTA_KIND, token) {
         if s.d != drive.id {
@@ -138,7 +144,9 @@ pub fn parse_start(
             .filter(|i| i.modified > ts || i.deleted.is_some_and(|d| d > ts))
             .map(|i| i.seq)
             .min();
-        return Ok(Start::Since(first_after.map_or(drive.seq, |s| s.saturating_sub(1))));
+        return Ok(Start::Since(
+            first_after.map_or(drive.seq, |s| s.saturating_sub(1)),
+        ));
     }
     Err(TokenError::Malformed)
 }
@@ -243,13 +251,28 @@ impl Cursors {
         let end = (pos + page_size).min(c.items.len());
         let items = c.items.get(pos..end).unwrap_or(&[]).to_vec();
         if end < c.items.len() {
-            let next = codec.encode(PAGE_KIND, &PageState { d: drive.id.clone(), c: cursor_id, p: end });
-            Ok(Page { items, next: Some(next), delta: None })
+            let next = codec.encode(
+                PAGE_KIND,
+                &PageState {
+                    d: drive.id.clone(),
+                    c: cursor_id,
+                    p: end,
+                },
+            );
+            Ok(Page {
+                items,
+                next: Some(next),
+                delta: None,
+            })
         } else {
             let snapshot = c.snapshot;
             self.map.remove(&cursor_id);
             self.order.retain(|&x| x != cursor_id);
-            Ok(Page { items, next: None, delta: Some(delta_token(codec, drive, snapshot, now)) })
+            Ok(Page {
+                items,
+                next: None,
+                delta: Some(delta_token(codec, drive, snapshot, now)),
+            })
         }
     }
 }
@@ -257,7 +280,12 @@ impl Cursors {
 fn delta_token(codec: &TokenCodec, drive: &Drive, seq: u64, now: DateTime<Utc>) -> String {
     codec.encode(
         DELTA_KIND,
-        &DeltaState { d: drive.id.clone(), e: drive.token_epoch, s: seq, t: now.timestamp() },
+        &DeltaState {
+            d: drive.id.clone(),
+            e: drive.token_epoch,
+            s: seq,
+            t: now.timestamp(),
+        },
     )
 }
 
@@ -269,16 +297,37 @@ mod tests {
     use std::sync::Arc;
 
     fn setup() -> (Drive, Arc<Ident>, TokenCodec) {
-        let who = Arc::new(Ident { id: "u".into(), display_name: "U".into(), email: "u@x".into() });
-        let d = Drive::new("b!d".into(), "OneDrive".into(), DriveType::Business, who.clone(), 0, Utc::now(), "https://x".into(), 3);
+        let who = Arc::new(Ident {
+            id: "u".into(),
+            display_name: "U".into(),
+            email: "u@x".into(),
+        });
+        let d = Drive::new(
+            "b!d".into(),
+            "OneDrive".into(),
+            DriveType::Business,
+            who.clone(),
+            0,
+            Utc::now(),
+            "https://x".into(),
+            3,
+        );
         (d, who, TokenCodec::new(b"k"))
     }
 
-    fn round(c: &mut Cursors, codec: &TokenCodec, d: &Drive, token: Option<&str>, size: usize) -> (Vec<ItemIdx>, String) {
+    fn round(
+        c: &mut Cursors,
+        codec: &TokenCodec,
+        d: &Drive,
+        token: Option<&str>,
+        size: usize,
+    ) -> (Vec<ItemIdx>, String) {
         let mut start = parse_start(codec, d, token, Utc::now(), None).expect("token ok");
         let mut all = Vec::new();
         loop {
-            let p = c.page(codec, d, start, size, false, Utc::now()).expect("page");
+            let p = c
+                .page(codec, d, start, size, false, Utc::now())
+                .expect("page");
             all.extend(p.items);
             if let Some(dl) = p.delta {
                 return (all, dl);
@@ -291,9 +340,31 @@ mod tests {
     fn full_round_then_incremental_changes_then_empty_round() {
         let (mut d, who, codec) = setup();
         let now = Utc::now();
-        let a = d.create_folder(Drive::ROOT, "A", Conflict::Fail, &who, now).unwrap();
-        let (f, _) = d.put_file(a, "f.txt", Content::stored("x"), Conflict::Fail, &who, now, None).unwrap();
-        let (g, _) = d.put_file(Drive::ROOT, "g.txt", Content::stored("y"), Conflict::Fail, &who, now, None).unwrap();
+        let a = d
+            .create_folder(Drive::ROOT, "A", Conflict::Fail, &who, now)
+            .unwrap();
+        let (f, _) = d
+            .put_file(
+                a,
+                "f.txt",
+                Content::stored("x"),
+                Conflict::Fail,
+                &who,
+                now,
+                None,
+            )
+            .unwrap();
+        let (g, _) = d
+            .put_file(
+                Drive::ROOT,
+                "g.txt",
+                Content::stored("y"),
+                Conflict::Fail,
+                &who,
+                now,
+                None,
+            )
+            .unwrap();
         let mut c = Cursors::default();
         let (items, dl) = round(&mut c, &codec, &d, None, 2);
         assert_eq!(items, vec![Drive::ROOT, a, f, g]);
@@ -301,7 +372,8 @@ mod tests {
         let (items, dl) = round(&mut c, &codec, &d, Some(&dl), 2);
         assert!(items.is_empty());
         // Rename f, delete g: f and its ancestors appear, g as a tombstone first.
-        d.update(f, Some("f2.txt"), None, None, None, &who, now).unwrap();
+        d.update(f, Some("f2.txt"), None, None, None, &who, now)
+            .unwrap();
         d.delete(g, now).unwrap();
         let (items, dl2) = round(&mut c, &codec, &d, Some(&dl), 10);
         assert_eq!(items, vec![g, Drive::ROOT, a, f]);
@@ -320,16 +392,43 @@ mod tests {
         let p = c.page(&codec, &d, Start::Latest, 10, false, now).unwrap();
         assert!(p.items.is_empty());
         let dl = p.delta.unwrap();
-        d.put_file(Drive::ROOT, "n.txt", Content::stored("n"), Conflict::Fail, &who, now, None).unwrap();
+        d.put_file(
+            Drive::ROOT,
+            "n.txt",
+            Content::stored("n"),
+            Conflict::Fail,
+            &who,
+            now,
+            None,
+        )
+        .unwrap();
         let (items, _) = round(&mut c, &codec, &d, Some(&dl), 10);
         assert_eq!(items.len(), 2); // root (ancestor) + the new file
         // TTL: an hour-old token with a 10-minute TTL.
         let later = now + chrono::Duration::hours(1);
-        assert_eq!(parse_start(&codec, &d, Some(&dl), later, Some(std::time::Duration::from_secs(600))), Err(TokenError::Resync));
+        assert_eq!(
+            parse_start(
+                &codec,
+                &d,
+                Some(&dl),
+                later,
+                Some(std::time::Duration::from_secs(600))
+            ),
+            Err(TokenError::Resync)
+        );
         d.token_epoch += 1;
-        assert_eq!(parse_start(&codec, &d, Some(&dl), now, None), Err(TokenError::Resync));
-        assert_eq!(parse_start(&codec, &d, Some("bogus"), now, None), Err(TokenError::Malformed));
+        assert_eq!(
+            parse_start(&codec, &d, Some(&dl), now, None),
+            Err(TokenError::Resync)
+        );
+        assert_eq!(
+            parse_start(&codec, &d, Some("bogus"), now, None),
+            Err(TokenError::Malformed)
+        );
         // Timestamp tokens are accepted.
-        assert!(matches!(parse_start(&codec, &d, Some("2020-01-01T00:00:00Z"), now, None), Ok(Start::Since(_))));
+        assert!(matches!(
+            parse_start(&codec, &d, Some("2020-01-01T00:00:00Z"), now, None),
+            Ok(Start::Since(_))
+        ));
     }
 }

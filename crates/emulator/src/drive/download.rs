@@ -37,8 +37,16 @@ pub(crate) fn content_redirect(
     let d = store.drive(drive_id).ok_or_else(not_found)?;
     let idx = resolve_item(d, addr)?;
     let it = d.item(idx);
-    let Kind::File { version: current, history, .. } = &it.kind else {
-        return Err(GraphError::bad_request("invalidRequest", "Content is only available for files."));
+    let Kind::File {
+        version: current,
+        history,
+        ..
+    } = &it.kind
+    else {
+        return Err(GraphError::bad_request(
+            "invalidRequest",
+            "Content is only available for files.",
+        ));
     };
     let label = match version {
         None => *current,
@@ -90,13 +98,17 @@ fn parse_range(headers: &HeaderMap, len: u64) -> RangeReq {
     };
     let (a, b) = (a.trim(), b.trim());
     let (start, end) = if a.is_empty() {
-        let Ok(n) = b.parse::<u64>() else { return RangeReq::Full };
+        let Ok(n) = b.parse::<u64>() else {
+            return RangeReq::Full;
+        };
         if n == 0 {
             return RangeReq::Unsatisfiable;
         }
         (len.saturating_sub(n), len.saturating_sub(1))
     } else {
-        let Ok(s) = a.parse::<u64>() else { return RangeReq::Full };
+        let Ok(s) = a.parse::<u64>() else {
+            return RangeReq::Full;
+        };
         let e = if b.is_empty() {
             len.saturating_sub(1)
         } else {
@@ -114,7 +126,11 @@ fn parse_range(headers: &HeaderMap, len: u64) -> RangeReq {
 }
 
 /// `GET /_content/drive/{token}`: the pre-authenticated download URL.
-pub(crate) async fn download(State(st): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+pub(crate) async fn download(
+    State(st): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     match serve(&st, &token, &headers) {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -122,12 +138,19 @@ pub(crate) async fn download(State(st): State<AppState>, Path(token): Path<Strin
 }
 
 fn serve(st: &AppState, token: &str, headers: &HeaderMap) -> Result<Response, GraphError> {
-    let state: DownloadState = st
-        .tokens
-        .decode(DOWNLOAD_KIND, token)
-        .ok_or_else(|| GraphError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Invalid download token."))?;
+    let state: DownloadState = st.tokens.decode(DOWNLOAD_KIND, token).ok_or_else(|| {
+        GraphError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Invalid download token.",
+        )
+    })?;
     if st.clock.now().timestamp() > state.x {
-        return Err(GraphError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "The download URL has expired."));
+        return Err(GraphError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "The download URL has expired.",
+        ));
     }
     let ds = drive_state(st);
     let (content, mime, name, etag, ctag): (Content, String, String, String, String) = {
@@ -135,13 +158,23 @@ fn serve(st: &AppState, token: &str, headers: &HeaderMap) -> Result<Response, Gr
         let d = store.drive(&state.d).ok_or_else(not_found)?;
         let idx = d.find(&state.i).ok_or_else(not_found)?;
         let it = d.item(idx);
-        let Kind::File { content, mime, version, history } = &it.kind else {
+        let Kind::File {
+            content,
+            mime,
+            version,
+            history,
+        } = &it.kind
+        else {
             return Err(not_found());
         };
         let c = if state.v == *version {
             content.clone()
         } else {
-            history.iter().find(|h| h.label == state.v).map(|h| h.content.clone()).ok_or_else(not_found)?
+            history
+                .iter()
+                .find(|h| h.label == state.v)
+                .map(|h| h.content.clone())
+                .ok_or_else(not_found)?
         };
         (c, mime.clone(), it.name.clone(), it.etag(), it.ctag())
     };
@@ -153,7 +186,12 @@ fn serve(st: &AppState, token: &str, headers: &HeaderMap) -> Result<Response, Gr
         RangeReq::Full => (StatusCode::OK, 0, len),
         RangeReq::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e + 1),
         RangeReq::Unsatisfiable => {
-            let mut r = GraphError::new(StatusCode::RANGE_NOT_SATISFIABLE, "invalidRange", "The requested range is not satisfiable.").into_response();
+            let mut r = GraphError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "invalidRange",
+                "The requested range is not satisfiable.",
+            )
+            .into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
                 r.headers_mut().insert(header::CONTENT_RANGE, v);
             }
@@ -172,11 +210,29 @@ fn serve(st: &AppState, token: &str, headers: &HeaderMap) -> Result<Response, Gr
     set(h, header::CONTENT_LENGTH, (end - start).to_string());
     set(h, header::ETAG, etag);
     set(h, header::ACCEPT_RANGES, "bytes".into());
-    let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).filter(|c| *c != '"').collect();
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .filter(|c| *c != '"')
+        .collect();
     let encoded = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC);
-    set(h, header::CONTENT_DISPOSITION, format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"));
+    set(
+        h,
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+    );
     if status == StatusCode::PARTIAL_CONTENT {
-        set(h, header::CONTENT_RANGE, format!("bytes {start}-{}/{len}", end - 1));
+        set(
+            h,
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{len}", end - 1),
+        );
     }
     Ok(r)
 }

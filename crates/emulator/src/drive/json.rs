@@ -46,27 +46,95 @@ pub struct Render<'a> {
 
 /// driveItem property names (driveItem + baseItem + entity + navigations), for `$select`.
 pub const DRIVE_ITEM_PROPS: &[&str] = &[
-    "id", "audio", "bundle", "content", "cTag", "deleted", "file", "fileSystemInfo", "folder",
-    "image", "location", "malware", "package", "pendingOperations", "photo", "publication",
-    "remoteItem", "root", "searchResult", "shared", "sharepointIds", "size", "specialFolder",
-    "video", "webDavUrl", "createdBy", "createdDateTime", "description", "eTag", "lastModifiedBy",
-    "lastModifiedDateTime", "name", "parentReference", "webUrl", "children", "listItem",
-    "permissions", "thumbnails", "versions", "analytics", "createdByUser", "lastModifiedByUser",
+    "id",
+    "audio",
+    "bundle",
+    "content",
+    "cTag",
+    "deleted",
+    "file",
+    "fileSystemInfo",
+    "folder",
+    "image",
+    "location",
+    "malware",
+    "package",
+    "pendingOperations",
+    "photo",
+    "publication",
+    "remoteItem",
+    "root",
+    "searchResult",
+    "shared",
+    "sharepointIds",
+    "size",
+    "specialFolder",
+    "video",
+    "webDavUrl",
+    "createdBy",
+    "createdDateTime",
+    "description",
+    "eTag",
+    "lastModifiedBy",
+    "lastModifiedDateTime",
+    "name",
+    "parentReference",
+    "webUrl",
+    "children",
+    "listItem",
+    "permissions",
+    "thumbnails",
+    "versions",
+    "analytics",
+    "createdByUser",
+    "lastModifiedByUser",
     "@microsoft.graph.downloadUrl",
 ];
 
 /// drive property names, for `$select`.
 pub const DRIVE_PROPS: &[&str] = &[
-    "id", "driveType", "owner", "quota", "sharePointIds", "system", "createdBy", "createdDateTime",
-    "description", "eTag", "lastModifiedBy", "lastModifiedDateTime", "name", "parentReference",
-    "webUrl", "items", "list", "root", "special",
+    "id",
+    "driveType",
+    "owner",
+    "quota",
+    "sharePointIds",
+    "system",
+    "createdBy",
+    "createdDateTime",
+    "description",
+    "eTag",
+    "lastModifiedBy",
+    "lastModifiedDateTime",
+    "name",
+    "parentReference",
+    "webUrl",
+    "items",
+    "list",
+    "root",
+    "special",
 ];
 
 /// site property names, for `$select`.
 pub const SITE_PROPS: &[&str] = &[
-    "id", "displayName", "error", "isPersonalSite", "root", "sharepointIds", "siteCollection",
-    "createdBy", "createdDateTime", "description", "eTag", "lastModifiedBy",
-    "lastModifiedDateTime", "name", "parentReference", "webUrl", "drive", "drives", "lists",
+    "id",
+    "displayName",
+    "error",
+    "isPersonalSite",
+    "root",
+    "sharepointIds",
+    "siteCollection",
+    "createdBy",
+    "createdDateTime",
+    "description",
+    "eTag",
+    "lastModifiedBy",
+    "lastModifiedDateTime",
+    "name",
+    "parentReference",
+    "webUrl",
+    "drive",
+    "drives",
+    "lists",
     "sites",
 ];
 
@@ -85,7 +153,12 @@ pub fn download_url(r: &Render<'_>, drive: &Drive, item: &Item, version: u32) ->
     let exp = r.now + chrono::Duration::from_std(r.url_ttl).unwrap_or_default();
     let tok = r.codec.encode(
         DOWNLOAD_KIND,
-        &DownloadState { d: drive.id.clone(), i: item.id.clone(), v: version, x: exp.timestamp() },
+        &DownloadState {
+            d: drive.id.clone(),
+            i: item.id.clone(),
+            v: version,
+            x: exp.timestamp(),
+        },
     );
     format!("{}/_content/drive/{tok}", r.base)
 }
@@ -118,9 +191,19 @@ pub fn item_json(r: &Render<'_>, drive: &Drive, site: &Site, idx: ItemIdx, delta
     if let Some(p) = it.parent {
         parent.insert("id".into(), json!(drive.item(p).id));
         if !delta {
-            parent.insert("name".into(), json!(if p == Drive::ROOT { drive.name.clone() } else { drive.item(p).name.clone() }));
+            parent.insert(
+                "name".into(),
+                json!(if p == Drive::ROOT {
+                    drive.name.clone()
+                } else {
+                    drive.item(p).name.clone()
+                }),
+            );
             let path = drive.path_of(p);
-            parent.insert("path".into(), json!(format!("/drives/{}/root:{}", drive.id, path)));
+            parent.insert(
+                "path".into(),
+                json!(format!("/drives/{}/root:{}", drive.id, path)),
+            );
         }
     }
     parent.insert("siteId".into(), json!(site.id));
@@ -128,7 +211,10 @@ pub fn item_json(r: &Render<'_>, drive: &Drive, site: &Site, idx: ItemIdx, delta
     if it.deleted.is_some() {
         m.insert("parentReference".into(), Value::Object(parent));
         m.insert("deleted".into(), json!({"state": "deleted"}));
-        m.insert("lastModifiedDateTime".into(), json!(iso(it.deleted.unwrap_or(it.modified))));
+        m.insert(
+            "lastModifiedDateTime".into(),
+            json!(iso(it.deleted.unwrap_or(it.modified))),
+        );
         m.insert("createdDateTime".into(), json!(iso(it.created)));
         m.insert("eTag".into(), json!(it.etag()));
         if it.is_folder() {
@@ -165,7 +251,15 @@ pub fn item_json(r: &Render<'_>, drive: &Drive, site: &Site, idx: ItemIdx, delta
         json!({"listId": drive.list_id, "listItemUniqueId": it.guid.to_ascii_lowercase(), "siteId": site.collection_guid, "siteUrl": site.web_url, "tenantId": r.tenant_id, "webId": site.web_guid}),
     );
     if it.permissions.iter().any(|p| !p.roles.contains(&"owner")) {
-        let scope = if it.permissions.iter().any(|p| p.link.is_some_and(|l| l.1 == "anonymous")) { "anonymous" } else { "users" };
+        let scope = if it
+            .permissions
+            .iter()
+            .any(|p| p.link.is_some_and(|l| l.1 == "anonymous"))
+        {
+            "anonymous"
+        } else {
+            "users"
+        };
         m.insert("shared".into(), json!({"scope": scope}));
     }
     match &it.kind {
@@ -173,10 +267,18 @@ pub fn item_json(r: &Render<'_>, drive: &Drive, site: &Site, idx: ItemIdx, delta
             if matches!(it.kind, Kind::Root) {
                 m.insert("root".into(), json!({}));
             }
-            m.insert("folder".into(), json!({"childCount": drive.live_children(idx).count()}));
+            m.insert(
+                "folder".into(),
+                json!({"childCount": drive.live_children(idx).count()}),
+            );
             m.insert("size".into(), json!(folder_size(drive, idx)));
         }
-        Kind::File { content, mime, version, .. } => {
+        Kind::File {
+            content,
+            mime,
+            version,
+            ..
+        } => {
             if !delta {
                 m.insert("cTag".into(), json!(it.ctag()));
             }
@@ -187,7 +289,10 @@ pub fn item_json(r: &Render<'_>, drive: &Drive, site: &Site, idx: ItemIdx, delta
                 file.insert("hashes".into(), json!({"quickXorHash": h}));
             }
             m.insert("file".into(), Value::Object(file));
-            m.insert("@microsoft.graph.downloadUrl".into(), json!(download_url(r, drive, it, *version)));
+            m.insert(
+                "@microsoft.graph.downloadUrl".into(),
+                json!(download_url(r, drive, it, *version)),
+            );
         }
     }
     Value::Object(m)
@@ -203,7 +308,8 @@ pub fn drive_json(r: &Render<'_>, drive: &Drive, site: &Site) -> Value {
         .filter_map(|i| i.content())
         .map(|c| c.len())
         .sum();
-    let owner = if site.group_id.is_some() || drive.drive_type == super::model::DriveType::Business {
+    let owner = if site.group_id.is_some() || drive.drive_type == super::model::DriveType::Business
+    {
         if let Some(g) = &site.group_id {
             json!({"group": {"id": g, "displayName": site.display_name}})
         } else {
@@ -318,12 +424,24 @@ pub fn list_item_json(site: &Site, list: &SpList, item: &ListItem, with_fields: 
     m.insert("id".into(), json!(item.id.to_string()));
     m.insert("createdDateTime".into(), json!(iso(item.created)));
     m.insert("lastModifiedDateTime".into(), json!(iso(item.modified)));
-    m.insert("eTag".into(), json!(format!("\"{},{}\"", item.guid, item.etag_n)));
-    m.insert("webUrl".into(), json!(format!("{}/DispForm.aspx?ID={}", list.web_url, item.id)));
+    m.insert(
+        "eTag".into(),
+        json!(format!("\"{},{}\"", item.guid, item.etag_n)),
+    );
+    m.insert(
+        "webUrl".into(),
+        json!(format!("{}/DispForm.aspx?ID={}", list.web_url, item.id)),
+    );
     m.insert("createdBy".into(), identity_set(&item.created_by));
     m.insert("lastModifiedBy".into(), identity_set(&item.modified_by));
-    m.insert("parentReference".into(), json!({"id": list.id, "siteId": site.id}));
-    m.insert("contentType".into(), json!({"id": "0x0100", "name": "Item"}));
+    m.insert(
+        "parentReference".into(),
+        json!({"id": list.id, "siteId": site.id}),
+    );
+    m.insert(
+        "contentType".into(),
+        json!({"id": "0x0100", "name": "Item"}),
+    );
     if with_fields {
         m.insert("fields".into(), Value::Object(item.fields.clone()));
     }

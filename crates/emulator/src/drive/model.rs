@@ -272,7 +272,10 @@ pub fn validate_name(name: &str) -> Result<(), DriveError> {
     if name.len() > 400 {
         return bad("longer than 400 characters");
     }
-    if name.chars().any(|c| "\"*:<>?/\\|".contains(c) || c.is_control()) {
+    if name
+        .chars()
+        .any(|c| "\"*:<>?/\\|".contains(c) || c.is_control())
+    {
         return bad("contains one of \" * : < > ? / \\ |");
     }
     if name.starts_with(' ') || name.ends_with(' ') || name.ends_with('.') {
@@ -468,7 +471,10 @@ impl Drive {
     }
 
     fn check_folder(&self, parent: ItemIdx) -> Result<(), DriveError> {
-        let p = self.items.get(parent as usize).ok_or(DriveError::NotFound)?;
+        let p = self
+            .items
+            .get(parent as usize)
+            .ok_or(DriveError::NotFound)?;
         if p.deleted.is_some() {
             return Err(DriveError::NotFound);
         }
@@ -511,7 +517,14 @@ impl Drive {
         }
     }
 
-    fn push_item(&mut self, parent: ItemIdx, name: String, kind: Kind, by: &Arc<Ident>, now: DateTime<Utc>) -> ItemIdx {
+    fn push_item(
+        &mut self,
+        parent: ItemIdx,
+        name: String,
+        kind: Kind,
+        by: &Arc<Ident>,
+        now: DateTime<Utc>,
+    ) -> ItemIdx {
         let n = self.next_item;
         self.next_item += 1;
         let item = Item {
@@ -615,13 +628,24 @@ impl Drive {
         now: DateTime<Utc>,
         fs: Option<FsTimes>,
     ) -> Result<(), DriveError> {
-        let it = self.items.get_mut(idx as usize).ok_or(DriveError::NotFound)?;
+        let it = self
+            .items
+            .get_mut(idx as usize)
+            .ok_or(DriveError::NotFound)?;
         if it.deleted.is_some() {
             return Err(DriveError::NotFound);
         }
         let (prev_modified, prev_by) = (it.modified, it.modified_by.clone());
-        let Kind::File { content, version, history, .. } = &mut it.kind else {
-            return Err(DriveError::InvalidRequest("Cannot write content to a folder.".into()));
+        let Kind::File {
+            content,
+            version,
+            history,
+            ..
+        } = &mut it.kind
+        else {
+            return Err(DriveError::InvalidRequest(
+                "Cannot write content to a folder.".into(),
+            ));
         };
         let old = std::mem::replace(content, new);
         history.push(Version {
@@ -642,6 +666,7 @@ impl Drive {
     }
 
     /// Renames and/or moves an item.
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
         &mut self,
         idx: ItemIdx,
@@ -652,11 +677,17 @@ impl Drive {
         by: &Arc<Ident>,
         now: DateTime<Utc>,
     ) -> Result<(), DriveError> {
-        if self.items.get(idx as usize).is_none_or(|i| i.deleted.is_some()) {
+        if self
+            .items
+            .get(idx as usize)
+            .is_none_or(|i| i.deleted.is_some())
+        {
             return Err(DriveError::NotFound);
         }
         if idx == Self::ROOT && (new_name.is_some() || new_parent.is_some()) {
-            return Err(DriveError::InvalidRequest("The root cannot be renamed or moved.".into()));
+            return Err(DriveError::InvalidRequest(
+                "The root cannot be renamed or moved.".into(),
+            ));
         }
         let cur_parent = self.item(idx).parent.unwrap_or(Self::ROOT);
         let target = new_parent.unwrap_or(cur_parent);
@@ -673,13 +704,16 @@ impl Drive {
         }
         let name = new_name.unwrap_or(&self.item(idx).name).to_string();
         validate_name(&name)?;
-        if let Some(other) = self.child_by_name(target, &name) {
-            if other != idx {
-                return Err(DriveError::NameExists);
-            }
+        if self
+            .child_by_name(target, &name)
+            .is_some_and(|other| other != idx)
+        {
+            return Err(DriveError::NameExists);
         }
         if target != cur_parent {
-            self.items[cur_parent as usize].children.retain(|&c| c != idx);
+            self.items[cur_parent as usize]
+                .children
+                .retain(|&c| c != idx);
             self.items[target as usize].children.push(idx);
             // The old parent's subtree changed too.
             self.stamp_tree(cur_parent);
@@ -713,9 +747,15 @@ impl Drive {
     /// Deletes an item and (for folders) everything below it.
     pub fn delete(&mut self, idx: ItemIdx, now: DateTime<Utc>) -> Result<usize, DriveError> {
         if idx == Self::ROOT {
-            return Err(DriveError::InvalidRequest("The root cannot be deleted.".into()));
+            return Err(DriveError::InvalidRequest(
+                "The root cannot be deleted.".into(),
+            ));
         }
-        if self.items.get(idx as usize).is_none_or(|i| i.deleted.is_some()) {
+        if self
+            .items
+            .get(idx as usize)
+            .is_none_or(|i| i.deleted.is_some())
+        {
             return Err(DriveError::NotFound);
         }
         let mut stack = vec![idx];
@@ -738,12 +778,14 @@ impl Drive {
     pub fn purge_deleted(&mut self) -> usize {
         let mut n = 0;
         for it in &mut self.items {
-            if it.deleted.is_some() {
-                if let Kind::File { content, history, .. } = &mut it.kind {
-                    *content = Content::stored(bytes::Bytes::new());
-                    history.clear();
-                    n += 1;
-                }
+            if it.deleted.is_some()
+                && let Kind::File {
+                    content, history, ..
+                } = &mut it.kind
+            {
+                *content = Content::stored(bytes::Bytes::new());
+                history.clear();
+                n += 1;
             }
         }
         n
@@ -756,7 +798,11 @@ impl Drive {
 
     /// Number of live items (excluding the root).
     pub fn live_count(&self) -> usize {
-        self.items.iter().skip(1).filter(|i| i.deleted.is_none()).count()
+        self.items
+            .iter()
+            .skip(1)
+            .filter(|i| i.deleted.is_none())
+            .count()
     }
 }
 
@@ -801,18 +847,33 @@ mod tests {
         let by = who();
         let now = Utc::now();
         let (f, created) = d
-            .put_file(Drive::ROOT, "a.txt", Content::stored("one"), Conflict::Fail, &by, now, None)
+            .put_file(
+                Drive::ROOT,
+                "a.txt",
+                Content::stored("one"),
+                Conflict::Fail,
+                &by,
+                now,
+                None,
+            )
             .unwrap();
         assert!(created);
         let (e0, c0) = (d.item(f).etag(), d.item(f).ctag());
-        d.update(f, Some("b.txt"), None, None, None, &by, now).unwrap();
+        d.update(f, Some("b.txt"), None, None, None, &by, now)
+            .unwrap();
         assert_ne!(d.item(f).etag(), e0);
         assert_eq!(d.item(f).ctag(), c0);
         let e1 = d.item(f).etag();
-        d.replace_content(f, Content::stored("two"), &by, now, None).unwrap();
+        d.replace_content(f, Content::stored("two"), &by, now, None)
+            .unwrap();
         assert_ne!(d.item(f).etag(), e1);
         assert_ne!(d.item(f).ctag(), c0);
-        let Kind::File { version, history, .. } = &d.item(f).kind else { panic!() };
+        let Kind::File {
+            version, history, ..
+        } = &d.item(f).kind
+        else {
+            panic!()
+        };
         assert_eq!((*version, history.len()), (2, 1));
     }
 
@@ -821,23 +882,64 @@ mod tests {
         let mut d = drive();
         let by = who();
         let now = Utc::now();
-        d.put_file(Drive::ROOT, "r.docx", Content::stored("1"), Conflict::Fail, &by, now, None).unwrap();
+        d.put_file(
+            Drive::ROOT,
+            "r.docx",
+            Content::stored("1"),
+            Conflict::Fail,
+            &by,
+            now,
+            None,
+        )
+        .unwrap();
         assert_eq!(
-            d.put_file(Drive::ROOT, "R.DOCX", Content::stored("2"), Conflict::Fail, &by, now, None),
+            d.put_file(
+                Drive::ROOT,
+                "R.DOCX",
+                Content::stored("2"),
+                Conflict::Fail,
+                &by,
+                now,
+                None
+            ),
             Err(DriveError::NameExists)
         );
         let (r, new) = d
-            .put_file(Drive::ROOT, "r.docx", Content::stored("3"), Conflict::Rename, &by, now, None)
+            .put_file(
+                Drive::ROOT,
+                "r.docx",
+                Content::stored("3"),
+                Conflict::Rename,
+                &by,
+                now,
+                None,
+            )
             .unwrap();
         assert!(new);
         assert_eq!(d.item(r).name, "r 1.docx");
         let (same, new) = d
-            .put_file(Drive::ROOT, "r.docx", Content::stored("4"), Conflict::Replace, &by, now, None)
+            .put_file(
+                Drive::ROOT,
+                "r.docx",
+                Content::stored("4"),
+                Conflict::Replace,
+                &by,
+                now,
+                None,
+            )
             .unwrap();
         assert!(!new);
         assert_eq!(d.item(same).content().unwrap().to_bytes(), "4");
         assert!(matches!(
-            d.put_file(Drive::ROOT, "a:b", Content::stored(""), Conflict::Fail, &by, now, None),
+            d.put_file(
+                Drive::ROOT,
+                "a:b",
+                Content::stored(""),
+                Conflict::Fail,
+                &by,
+                now,
+                None
+            ),
             Err(DriveError::InvalidName(_))
         ));
     }
@@ -847,11 +949,26 @@ mod tests {
         let mut d = drive();
         let by = who();
         let now = Utc::now();
-        let a = d.create_folder(Drive::ROOT, "A", Conflict::Fail, &by, now).unwrap();
+        let a = d
+            .create_folder(Drive::ROOT, "A", Conflict::Fail, &by, now)
+            .unwrap();
         let b = d.create_folder(a, "B", Conflict::Fail, &by, now).unwrap();
-        d.put_file(b, "f.txt", Content::stored("x"), Conflict::Fail, &by, now, None).unwrap();
+        d.put_file(
+            b,
+            "f.txt",
+            Content::stored("x"),
+            Conflict::Fail,
+            &by,
+            now,
+            None,
+        )
+        .unwrap();
         assert!(d.update(a, None, Some(b), None, None, &by, now).is_err());
-        assert_eq!(d.resolve_path(Drive::ROOT, "A/B/f.txt").map(|i| d.path_of(i)), Some("/A/B/f.txt".into()));
+        assert_eq!(
+            d.resolve_path(Drive::ROOT, "A/B/f.txt")
+                .map(|i| d.path_of(i)),
+            Some("/A/B/f.txt".into())
+        );
         assert_eq!(d.delete(a, now).unwrap(), 3);
         assert_eq!(d.live_count(), 0);
         assert!(d.find(&d.item(b).id.clone()).is_none());

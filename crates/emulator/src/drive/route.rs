@@ -115,7 +115,11 @@ fn parse_item_rest(sel: DriveSel, rest: &str) -> Result<DriveUrl, GraphError> {
         if id.is_empty() {
             return Err(bad_segment("items"));
         }
-        let id = if id == "root" { None } else { Some(id.to_string()) };
+        let id = if id == "root" {
+            None
+        } else {
+            Some(id.to_string())
+        };
         (id, &a[end..])
     } else {
         let seg = rest.split('/').next().unwrap_or(rest);
@@ -145,9 +149,17 @@ pub fn parse(path: &str) -> Result<Option<DriveUrl>, GraphError> {
     let p = path.trim_start_matches('/');
     let mut it = p.splitn(3, '/');
     let (a, b, rest) = (it.next().unwrap_or(""), it.next(), it.next().unwrap_or(""));
-    let rest_with_slash = |r: &str| if r.is_empty() { String::new() } else { format!("/{r}") };
+    let rest_with_slash = |r: &str| {
+        if r.is_empty() {
+            String::new()
+        } else {
+            format!("/{r}")
+        }
+    };
     let out = match (a, b) {
-        ("drives", Some(id)) => parse_item_rest(DriveSel::Id(id.to_string()), &rest_with_slash(rest))?,
+        ("drives", Some(id)) => {
+            parse_item_rest(DriveSel::Id(id.to_string()), &rest_with_slash(rest))?
+        }
         ("users", Some(u)) | ("groups", Some(u)) | ("sites", Some(u)) => {
             let (first, after) = rest.split_once('/').unwrap_or((rest, ""));
             let sel = match (a, first) {
@@ -159,7 +171,8 @@ pub fn parse(path: &str) -> Result<Option<DriveUrl>, GraphError> {
                     if id.is_empty() {
                         return Ok(None);
                     }
-                    return parse_item_rest(DriveSel::Id(id.to_string()), &rest_with_slash(after2)).map(Some);
+                    return parse_item_rest(DriveSel::Id(id.to_string()), &rest_with_slash(after2))
+                        .map(Some);
                 }
                 _ => return Ok(None),
             };
@@ -183,20 +196,38 @@ mod tests {
 
     #[test]
     fn parses_graph_drive_urls() {
-        assert_eq!(parse("drives/b!x").unwrap(), Some(DriveUrl::Drive(DriveSel::Id("b!x".into()))));
-        assert_eq!(parse("users/u1/drive").unwrap(), Some(DriveUrl::Drive(DriveSel::User("u1".into()))));
+        assert_eq!(
+            parse("drives/b!x").unwrap(),
+            Some(DriveUrl::Drive(DriveSel::Id("b!x".into())))
+        );
+        assert_eq!(
+            parse("users/u1/drive").unwrap(),
+            Some(DriveUrl::Drive(DriveSel::User("u1".into())))
+        );
         let (s, a, o) = item("drives/b!x/root/delta()");
-        assert_eq!((s, a.id, a.path, o), (DriveSel::Id("b!x".into()), None, None, Op::Delta(None)));
+        assert_eq!(
+            (s, a.id, a.path, o),
+            (DriveSel::Id("b!x".into()), None, None, Op::Delta(None))
+        );
         let (_, _, o) = item("drives/d/root/delta(token='abc')");
         assert_eq!(o, Op::Delta(Some("abc".into())));
         let (_, a, o) = item("drives/d/items/01AB:/My file.txt:/content");
-        assert_eq!((a.id.as_deref(), a.path.as_deref(), o), (Some("01AB"), Some("My file.txt"), Op::Content));
+        assert_eq!(
+            (a.id.as_deref(), a.path.as_deref(), o),
+            (Some("01AB"), Some("My file.txt"), Op::Content)
+        );
         let (_, a, o) = item("drives/d/root:/A/B");
         assert_eq!((a.id, a.path.as_deref(), o), (None, Some("A/B"), Op::Item));
         let (_, a, o) = item("drives/d/items/01AB/versions/2.0/content");
-        assert_eq!((a.id.as_deref(), o), (Some("01AB"), Op::VersionContent("2.0".into())));
+        assert_eq!(
+            (a.id.as_deref(), o),
+            (Some("01AB"), Op::VersionContent("2.0".into()))
+        );
         let (s, _, o) = item("sites/h,1,2/drives/b!y/items/X/microsoft.graph.createUploadSession");
-        assert_eq!((s, o), (DriveSel::Id("b!y".into()), Op::CreateUploadSession));
+        assert_eq!(
+            (s, o),
+            (DriveSel::Id("b!y".into()), Op::CreateUploadSession)
+        );
         let (s, _, o) = item("groups/g/drive/root/children");
         assert_eq!((s, o), (DriveSel::Group("g".into()), Op::Children));
         assert!(parse("drives/d/bogus").is_err());

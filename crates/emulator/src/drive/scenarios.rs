@@ -31,22 +31,48 @@ pub struct Selector {
     pub user: Option<String>,
 }
 
-fn pick_drives(st: &AppState, sel: &Selector, all_onedrives_if_empty: bool) -> Result<Vec<String>, GraphError> {
+fn pick_drives(
+    st: &AppState,
+    sel: &Selector,
+    all_onedrives_if_empty: bool,
+) -> Result<Vec<String>, GraphError> {
     let ds = drive_state(st);
     let store = ds.store.read();
     if let Some(d) = &sel.drive {
-        return store.drive(d).map(|d| vec![d.id.clone()]).ok_or_else(|| GraphError::bad_request("invalidRequest", format!("unknown drive {d}")));
+        return store.drive(d).map(|d| vec![d.id.clone()]).ok_or_else(|| {
+            GraphError::bad_request("invalidRequest", format!("unknown drive {d}"))
+        });
     }
     if let Some(u) = &sel.user {
-        let uid = st.directory.read().user(u).map(|u| u.id.clone()).ok_or_else(|| GraphError::bad_request("invalidRequest", format!("unknown user {u}")))?;
-        return store.user_drive_id(&uid).map(|d| vec![d.to_string()]).ok_or_else(|| GraphError::bad_request("invalidRequest", format!("user {u} has no OneDrive")));
+        let uid = st
+            .directory
+            .read()
+            .user(u)
+            .map(|u| u.id.clone())
+            .ok_or_else(|| {
+                GraphError::bad_request("invalidRequest", format!("unknown user {u}"))
+            })?;
+        return store
+            .user_drive_id(&uid)
+            .map(|d| vec![d.to_string()])
+            .ok_or_else(|| {
+                GraphError::bad_request("invalidRequest", format!("user {u} has no OneDrive"))
+            });
     }
     if all_onedrives_if_empty {
-        let mut v: Vec<String> = store.user_drive.values().filter(|d| store.drive(d).is_some()).cloned().collect();
+        let mut v: Vec<String> = store
+            .user_drive
+            .values()
+            .filter(|d| store.drive(d).is_some())
+            .cloned()
+            .collect();
         v.sort();
         return Ok(v);
     }
-    Err(GraphError::bad_request("invalidRequest", "give \"drive\" or \"user\""))
+    Err(GraphError::bad_request(
+        "invalidRequest",
+        "give \"drive\" or \"user\"",
+    ))
 }
 
 fn reply(r: Result<Value, GraphError>) -> Response {
@@ -57,11 +83,15 @@ fn reply(r: Result<Value, GraphError>) -> Response {
 }
 
 fn live_files(d: &Drive) -> Vec<ItemIdx> {
-    (1..d.items.len() as ItemIdx).filter(|&i| d.item(i).deleted.is_none() && !d.item(i).is_folder()).collect()
+    (1..d.items.len() as ItemIdx)
+        .filter(|&i| d.item(i).deleted.is_none() && !d.item(i).is_folder())
+        .collect()
 }
 
 fn live_folders(d: &Drive) -> Vec<ItemIdx> {
-    (0..d.items.len() as ItemIdx).filter(|&i| d.item(i).deleted.is_none() && d.item(i).is_folder()).collect()
+    (0..d.items.len() as ItemIdx)
+        .filter(|&i| d.item(i).deleted.is_none() && d.item(i).is_folder())
+        .collect()
 }
 
 fn drive_rng(st: &AppState, scenario: &str, d: &Drive) -> rand_chacha::ChaCha8Rng {
@@ -88,10 +118,18 @@ pub struct Activity {
     #[serde(default = "yes")]
     advance_clock: bool,
 }
-fn one() -> u32 { 1 }
-fn two() -> u32 { 2 }
-fn three() -> u32 { 3 }
-fn yes() -> bool { true }
+fn one() -> u32 {
+    1
+}
+fn two() -> u32 {
+    2
+}
+fn three() -> u32 {
+    3
+}
+fn yes() -> bool {
+    true
+}
 
 /// `POST /_emulator/drive/activity`: per day and drive, new, modified, renamed, moved
 /// (folders) and deleted items, as the owner.
@@ -107,7 +145,9 @@ pub(crate) async fn activity(State(st): State<AppState>, Json(a): Json<Activity>
             let now = st.clock.now();
             let mut store = ds.store.write();
             for id in &ids {
-                let Some(d) = store.drive_mut(id) else { continue };
+                let Some(d) = store.drive_mut(id) else {
+                    continue;
+                };
                 let mut rng = drive_rng(&st, "drive.activity", d);
                 let owner = d.owner.clone();
                 for k in 0..a.new {
@@ -115,48 +155,78 @@ pub(crate) async fn activity(State(st): State<AppState>, Json(a): Json<Activity>
                     let parent = *folders.choose(&mut rng).unwrap_or(&Drive::ROOT);
                     let seed = rng.r#gen();
                     let name = format!("New document {}.txt", d.seq + u64::from(k));
-                    let c = Content::new(Source::Text { seed, len: rng.gen_range(200..20_000), kind: TextKind::Prose });
-                    if d.put_file(parent, &name, c, Conflict::Rename, &owner, now, None).is_ok() {
+                    let c = Content::new(Source::Text {
+                        seed,
+                        len: rng.gen_range(200..20_000),
+                        kind: TextKind::Prose,
+                    });
+                    if d.put_file(parent, &name, c, Conflict::Rename, &owner, now, None)
+                        .is_ok()
+                    {
                         totals[0] += 1;
                     }
                 }
                 for _ in 0..a.modify {
                     let files = live_files(d);
-                    let Some(&f) = files.choose(&mut rng) else { break };
+                    let Some(&f) = files.choose(&mut rng) else {
+                        break;
+                    };
                     let seed = rng.r#gen();
-                    let len = d.item(f).content().map_or(1000, |c| c.len().clamp(100, 200_000) as u32);
-                    let c = Content::new(Source::Text { seed, len: len + rng.gen_range(0..500), kind: TextKind::Prose });
+                    let len = d
+                        .item(f)
+                        .content()
+                        .map_or(1000, |c| c.len().clamp(100, 200_000) as u32);
+                    let c = Content::new(Source::Text {
+                        seed,
+                        len: len + rng.gen_range(0..500),
+                        kind: TextKind::Prose,
+                    });
                     if d.replace_content(f, c, &owner, now, None).is_ok() {
                         totals[1] += 1;
                     }
                 }
                 for _ in 0..a.rename {
                     let files = live_files(d);
-                    let Some(&f) = files.choose(&mut rng) else { break };
+                    let Some(&f) = files.choose(&mut rng) else {
+                        break;
+                    };
                     let name = format!("Renamed {}", d.item(f).name);
-                    if d.update(f, Some(&name), None, None, None, &owner, now).is_ok() {
+                    if d.update(f, Some(&name), None, None, None, &owner, now)
+                        .is_ok()
+                    {
                         totals[2] += 1;
                     }
                 }
                 for _ in 0..a.r#move {
-                    let folders: Vec<ItemIdx> = live_folders(d).into_iter().filter(|&f| f != Drive::ROOT).collect();
-                    let Some(&f) = folders.choose(&mut rng) else { break };
+                    let folders: Vec<ItemIdx> = live_folders(d)
+                        .into_iter()
+                        .filter(|&f| f != Drive::ROOT)
+                        .collect();
+                    let Some(&f) = folders.choose(&mut rng) else {
+                        break;
+                    };
                     let targets = live_folders(d);
-                    let Some(&t) = targets.choose(&mut rng) else { break };
+                    let Some(&t) = targets.choose(&mut rng) else {
+                        break;
+                    };
                     if d.update(f, None, Some(t), None, None, &owner, now).is_ok() {
                         totals[3] += 1;
                     }
                 }
                 for _ in 0..a.delete {
                     let files = live_files(d);
-                    let Some(&f) = files.choose(&mut rng) else { break };
+                    let Some(&f) = files.choose(&mut rng) else {
+                        break;
+                    };
                     if d.delete(f, now).is_ok() {
                         totals[4] += 1;
                     }
                 }
             }
         }
-        Ok(json!({"drives": ids.len(), "created": totals[0], "modified": totals[1], "renamed": totals[2], "moved": totals[3], "deleted": totals[4]}))
+        Ok(
+            json!({"drives": ids.len(), "created": totals[0], "modified": totals[1], "renamed": totals[2], "moved": totals[3], "deleted": totals[4]}),
+        )
     })())
 }
 
@@ -178,9 +248,15 @@ pub struct Ransomware {
     #[serde(default = "note")]
     note_name: String,
 }
-fn locked() -> String { ".locked".into() }
-fn all() -> f64 { 1.0 }
-fn note() -> String { "README_RESTORE_FILES.txt".into() }
+fn locked() -> String {
+    ".locked".into()
+}
+fn all() -> f64 {
+    1.0
+}
+fn note() -> String {
+    "README_RESTORE_FILES.txt".into()
+}
 
 const NOTE: &str = "All your files have been encrypted.\r\nTo get them back, send 2 BTC to the address below and mail your ID.\r\nDo not try to restore the files yourself.\r\n";
 
@@ -190,11 +266,18 @@ const NOTE: &str = "All your files have been encrypted.\r\nTo get them back, sen
 pub(crate) async fn ransomware(State(st): State<AppState>, Json(r): Json<Ransomware>) -> Response {
     reply((|| {
         if !(0.0..=1.0).contains(&r.share) || r.extension.is_empty() || r.extension.contains('/') {
-            return Err(GraphError::bad_request("invalidRequest", "share must be within 0..1 and extension a plain suffix"));
+            return Err(GraphError::bad_request(
+                "invalidRequest",
+                "share must be within 0..1 and extension a plain suffix",
+            ));
         }
         let ids = pick_drives(&st, &r.sel, false)?;
         let ds = drive_state(&st);
-        let attacker = Arc::new(Ident { id: "00000000-0000-0000-0000-00000000bad0".into(), display_name: "Unknown".into(), email: String::new() });
+        let attacker = Arc::new(Ident {
+            id: "00000000-0000-0000-0000-00000000bad0".into(),
+            display_name: "Unknown".into(),
+            email: String::new(),
+        });
         let mut encrypted = 0;
         let mut notes = 0;
         for day in 0..r.days {
@@ -204,27 +287,46 @@ pub(crate) async fn ransomware(State(st): State<AppState>, Json(r): Json<Ransomw
             let now = st.clock.now();
             let mut store = ds.store.write();
             for id in &ids {
-                let Some(d) = store.drive_mut(id) else { continue };
+                let Some(d) = store.drive_mut(id) else {
+                    continue;
+                };
                 let mut rng = drive_rng(&st, "drive.ransomware", d);
                 let mut victims: Vec<ItemIdx> = live_files(d)
                     .into_iter()
-                    .filter(|&f| !d.item(f).name.ends_with(&r.extension) && d.item(f).name != r.note_name)
+                    .filter(|&f| {
+                        !d.item(f).name.ends_with(&r.extension) && d.item(f).name != r.note_name
+                    })
                     .collect();
                 victims.shuffle(&mut rng);
                 let n = ((victims.len() as f64) * r.share).ceil() as usize;
                 let mut folders = std::collections::BTreeSet::new();
                 for &f in victims.iter().take(n) {
                     let len = d.item(f).content().map_or(0, |c| c.len()) + 16;
-                    let c = Content::new(Source::Noise { seed: rng.r#gen(), len });
+                    let c = Content::new(Source::Noise {
+                        seed: rng.r#gen(),
+                        len,
+                    });
                     let name = format!("{}{}", d.item(f).name, r.extension);
-                    if d.replace_content(f, c, &attacker, now, None).is_ok() && d.update(f, Some(&name), None, None, None, &attacker, now).is_ok() {
+                    if d.replace_content(f, c, &attacker, now, None).is_ok()
+                        && d.update(f, Some(&name), None, None, None, &attacker, now)
+                            .is_ok()
+                    {
                         encrypted += 1;
                         folders.insert(d.item(f).parent.unwrap_or(Drive::ROOT));
                     }
                 }
                 for folder in folders {
                     if d.child_by_name(folder, &r.note_name).is_none()
-                        && d.put_file(folder, &r.note_name, Content::stored(NOTE), Conflict::Fail, &attacker, now, None).is_ok()
+                        && d.put_file(
+                            folder,
+                            &r.note_name,
+                            Content::stored(NOTE),
+                            Conflict::Fail,
+                            &attacker,
+                            now,
+                            None,
+                        )
+                        .is_ok()
                     {
                         notes += 1;
                     }
@@ -249,7 +351,10 @@ pub struct Purge {
 pub(crate) async fn purge(State(st): State<AppState>, Json(p): Json<Purge>) -> Response {
     reply((|| {
         if !(0.0..=1.0).contains(&p.share) {
-            return Err(GraphError::bad_request("invalidRequest", "share must be within 0..1"));
+            return Err(GraphError::bad_request(
+                "invalidRequest",
+                "share must be within 0..1",
+            ));
         }
         let ids = pick_drives(&st, &p.sel, false)?;
         let ds = drive_state(&st);
@@ -257,7 +362,9 @@ pub(crate) async fn purge(State(st): State<AppState>, Json(p): Json<Purge>) -> R
         let mut store = ds.store.write();
         let (mut deleted, mut purged) = (0, 0);
         for id in &ids {
-            let Some(d) = store.drive_mut(id) else { continue };
+            let Some(d) = store.drive_mut(id) else {
+                continue;
+            };
             let mut rng = drive_rng(&st, "drive.purge", d);
             let mut files = live_files(d);
             files.shuffle(&mut rng);
@@ -273,12 +380,21 @@ pub(crate) async fn purge(State(st): State<AppState>, Json(p): Json<Purge>) -> R
 
 /// `POST /_emulator/drive/remove-onedrive {"user": …}`: the OneDrive disappears (departure
 /// after retention); its URLs answer 404 from then on.
-pub(crate) async fn remove_onedrive(State(st): State<AppState>, Json(sel): Json<Selector>) -> Response {
+pub(crate) async fn remove_onedrive(
+    State(st): State<AppState>,
+    Json(sel): Json<Selector>,
+) -> Response {
     reply((|| {
-        let u = sel.user.as_deref().ok_or_else(|| GraphError::bad_request("invalidRequest", "give \"user\""))?;
+        let u = sel
+            .user
+            .as_deref()
+            .ok_or_else(|| GraphError::bad_request("invalidRequest", "give \"user\""))?;
         let uid = {
             let dir = st.directory.read();
-            dir.users.iter().find(|x| x.id.eq_ignore_ascii_case(u) || x.upn.eq_ignore_ascii_case(u)).map(|x| x.id.clone())
+            dir.users
+                .iter()
+                .find(|x| x.id.eq_ignore_ascii_case(u) || x.upn.eq_ignore_ascii_case(u))
+                .map(|x| x.id.clone())
         }
         .ok_or_else(|| GraphError::bad_request("invalidRequest", format!("unknown user {u}")))?;
         let removed = drive_state(&st).store.write().remove_user_drive(&uid);
@@ -288,7 +404,10 @@ pub(crate) async fn remove_onedrive(State(st): State<AppState>, Json(sel): Json<
 
 /// `POST /_emulator/drive/expire-delta`: every delta token of the selected drives (all when
 /// none selected) answers 410 resync from now on.
-pub(crate) async fn expire_delta(State(st): State<AppState>, body: Option<Json<Selector>>) -> Response {
+pub(crate) async fn expire_delta(
+    State(st): State<AppState>,
+    body: Option<Json<Selector>>,
+) -> Response {
     reply((|| {
         let sel = body.map(|b| b.0).unwrap_or_default();
         let ds = drive_state(&st);

@@ -19,7 +19,11 @@ use crate::odata::{ODataQuery, SkipState, apply_select, collection};
 use crate::state::AppState;
 
 /// Roles that allow reading sites.
-const SITE_READ: &[&str] = &["Sites.Read.All", "Sites.ReadWrite.All", "Sites.FullControl.All"];
+const SITE_READ: &[&str] = &[
+    "Sites.Read.All",
+    "Sites.ReadWrite.All",
+    "Sites.FullControl.All",
+];
 const SITE_PAGE: usize = 200;
 
 /// Entry for `/sites…` and `/groups/{id}/sites…`.
@@ -31,8 +35,15 @@ pub(crate) async fn sites_entry(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let path = uri.0.path().strip_prefix("/v1.0").unwrap_or(uri.0.path()).to_string();
-    let decoded = percent_encoding::percent_decode_str(&path).decode_utf8_lossy().into_owned();
+    let path = uri
+        .0
+        .path()
+        .strip_prefix("/v1.0")
+        .unwrap_or(uri.0.path())
+        .to_string();
+    let decoded = percent_encoding::percent_decode_str(&path)
+        .decode_utf8_lossy()
+        .into_owned();
     if let Ok(Some(_)) = super::route::parse(&decoded) {
         return super::api::drive_entry(state, caller, uri, method, headers, body).await;
     }
@@ -69,16 +80,32 @@ fn resolve_site(st: &AppState, store: &DriveStore, seg: &str) -> Result<usize, G
     store.site(seg).ok_or_else(not_found)
 }
 
-fn page<T>(st: &AppState, all: Vec<T>, q: &ODataQuery, kind: &str, link_path: &str) -> Result<(Vec<T>, Option<String>), GraphError> {
+fn page<T>(
+    st: &AppState,
+    all: Vec<T>,
+    q: &ODataQuery,
+    kind: &str,
+    link_path: &str,
+) -> Result<(Vec<T>, Option<String>), GraphError> {
     let top = q.top.unwrap_or(SITE_PAGE).clamp(1, 999);
     let offset = match &q.skiptoken {
-        Some(t) => st.tokens.decode::<SkipState>(kind, t).ok_or_else(|| GraphError::bad_request("invalidRequest", "Invalid skip token."))?.offset,
+        Some(t) => {
+            st.tokens
+                .decode::<SkipState>(kind, t)
+                .ok_or_else(|| GraphError::bad_request("invalidRequest", "Invalid skip token."))?
+                .offset
+        }
         None => 0,
     };
     let total = all.len();
     let items: Vec<T> = all.into_iter().skip(offset).take(top).collect();
     let next = (offset + top < total).then(|| {
-        let tok = st.tokens.encode(kind, &SkipState { offset: offset + top });
+        let tok = st.tokens.encode(
+            kind,
+            &SkipState {
+                offset: offset + top,
+            },
+        );
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &q.pairs {
             if k != "$skiptoken" {
@@ -96,25 +123,66 @@ fn serve(st: &AppState, path: &str, q: &ODataQuery) -> Result<Response, GraphErr
     let store = ds.store.read();
     let tenant = st.tenant_id();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let site_value = |i: usize| apply_select(dj::site_json(&store.sites[i], &tenant), q.select.as_deref(), SITE_PROPS, "site");
+    let site_value = |i: usize| {
+        apply_select(
+            dj::site_json(&store.sites[i], &tenant),
+            q.select.as_deref(),
+            SITE_PROPS,
+            "site",
+        )
+    };
     match segs.as_slice() {
-        ["sites"] | ["sites", "getAllSites" | "getAllSites()" | "microsoft.graph.getAllSites" | "microsoft.graph.getAllSites()"] => {
-            let search = q.search.clone().or_else(|| q.param("search").map(str::to_string));
+        ["sites"]
+        | [
+            "sites",
+            "getAllSites"
+            | "getAllSites()"
+            | "microsoft.graph.getAllSites"
+            | "microsoft.graph.getAllSites()",
+        ] => {
+            let search = q
+                .search
+                .clone()
+                .or_else(|| q.param("search").map(str::to_string));
             if segs.len() == 1 && search.is_none() {
-                return Err(GraphError::bad_request("invalidRequest", "Listing sites requires ?search= or getAllSites."));
+                return Err(GraphError::bad_request(
+                    "invalidRequest",
+                    "Listing sites requires ?search= or getAllSites.",
+                ));
             }
             let needle = search.unwrap_or_default().trim_matches('"').to_lowercase();
             let all: Vec<usize> = (0..store.sites.len())
                 .filter(|&i| !store.sites[i].removed)
-                .filter(|&i| needle.is_empty() || needle == "*" || store.sites[i].display_name.to_lowercase().contains(&needle) || store.sites[i].name.to_lowercase().contains(&needle))
+                .filter(|&i| {
+                    needle.is_empty()
+                        || needle == "*"
+                        || store.sites[i].display_name.to_lowercase().contains(&needle)
+                        || store.sites[i].name.to_lowercase().contains(&needle)
+                })
                 .collect();
-            let link = if segs.len() == 1 { "/sites" } else { "/sites/getAllSites" };
+            let link = if segs.len() == 1 {
+                "/sites"
+            } else {
+                "/sites/getAllSites"
+            };
             let (items, next) = page(st, all, q, "sites.list", link)?;
-            let value = items.into_iter().map(site_value).collect::<Result<Vec<_>, _>>()?;
-            Ok(crate::respond::ok(&collection(&st.context("sites"), value, next, None)))
+            let value = items
+                .into_iter()
+                .map(site_value)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(crate::respond::ok(&collection(
+                &st.context("sites"),
+                value,
+                next,
+                None,
+            )))
         }
         ["groups", g, "sites", "root"] => {
-            let i = store.sites.iter().position(|s| !s.removed && s.group_id.as_deref() == Some(*g)).ok_or_else(not_found)?;
+            let i = store
+                .sites
+                .iter()
+                .position(|s| !s.removed && s.group_id.as_deref() == Some(*g))
+                .ok_or_else(not_found)?;
             ok_entity(st, site_value(i)?, "sites/$entity")
         }
         ["sites", s] => {
@@ -123,40 +191,105 @@ fn serve(st: &AppState, path: &str, q: &ODataQuery) -> Result<Response, GraphErr
         }
         ["sites", s, "sites"] => {
             resolve_site(st, &store, s)?;
-            Ok(crate::respond::ok(&collection(&st.context("sites"), vec![], None, None)))
+            Ok(crate::respond::ok(&collection(
+                &st.context("sites"),
+                vec![],
+                None,
+                None,
+            )))
         }
         ["sites", s, "lists"] => {
             let i = resolve_site(st, &store, s)?;
             let site = &store.sites[i];
-            let all: Vec<Value> = site.lists.iter().map(|l| dj::list_json(site, l, &tenant)).collect();
-            let (items, next) = page(st, all, q, "sites.lists", &format!("/sites/{}/lists", site.id))?;
-            Ok(crate::respond::ok(&collection(&st.context("lists"), items, next, None)))
+            let all: Vec<Value> = site
+                .lists
+                .iter()
+                .map(|l| dj::list_json(site, l, &tenant))
+                .collect();
+            let (items, next) = page(
+                st,
+                all,
+                q,
+                "sites.lists",
+                &format!("/sites/{}/lists", site.id),
+            )?;
+            Ok(crate::respond::ok(&collection(
+                &st.context("lists"),
+                items,
+                next,
+                None,
+            )))
         }
         ["sites", s, "lists", l] => {
             let i = resolve_site(st, &store, s)?;
             let site = &store.sites[i];
-            let list = site.lists.iter().find(|x| x.id.eq_ignore_ascii_case(l) || x.display_name.eq_ignore_ascii_case(l)).ok_or_else(not_found)?;
+            let list = site
+                .lists
+                .iter()
+                .find(|x| x.id.eq_ignore_ascii_case(l) || x.display_name.eq_ignore_ascii_case(l))
+                .ok_or_else(not_found)?;
             ok_entity(st, dj::list_json(site, list, &tenant), "lists/$entity")
         }
         ["sites", s, "lists", l, "items"] => {
             let i = resolve_site(st, &store, s)?;
             let site = &store.sites[i];
-            let list = site.lists.iter().find(|x| x.id.eq_ignore_ascii_case(l) || x.display_name.eq_ignore_ascii_case(l)).ok_or_else(not_found)?;
-            let fields = q.expand.as_deref().is_some_and(|e| e.trim_start().starts_with("fields"));
-            let all: Vec<Value> = list.items.iter().map(|it| dj::list_item_json(site, list, it, fields)).collect();
-            let (items, next) = page(st, all, q, "sites.items", &format!("/sites/{}/lists/{}/items", site.id, list.id))?;
-            Ok(crate::respond::ok(&collection(&st.context("listItems"), items, next, None)))
+            let list = site
+                .lists
+                .iter()
+                .find(|x| x.id.eq_ignore_ascii_case(l) || x.display_name.eq_ignore_ascii_case(l))
+                .ok_or_else(not_found)?;
+            let fields = q
+                .expand
+                .as_deref()
+                .is_some_and(|e| e.trim_start().starts_with("fields"));
+            let all: Vec<Value> = list
+                .items
+                .iter()
+                .map(|it| dj::list_item_json(site, list, it, fields))
+                .collect();
+            let (items, next) = page(
+                st,
+                all,
+                q,
+                "sites.items",
+                &format!("/sites/{}/lists/{}/items", site.id, list.id),
+            )?;
+            Ok(crate::respond::ok(&collection(
+                &st.context("listItems"),
+                items,
+                next,
+                None,
+            )))
         }
         ["sites", s, "lists", l, "items", id] | ["sites", s, "lists", l, "items", id, "fields"] => {
             let i = resolve_site(st, &store, s)?;
             let site = &store.sites[i];
-            let list = site.lists.iter().find(|x| x.id.eq_ignore_ascii_case(l) || x.display_name.eq_ignore_ascii_case(l)).ok_or_else(not_found)?;
-            let item = list.items.iter().find(|x| x.id.to_string() == *id).ok_or_else(not_found)?;
+            let list = site
+                .lists
+                .iter()
+                .find(|x| x.id.eq_ignore_ascii_case(l) || x.display_name.eq_ignore_ascii_case(l))
+                .ok_or_else(not_found)?;
+            let item = list
+                .items
+                .iter()
+                .find(|x| x.id.to_string() == *id)
+                .ok_or_else(not_found)?;
             if segs.len() == 7 {
-                return ok_entity(st, Value::Object(item.fields.clone()), "fieldValueSet/$entity");
+                return ok_entity(
+                    st,
+                    Value::Object(item.fields.clone()),
+                    "fieldValueSet/$entity",
+                );
             }
-            let fields = q.expand.as_deref().is_some_and(|e| e.trim_start().starts_with("fields"));
-            ok_entity(st, dj::list_item_json(site, list, item, fields), "listItems/$entity")
+            let fields = q
+                .expand
+                .as_deref()
+                .is_some_and(|e| e.trim_start().starts_with("fields"));
+            ok_entity(
+                st,
+                dj::list_item_json(site, list, item, fields),
+                "listItems/$entity",
+            )
         }
         _ => Err(GraphError::no_resource(segs.last().copied().unwrap_or(""))),
     }

@@ -61,7 +61,9 @@ impl DriveState {
         if let Some(dir) = &s.config.from_dir {
             match super::loader::load_dir(&mut store, dir, &users, anchor) {
                 Ok(n) => tracing::info!(files = n, dir = %dir.display(), "loaded drive trees"),
-                Err(e) => tracing::warn!(error = %e, dir = %dir.display(), "could not load drive trees"),
+                Err(e) => {
+                    tracing::warn!(error = %e, dir = %dir.display(), "could not load drive trees")
+                }
             }
         }
         Self {

@@ -131,9 +131,7 @@ impl DriveStore {
 
     /// Live drive by id.
     pub fn drive(&self, id: &str) -> Option<&Drive> {
-        self.drives
-            .get(id)
-            .filter(|d| !self.sites[d.site].removed)
+        self.drives.get(id).filter(|d| !self.sites[d.site].removed)
     }
 
     /// Live drive by id, mutable.

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use super::api::{ensure_hashes, json_status, model_err, not_found, render_ctx, resolve_drive, resolve_item};
+use super::api::{
+    ensure_hashes, json_status, model_err, not_found, render_ctx, resolve_drive, resolve_item,
+};
 use super::content::Content;
 use super::json as dj;
 use super::model::{Conflict, Drive, FsTimes, Ident, ItemIdx, Kind};
@@ -24,19 +26,36 @@ pub(crate) const MAX_SIMPLE_UPLOAD: usize = 250 * 1024 * 1024;
 
 /// The identity writes are attributed to (app-only: the application).
 pub(crate) fn writer(caller: &Caller) -> Arc<Ident> {
-    Arc::new(Ident { id: caller.app_id.clone(), display_name: "tenantvault".into(), email: String::new() })
+    Arc::new(Ident {
+        id: caller.app_id.clone(),
+        display_name: "tenantvault".into(),
+        email: String::new(),
+    })
 }
 
 /// `@microsoft.graph.conflictBehavior` from the query or a JSON body.
-pub(crate) fn conflict_of(q: &ODataQuery, body: Option<&Value>, default: Conflict) -> Result<Conflict, GraphError> {
+pub(crate) fn conflict_of(
+    q: &ODataQuery,
+    body: Option<&Value>,
+    default: Conflict,
+) -> Result<Conflict, GraphError> {
     let raw = q
         .param("@microsoft.graph.conflictBehavior")
         .map(str::to_string)
-        .or_else(|| body.and_then(|b| b["@microsoft.graph.conflictBehavior"].as_str().map(str::to_string)));
+        .or_else(|| {
+            body.and_then(|b| {
+                b["@microsoft.graph.conflictBehavior"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+        });
     match raw {
         None => Ok(default),
         Some(s) => Conflict::parse(&s).ok_or_else(|| {
-            GraphError::bad_request("invalidRequest", format!("Invalid value '{s}' for @microsoft.graph.conflictBehavior."))
+            GraphError::bad_request(
+                "invalidRequest",
+                format!("Invalid value '{s}' for @microsoft.graph.conflictBehavior."),
+            )
         }),
     }
 }
@@ -51,14 +70,26 @@ pub(crate) fn fs_times(v: &Value) -> Result<Option<FsTimes>, GraphError> {
             None => Ok(None),
             Some(s) => DateTime::parse_from_rfc3339(s)
                 .map(|d| Some(d.with_timezone(&Utc)))
-                .map_err(|_| GraphError::bad_request("invalidRequest", format!("Invalid {k} in fileSystemInfo: '{s}'."))),
+                .map_err(|_| {
+                    GraphError::bad_request(
+                        "invalidRequest",
+                        format!("Invalid {k} in fileSystemInfo: '{s}'."),
+                    )
+                }),
         }
     };
-    Ok(Some(FsTimes { created: parse("createdDateTime")?, modified: parse("lastModifiedDateTime")? }))
+    Ok(Some(FsTimes {
+        created: parse("createdDateTime")?,
+        modified: parse("lastModifiedDateTime")?,
+    }))
 }
 
 /// 412 when `If-Match` does not name the item's current eTag or cTag.
-pub(crate) fn check_if_match(headers: &HeaderMap, etag: &str, ctag: &str) -> Result<(), GraphError> {
+pub(crate) fn check_if_match(
+    headers: &HeaderMap,
+    etag: &str,
+    ctag: &str,
+) -> Result<(), GraphError> {
     let Some(v) = headers.get("if-match").and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
@@ -66,18 +97,28 @@ pub(crate) fn check_if_match(headers: &HeaderMap, etag: &str, ctag: &str) -> Res
     if v.trim() == "*" || v.contains(etag) || v.contains(ctag) {
         Ok(())
     } else {
-        Err(GraphError::new(StatusCode::PRECONDITION_FAILED, "resourceModified", "ETag does not match current item's value"))
+        Err(GraphError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "resourceModified",
+            "ETag does not match current item's value",
+        ))
     }
 }
 
 async fn read_json(body: Body) -> Result<Value, GraphError> {
     let bytes = axum::body::to_bytes(body, 4 * 1024 * 1024)
         .await
-        .map_err(|_| GraphError::bad_request("invalidRequest", "The request body is too large or unreadable."))?;
+        .map_err(|_| {
+            GraphError::bad_request(
+                "invalidRequest",
+                "The request body is too large or unreadable.",
+            )
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
-    serde_json::from_slice(&bytes).map_err(|e| GraphError::bad_request("invalidRequest", format!("Invalid JSON body: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| GraphError::bad_request("invalidRequest", format!("Invalid JSON body: {e}")))
 }
 
 /// Splits a target path into the parent folder (created if missing) and the final name.
@@ -90,26 +131,46 @@ pub(crate) fn parent_and_name(
 ) -> Result<(ItemIdx, String), GraphError> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let Some((name, dirs)) = segs.split_last() else {
-        return Err(GraphError::bad_request("invalidRequest", "A file name is required."));
+        return Err(GraphError::bad_request(
+            "invalidRequest",
+            "A file name is required.",
+        ));
     };
     let mut cur = base;
     for seg in dirs {
         cur = match d.child_by_name(cur, seg) {
             Some(c) if d.item(c).is_folder() => c,
-            Some(_) => return Err(GraphError::bad_request("invalidRequest", format!("'{seg}' is a file, not a folder."))),
-            None => d.create_folder(cur, seg, Conflict::Fail, by, now).map_err(model_err)?,
+            Some(_) => {
+                return Err(GraphError::bad_request(
+                    "invalidRequest",
+                    format!("'{seg}' is a file, not a folder."),
+                ));
+            }
+            None => d
+                .create_folder(cur, seg, Conflict::Fail, by, now)
+                .map_err(model_err)?,
         };
     }
     Ok((cur, name.to_string()))
 }
 
 /// Renders one item (computing its hash first) as a response.
-pub(crate) async fn item_response(st: &AppState, ds: &DriveState, drive_id: &str, item_id: &str, status: StatusCode) -> Result<Response, GraphError> {
+pub(crate) async fn item_response(
+    st: &AppState,
+    ds: &DriveState,
+    drive_id: &str,
+    item_id: &str,
+    status: StatusCode,
+) -> Result<Response, GraphError> {
     let pre = {
         let store = ds.store.read();
         let d = store.drive(drive_id).ok_or_else(not_found)?;
         let idx = d.find(item_id).ok_or_else(not_found)?;
-        d.item(idx).content().cloned().into_iter().collect::<Vec<_>>()
+        d.item(idx)
+            .content()
+            .cloned()
+            .into_iter()
+            .collect::<Vec<_>>()
     };
     ensure_hashes(pre).await;
     let store = ds.store.read();
@@ -145,7 +206,11 @@ pub(crate) async fn write_op(
                 .await
                 .map_err(|_| GraphError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalidRequest", "The file exceeds the maximum size of a simple upload; use an upload session."))?;
             if bytes.len() > MAX_SIMPLE_UPLOAD {
-                return Err(GraphError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalidRequest", "The file exceeds the maximum size of a simple upload; use an upload session."));
+                return Err(GraphError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalidRequest",
+                    "The file exceeds the maximum size of a simple upload; use an upload session.",
+                ));
             }
             let conflict = conflict_of(q, None, Conflict::Replace)?;
             let (item_id, created) = {
@@ -153,30 +218,60 @@ pub(crate) async fn write_op(
                 let d = store.drive_mut(&drive_id).ok_or_else(not_found)?;
                 match &addr.path {
                     Some(path) => {
-                        let base = resolve_item(d, &ItemAddr { id: addr.id.clone(), path: None })?;
+                        let base = resolve_item(
+                            d,
+                            &ItemAddr {
+                                id: addr.id.clone(),
+                                path: None,
+                            },
+                        )?;
                         if let Some(existing) = d.resolve_path(base, path) {
-                            check_if_match(headers, &d.item(existing).etag(), &d.item(existing).ctag())?;
+                            check_if_match(
+                                headers,
+                                &d.item(existing).etag(),
+                                &d.item(existing).ctag(),
+                            )?;
                         }
                         let (parent, name) = parent_and_name(d, base, path, &by, now)?;
-                        let (idx, created) = d.put_file(parent, &name, Content::stored(bytes), conflict, &by, now, None).map_err(model_err)?;
+                        let (idx, created) = d
+                            .put_file(
+                                parent,
+                                &name,
+                                Content::stored(bytes),
+                                conflict,
+                                &by,
+                                now,
+                                None,
+                            )
+                            .map_err(model_err)?;
                         (d.item(idx).id.clone(), created)
                     }
                     None => {
                         let idx = resolve_item(d, addr)?;
                         check_if_match(headers, &d.item(idx).etag(), &d.item(idx).ctag())?;
-                        d.replace_content(idx, Content::stored(bytes), &by, now, None).map_err(model_err)?;
+                        d.replace_content(idx, Content::stored(bytes), &by, now, None)
+                            .map_err(model_err)?;
                         (d.item(idx).id.clone(), false)
                     }
                 }
             };
-            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             item_response(st, &ds, &drive_id, &item_id, status).await
         }
         (Method::POST, Op::Children) => {
             let v = read_json(body).await?;
-            let name = v["name"].as_str().ok_or_else(|| GraphError::bad_request("invalidRequest", "Property 'name' is required."))?;
+            let name = v["name"].as_str().ok_or_else(|| {
+                GraphError::bad_request("invalidRequest", "Property 'name' is required.")
+            })?;
             if v.get("folder").is_none() {
-                return Err(GraphError::bad_request("invalidRequest", "Only folders can be created with POST children; upload files with PUT."));
+                return Err(GraphError::bad_request(
+                    "invalidRequest",
+                    "Only folders can be created with POST children; upload files with PUT.",
+                ));
             }
             let conflict = conflict_of(q, Some(&v), Conflict::Fail)?;
             let fs = fs_times(&v)?;
@@ -184,10 +279,13 @@ pub(crate) async fn write_op(
                 let mut store = ds.store.write();
                 let d = store.drive_mut(&drive_id).ok_or_else(not_found)?;
                 let parent = resolve_item(d, addr)?;
-                let idx = d.create_folder(parent, name, conflict, &by, now).map_err(model_err)?;
+                let idx = d
+                    .create_folder(parent, name, conflict, &by, now)
+                    .map_err(model_err)?;
                 if fs.is_some() || v.get("description").is_some() {
                     let desc = v["description"].as_str().map(str::to_string);
-                    d.update(idx, None, None, fs, desc, &by, now).map_err(model_err)?;
+                    d.update(idx, None, None, fs, desc, &by, now)
+                        .map_err(model_err)?;
                 }
                 d.item(idx).id.clone()
             };
@@ -201,12 +299,20 @@ pub(crate) async fn write_op(
             let mut store = ds.store.write();
             let d = store.drive_mut(&drive_id).ok_or_else(not_found)?;
             let idx = resolve_item(d, addr)?;
-            let n: u32 = label.trim_end_matches(".0").parse().map_err(|_| not_found())?;
+            let n: u32 = label
+                .trim_end_matches(".0")
+                .parse()
+                .map_err(|_| not_found())?;
             let old = match &d.item(idx).kind {
-                Kind::File { history, .. } => history.iter().find(|h| h.label == n).map(|h| h.content.clone()).ok_or_else(not_found)?,
+                Kind::File { history, .. } => history
+                    .iter()
+                    .find(|h| h.label == n)
+                    .map(|h| h.content.clone())
+                    .ok_or_else(not_found)?,
                 _ => return Err(not_found()),
             };
-            d.replace_content(idx, old, &by, now, None).map_err(model_err)?;
+            d.replace_content(idx, old, &by, now, None)
+                .map_err(model_err)?;
             Ok(crate::respond::no_content())
         }
         (Method::PATCH, Op::Item) => {
@@ -232,7 +338,8 @@ pub(crate) async fn write_op(
                 };
                 let name = v["name"].as_str();
                 let desc = v["description"].as_str().map(str::to_string);
-                d.update(idx, name, new_parent, fs, desc, &by, now).map_err(model_err)?;
+                d.update(idx, name, new_parent, fs, desc, &by, now)
+                    .map_err(model_err)?;
                 d.item(idx).id.clone()
             };
             item_response(st, &ds, &drive_id, &item_id, StatusCode::OK).await

@@ -40,7 +40,11 @@ fn protected(st: &AppState) -> Result<(), GraphError> {
     if teams_state(st).approved.load(Ordering::Relaxed) {
         Ok(())
     } else {
-        Err(GraphError::new(StatusCode::FORBIDDEN, "Forbidden", PROTECTED_MSG))
+        Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            PROTECTED_MSG,
+        ))
     }
 }
 
@@ -48,14 +52,24 @@ fn page_size(q: &ODataQuery, default: usize) -> Result<usize, GraphError> {
     match q.top {
         None => Ok(default),
         Some(n) if (1..=50).contains(&n) => Ok(n),
-        Some(n) => Err(GraphError::bad_request("BadRequest", format!("Invalid page size specified: '{n}'. Must be between 1 and 50 inclusive."))),
+        Some(n) => Err(GraphError::bad_request(
+            "BadRequest",
+            format!("Invalid page size specified: '{n}'. Must be between 1 and 50 inclusive."),
+        )),
     }
 }
 
 /// Entry for `/teams…`, `/chats…`, `/users/{id}/chats…`, `/users/{id}/joinedTeams`.
-pub(crate) async fn teams_entry(State(st): State<AppState>, caller: Caller, OriginalUri(uri): OriginalUri, method: Method) -> Response {
+pub(crate) async fn teams_entry(
+    State(st): State<AppState>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+) -> Response {
     let raw = uri.path().strip_prefix("/v1.0").unwrap_or(uri.path());
-    let path = percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned();
+    let path = percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned();
     let result = (|| {
         if method != Method::GET {
             return Err(GraphError::method_not_allowed());
@@ -73,13 +87,28 @@ fn strip_fn(s: &str) -> &str {
     s.strip_suffix("()").unwrap_or(s)
 }
 
-fn serve(st: &AppState, caller: &Caller, path: &str, q: &ODataQuery) -> Result<Response, GraphError> {
+fn serve(
+    st: &AppState,
+    caller: &Caller,
+    path: &str,
+    q: &ODataQuery,
+) -> Result<Response, GraphError> {
     let ts = teams_state(st);
     let segs: Vec<&str> = path.trim_matches('/').split('/').map(strip_fn).collect();
     let store = ts.store.read();
     let tenant = st.tenant_id();
-    let team_roles = &["Team.ReadBasic.All", "TeamSettings.Read.All", "Group.Read.All", "Directory.Read.All"];
-    let channel_roles = &["Channel.ReadBasic.All", "ChannelSettings.Read.All", "Group.Read.All", "Directory.Read.All"];
+    let team_roles = &[
+        "Team.ReadBasic.All",
+        "TeamSettings.Read.All",
+        "Group.Read.All",
+        "Directory.Read.All",
+    ];
+    let channel_roles = &[
+        "Channel.ReadBasic.All",
+        "ChannelSettings.Read.All",
+        "Group.Read.All",
+        "Directory.Read.All",
+    ];
     let msg_roles = &["ChannelMessage.Read.All", "Group.Read.All"];
     let chat_roles = &["Chat.Read.All", "Chat.ReadBasic.All", "Chat.ReadWrite.All"];
     let chat_msg_roles = &["Chat.Read.All", "Chat.ReadWrite.All"];
@@ -97,7 +126,12 @@ fn serve(st: &AppState, caller: &Caller, path: &str, q: &ODataQuery) -> Result<R
         ["users", u, "joinedTeams"] => {
             caller.require_any(team_roles, Workload::Teams)?;
             let uid = user_id(st, u)?;
-            let all: Vec<Value> = store.teams.iter().filter(|t| t.members.contains(&uid)).map(|t| team_json(t, &tenant)).collect();
+            let all: Vec<Value> = store
+                .teams
+                .iter()
+                .filter(|t| t.members.contains(&uid))
+                .map(|t| team_json(t, &tenant))
+                .collect();
             paged(st, all, q, 100, &format!("/users/{u}/joinedTeams"), "teams")
         }
         ["teams", t] => {
@@ -107,8 +141,17 @@ fn serve(st: &AppState, caller: &Caller, path: &str, q: &ODataQuery) -> Result<R
         ["teams", t, "channels" | "allChannels"] => {
             caller.require_any(channel_roles, Workload::Teams)?;
             let tm = team(t)?;
-            let v = tm.channels.iter().map(|c| channel_json(tm, c, &tenant)).collect();
-            Ok(crate::respond::ok(&collection(&st.context(&format!("teams('{t}')/channels")), v, None, None)))
+            let v = tm
+                .channels
+                .iter()
+                .map(|c| channel_json(tm, c, &tenant))
+                .collect();
+            Ok(crate::respond::ok(&collection(
+                &st.context(&format!("teams('{t}')/channels")),
+                v,
+                None,
+                None,
+            )))
         }
         ["teams", t, "channels", c] => {
             caller.require_any(channel_roles, Workload::Teams)?;
@@ -122,9 +165,19 @@ fn serve(st: &AppState, caller: &Caller, path: &str, q: &ODataQuery) -> Result<R
             let top = page_size(q, 20)?;
             let expand = expands_replies(q);
             let mut roots: Vec<&Message> = ch.messages.iter().collect();
-            roots.sort_by(|a, b| b.created.cmp(&a.created));
-            let all: Vec<Value> = roots.iter().map(|m| message_json(m, Ctx::Channel(tm, ch), expand)).collect();
-            paged(st, all, q, top, &format!("/teams/{t}/channels/{c}/messages"), "chatMessages")
+            roots.sort_by_key(|m| std::cmp::Reverse(m.created));
+            let all: Vec<Value> = roots
+                .iter()
+                .map(|m| message_json(m, Ctx::Channel(tm, ch), expand))
+                .collect();
+            paged(
+                st,
+                all,
+                q,
+                top,
+                &format!("/teams/{t}/channels/{c}/messages"),
+                "chatMessages",
+            )
         }
         ["teams", t, "channels", c, "messages", "delta"] => {
             caller.require_any(msg_roles, Workload::Teams)?;
@@ -136,8 +189,19 @@ fn serve(st: &AppState, caller: &Caller, path: &str, q: &ODataQuery) -> Result<R
             caller.require_any(msg_roles, Workload::Teams)?;
             protected(st)?;
             let (tm, ch) = channel(t, c)?;
-            let root = ch.messages.iter().find(|x| x.id == *m).ok_or_else(not_found)?;
-            message_tail(st, root, Ctx::Channel(tm, ch), rest, q, &format!("/teams/{t}/channels/{c}/messages/{m}"))
+            let root = ch
+                .messages
+                .iter()
+                .find(|x| x.id == *m)
+                .ok_or_else(not_found)?;
+            message_tail(
+                st,
+                root,
+                Ctx::Channel(tm, ch),
+                rest,
+                q,
+                &format!("/teams/{t}/channels/{c}/messages/{m}"),
+            )
         }
         ["chats"] => {
             caller.require_any(chat_roles, Workload::Teams)?;
@@ -147,12 +211,21 @@ fn serve(st: &AppState, caller: &Caller, path: &str, q: &ODataQuery) -> Result<R
         ["users", u, "chats"] => {
             caller.require_any(chat_roles, Workload::Teams)?;
             let uid = user_id(st, u)?;
-            let all: Vec<Value> = store.chats.iter().filter(|c| c.members.contains(&uid)).map(|c| chat_json(c, &tenant)).collect();
+            let all: Vec<Value> = store
+                .chats
+                .iter()
+                .filter(|c| c.members.contains(&uid))
+                .map(|c| chat_json(c, &tenant))
+                .collect();
             paged(st, all, q, 50, &format!("/users/{u}/chats"), "chats")
         }
         ["chats", c] | ["users", _, "chats", c] => {
             caller.require_any(chat_roles, Workload::Teams)?;
-            entity(st, chat_json(store.chat(c).ok_or_else(not_found)?, &tenant), "chats/$entity")
+            entity(
+                st,
+                chat_json(store.chat(c).ok_or_else(not_found)?, &tenant),
+                "chats/$entity",
+            )
         }
         ["chats", c, "messages"] | ["users", _, "chats", c, "messages"] => {
             caller.require_any(chat_msg_roles, Workload::Teams)?;
@@ -162,87 +235,197 @@ fn serve(st: &AppState, caller: &Caller, path: &str, q: &ODataQuery) -> Result<R
             if let Some(o) = &q.orderby {
                 let o = o.trim();
                 if o != "lastModifiedDateTime desc" && o != "createdDateTime desc" {
-                    return Err(GraphError::bad_request("BadRequest", "$orderby supports only lastModifiedDateTime desc or createdDateTime desc."));
+                    return Err(GraphError::bad_request(
+                        "BadRequest",
+                        "$orderby supports only lastModifiedDateTime desc or createdDateTime desc.",
+                    ));
                 }
             }
             let mut msgs: Vec<&Message> = chat.messages.iter().collect();
-            if q.orderby.as_deref().is_some_and(|o| o.starts_with("createdDateTime")) {
-                msgs.sort_by(|a, b| b.created.cmp(&a.created));
+            if q.orderby
+                .as_deref()
+                .is_some_and(|o| o.starts_with("createdDateTime"))
+            {
+                msgs.sort_by_key(|m| std::cmp::Reverse(m.created));
             } else {
-                msgs.sort_by(|a, b| b.modified.cmp(&a.modified));
+                msgs.sort_by_key(|m| std::cmp::Reverse(m.modified));
             }
-            let all: Vec<Value> = msgs.iter().map(|m| message_json(m, Ctx::Chat(chat), false)).collect();
-            paged(st, all, q, top, &format!("/chats/{c}/messages"), "chatMessages")
+            let all: Vec<Value> = msgs
+                .iter()
+                .map(|m| message_json(m, Ctx::Chat(chat), false))
+                .collect();
+            paged(
+                st,
+                all,
+                q,
+                top,
+                &format!("/chats/{c}/messages"),
+                "chatMessages",
+            )
         }
-        ["chats", c, "messages", m, rest @ ..] | ["users", _, "chats", c, "messages", m, rest @ ..] => {
+        ["chats", c, "messages", m, rest @ ..]
+        | ["users", _, "chats", c, "messages", m, rest @ ..] => {
             caller.require_any(chat_msg_roles, Workload::Teams)?;
             protected(st)?;
             let chat = store.chat(c).ok_or_else(not_found)?;
-            let msg = chat.messages.iter().find(|x| x.id == *m).ok_or_else(not_found)?;
-            message_tail(st, msg, Ctx::Chat(chat), rest, q, &format!("/chats/{c}/messages/{m}"))
+            let msg = chat
+                .messages
+                .iter()
+                .find(|x| x.id == *m)
+                .ok_or_else(not_found)?;
+            message_tail(
+                st,
+                msg,
+                Ctx::Chat(chat),
+                rest,
+                q,
+                &format!("/chats/{c}/messages/{m}"),
+            )
         }
         _ => Err(GraphError::no_resource(segs.last().copied().unwrap_or(""))),
     }
 }
 
 fn user_id(st: &AppState, u: &str) -> Result<String, GraphError> {
-    st.directory.read().user(u).map(|x| x.id.clone()).ok_or_else(|| GraphError::directory_not_found(u))
+    st.directory
+        .read()
+        .user(u)
+        .map(|x| x.id.clone())
+        .ok_or_else(|| GraphError::directory_not_found(u))
 }
 
 fn expands_replies(q: &ODataQuery) -> bool {
-    q.expand.as_deref().is_some_and(|e| e.split(',').any(|x| x.trim() == "replies"))
+    q.expand
+        .as_deref()
+        .is_some_and(|e| e.split(',').any(|x| x.trim() == "replies"))
 }
 
 /// Replies, a reply, hosted contents and their bytes below a message.
-fn message_tail(st: &AppState, msg: &Message, ctx: Ctx<'_>, rest: &[&str], q: &ODataQuery, base: &str) -> Result<Response, GraphError> {
+fn message_tail(
+    st: &AppState,
+    msg: &Message,
+    ctx: Ctx<'_>,
+    rest: &[&str],
+    q: &ODataQuery,
+    base: &str,
+) -> Result<Response, GraphError> {
     match rest {
-        [] => entity(st, message_json(msg, ctx, expands_replies(q)), "chatMessages/$entity"),
+        [] => entity(
+            st,
+            message_json(msg, ctx, expands_replies(q)),
+            "chatMessages/$entity",
+        ),
         ["replies"] => {
             let top = page_size(q, 20)?;
-            let all: Vec<Value> = msg.replies.iter().map(|r| message_json(r, ctx, false)).collect();
+            let all: Vec<Value> = msg
+                .replies
+                .iter()
+                .map(|r| message_json(r, ctx, false))
+                .collect();
             paged(st, all, q, top, &format!("{base}/replies"), "chatMessages")
         }
         ["replies", r, more @ ..] => {
-            let reply = msg.replies.iter().find(|x| x.id == *r).ok_or_else(not_found)?;
+            let reply = msg
+                .replies
+                .iter()
+                .find(|x| x.id == *r)
+                .ok_or_else(not_found)?;
             message_tail(st, reply, ctx, more, q, &format!("{base}/replies/{r}"))
         }
         ["hostedContents"] => {
             let v = msg.hosted.iter().map(|h| json!({"id": h.id})).collect();
-            Ok(crate::respond::ok(&collection(&st.context("chatMessageHostedContents"), v, None, None)))
+            Ok(crate::respond::ok(&collection(
+                &st.context("chatMessageHostedContents"),
+                v,
+                None,
+                None,
+            )))
         }
         ["hostedContents", h] => {
-            let hc = msg.hosted.iter().find(|x| x.id == *h).ok_or_else(not_found)?;
-            entity(st, json!({"id": hc.id, "contentBytes": null, "contentType": null}), "chatMessageHostedContents/$entity")
+            let hc = msg
+                .hosted
+                .iter()
+                .find(|x| x.id == *h)
+                .ok_or_else(not_found)?;
+            entity(
+                st,
+                json!({"id": hc.id, "contentBytes": null, "contentType": null}),
+                "chatMessageHostedContents/$entity",
+            )
         }
         ["hostedContents", h, "$value"] => {
-            let hc = msg.hosted.iter().find(|x| x.id == *h).ok_or_else(not_found)?;
+            let hc = msg
+                .hosted
+                .iter()
+                .find(|x| x.id == *h)
+                .ok_or_else(not_found)?;
             let a = &crate::drive::content::ASSETS[hc.asset as usize];
             let mut r = (StatusCode::OK, a.bytes).into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(a.mime));
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(a.mime));
             Ok(r)
         }
         [other, ..] => Err(GraphError::no_resource(other)),
     }
 }
 
-fn channel_delta(st: &AppState, tm: &Team, ch: &Channel, q: &ODataQuery) -> Result<Response, GraphError> {
+fn channel_delta(
+    st: &AppState,
+    tm: &Team,
+    ch: &Channel,
+    q: &ODataQuery,
+) -> Result<Response, GraphError> {
     let top = page_size(q, 20)?;
     let now = st.clock.now();
     let key = format!("{}|{}", tm.id, ch.id);
     let state = if let Some(t) = q.skiptoken.as_deref().or(q.deltatoken.as_deref()) {
-        let s: DeltaState = st.tokens.decode(DELTA_KIND, t).ok_or_else(|| GraphError::bad_request("BadRequest", "Invalid delta token."))?;
+        let s: DeltaState = st
+            .tokens
+            .decode(DELTA_KIND, t)
+            .ok_or_else(|| GraphError::bad_request("BadRequest", "Invalid delta token."))?;
         if s.c != key {
-            return Err(GraphError::bad_request("BadRequest", "Invalid delta token."));
+            return Err(GraphError::bad_request(
+                "BadRequest",
+                "Invalid delta token.",
+            ));
         }
-        if q.deltatoken.is_some() { DeltaState { s: s.s, n: ch.seq, o: 0, c: key.clone() } } else { s }
+        if q.deltatoken.is_some() {
+            DeltaState {
+                s: s.s,
+                n: ch.seq,
+                o: 0,
+                c: key.clone(),
+            }
+        } else {
+            s
+        }
     } else {
-        DeltaState { s: 0, n: ch.seq, o: 0, c: key.clone() }
+        DeltaState {
+            s: 0,
+            n: ch.seq,
+            o: 0,
+            c: key.clone(),
+        }
     };
     let since_filter: Option<DateTime<Utc>> = match q.filter.as_deref() {
         None => None,
         Some(f) => {
-            let v = f.trim().strip_prefix("lastModifiedDateTime gt ").ok_or_else(|| GraphError::bad_request("BadRequest", "Only '$filter=lastModifiedDateTime gt {dateTime}' is supported."))?;
-            Some(DateTime::parse_from_rfc3339(v.trim()).map_err(|_| GraphError::bad_request("BadRequest", format!("Invalid dateTime '{v}'.")))?.with_timezone(&Utc))
+            let v = f
+                .trim()
+                .strip_prefix("lastModifiedDateTime gt ")
+                .ok_or_else(|| {
+                    GraphError::bad_request(
+                        "BadRequest",
+                        "Only '$filter=lastModifiedDateTime gt {dateTime}' is supported.",
+                    )
+                })?;
+            Some(
+                DateTime::parse_from_rfc3339(v.trim())
+                    .map_err(|_| {
+                        GraphError::bad_request("BadRequest", format!("Invalid dateTime '{v}'."))
+                    })?
+                    .with_timezone(&Utc),
+            )
         }
     };
     let window = now - Duration::days(8 * 30);
@@ -253,7 +436,12 @@ fn channel_delta(st: &AppState, tm: &Team, ch: &Channel, q: &ODataQuery) -> Resu
         .filter(|m| since_filter.is_none_or(|f| m.modified > f))
         .collect();
     let expand = expands_replies(q);
-    let page: Vec<Value> = round.iter().skip(state.o).take(top).map(|m| message_json(m, Ctx::Channel(tm, ch), expand)).collect();
+    let page: Vec<Value> = round
+        .iter()
+        .skip(state.o)
+        .take(top)
+        .map(|m| message_json(m, Ctx::Channel(tm, ch), expand))
+        .collect();
     let path = format!("/teams/{}/channels/{}/messages/delta", tm.id, ch.id);
     let link = |param: &str, tok: &str| {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
@@ -266,25 +454,63 @@ fn channel_delta(st: &AppState, tm: &Team, ch: &Channel, q: &ODataQuery) -> Resu
         format!("{}?{}", st.graph_url(&path), ser.finish())
     };
     let (next, delta) = if state.o + top < round.len() {
-        let t = st.tokens.encode(DELTA_KIND, &DeltaState { s: state.s, n: state.n, o: state.o + top, c: key });
+        let t = st.tokens.encode(
+            DELTA_KIND,
+            &DeltaState {
+                s: state.s,
+                n: state.n,
+                o: state.o + top,
+                c: key,
+            },
+        );
         (Some(link("$skiptoken", &t)), None)
     } else {
-        let t = st.tokens.encode(DELTA_KIND, &DeltaState { s: state.n, n: state.n, o: 0, c: key });
+        let t = st.tokens.encode(
+            DELTA_KIND,
+            &DeltaState {
+                s: state.n,
+                n: state.n,
+                o: 0,
+                c: key,
+            },
+        );
         (None, Some(link("$deltatoken", &t)))
     };
-    Ok(crate::respond::ok(&collection(&st.context("Collection(chatMessage)"), page, next, delta)))
+    Ok(crate::respond::ok(&collection(
+        &st.context("Collection(chatMessage)"),
+        page,
+        next,
+        delta,
+    )))
 }
 
-fn paged(st: &AppState, all: Vec<Value>, q: &ODataQuery, top: usize, path: &str, ctx: &str) -> Result<Response, GraphError> {
+fn paged(
+    st: &AppState,
+    all: Vec<Value>,
+    q: &ODataQuery,
+    top: usize,
+    path: &str,
+    ctx: &str,
+) -> Result<Response, GraphError> {
     let top = q.top.unwrap_or(top).max(1);
     let offset = match &q.skiptoken {
-        Some(t) => st.tokens.decode::<SkipState>("teams.skip", t).ok_or_else(|| GraphError::bad_request("BadRequest", "Invalid skip token."))?.offset,
+        Some(t) => {
+            st.tokens
+                .decode::<SkipState>("teams.skip", t)
+                .ok_or_else(|| GraphError::bad_request("BadRequest", "Invalid skip token."))?
+                .offset
+        }
         None => 0,
     };
     let total = all.len();
     let value: Vec<Value> = all.into_iter().skip(offset).take(top).collect();
     let next = (offset + top < total).then(|| {
-        let tok = st.tokens.encode("teams.skip", &SkipState { offset: offset + top });
+        let tok = st.tokens.encode(
+            "teams.skip",
+            &SkipState {
+                offset: offset + top,
+            },
+        );
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &q.pairs {
             if k != "$skiptoken" {
@@ -294,7 +520,12 @@ fn paged(st: &AppState, all: Vec<Value>, q: &ODataQuery, top: usize, path: &str,
         ser.append_pair("$skiptoken", &tok);
         format!("{}?{}", st.graph_url(path), ser.finish())
     });
-    Ok(crate::respond::ok(&collection(&st.context(ctx), value, next, None)))
+    Ok(crate::respond::ok(&collection(
+        &st.context(ctx),
+        value,
+        next,
+        None,
+    )))
 }
 
 fn entity(st: &AppState, mut v: Value, ctx: &str) -> Result<Response, GraphError> {
@@ -337,7 +568,12 @@ pub(crate) fn channel_json(t: &Team, c: &Channel, tenant: &str) -> Value {
 
 /// A chat.
 pub(crate) fn chat_json(c: &Chat, tenant: &str) -> Value {
-    let last = c.messages.iter().map(|m| m.modified).max().unwrap_or(c.created);
+    let last = c
+        .messages
+        .iter()
+        .map(|m| m.modified)
+        .max()
+        .unwrap_or(c.created);
     json!({
         "id": c.id, "topic": c.topic, "chatType": c.chat_type, "createdDateTime": iso(c.created),
         "lastUpdatedDateTime": iso(last), "tenantId": tenant, "isHiddenForAllMembers": false, "onlineMeetingInfo": null,
@@ -362,7 +598,12 @@ pub(crate) fn message_json(m: &Message, ctx: Ctx<'_>, with_replies: bool) -> Val
         Ctx::Channel(t, c) => {
             v["chatId"] = Value::Null;
             v["channelIdentity"] = json!({"teamId": t.id, "channelId": c.id});
-            v["webUrl"] = json!(format!("https://teams.microsoft.com/l/message/{}/{}?groupId={}", c.id.replace(':', "%3a").replace('@', "%40"), m.id, t.id));
+            v["webUrl"] = json!(format!(
+                "https://teams.microsoft.com/l/message/{}/{}?groupId={}",
+                c.id.replace(':', "%3a").replace('@', "%40"),
+                m.id,
+                t.id
+            ));
         }
         Ctx::Chat(c) => {
             v["chatId"] = json!(c.id);
@@ -371,15 +612,24 @@ pub(crate) fn message_json(m: &Message, ctx: Ctx<'_>, with_replies: bool) -> Val
         }
     }
     if with_replies {
-        v["replies"] = Value::Array(m.replies.iter().map(|r| message_json(r, ctx, false)).collect());
+        v["replies"] = Value::Array(
+            m.replies
+                .iter()
+                .map(|r| message_json(r, ctx, false))
+                .collect(),
+        );
     }
     v
 }
 
 /// `POST /_emulator/teams/protected-api {"approved": bool}`.
-pub(crate) async fn set_protected(State(st): State<AppState>, axum::Json(body): axum::Json<Value>) -> Response {
+pub(crate) async fn set_protected(
+    State(st): State<AppState>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
     let Some(a) = body.get("approved").and_then(Value::as_bool) else {
-        return GraphError::bad_request("invalidRequest", "give {\"approved\": true|false}").into_response();
+        return GraphError::bad_request("invalidRequest", "give {\"approved\": true|false}")
+            .into_response();
     };
     teams_state(&st).approved.store(a, Ordering::Relaxed);
     axum::Json(json!({"approved": a})).into_response()
@@ -387,9 +637,17 @@ pub(crate) async fn set_protected(State(st): State<AppState>, axum::Json(body): 
 
 /// `POST /_emulator/teams/activity {"messages": n, "replies": n, "edits": n, "deletes": n}`: new
 /// posts, replies, edits and deletions in every channel (changes show in channel delta).
-pub(crate) async fn activity(State(st): State<AppState>, axum::Json(body): axum::Json<Value>) -> Response {
+pub(crate) async fn activity(
+    State(st): State<AppState>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
     let n = |k: &str, d: u64| body.get(k).and_then(Value::as_u64).unwrap_or(d) as usize;
-    let (posts, replies, edits, deletes) = (n("messages", 1), n("replies", 1), n("edits", 0), n("deletes", 0));
+    let (posts, replies, edits, deletes) = (
+        n("messages", 1),
+        n("replies", 1),
+        n("edits", 0),
+        n("deletes", 0),
+    );
     let ts: std::sync::Arc<TeamsState> = teams_state(&st);
     let now = st.clock.now();
     let mut store = ts.store.write();
@@ -401,11 +659,25 @@ pub(crate) async fn activity(State(st): State<AppState>, axum::Json(body): axum:
                 let members = &store.teams[ti].members;
                 let dir = st.directory.read();
                 let id = members.first().cloned().unwrap_or_default();
-                dir.user(&id).map(|u| crate::drive::model::Ident { id: u.id.clone(), display_name: u.display_name.clone(), email: u.upn.clone() })
+                dir.user(&id).map(|u| crate::drive::model::Ident {
+                    id: u.id.clone(),
+                    display_name: u.display_name.clone(),
+                    email: u.upn.clone(),
+                })
             };
-            let Some(from) = from.map(std::sync::Arc::new) else { continue };
+            let Some(from) = from.map(std::sync::Arc::new) else {
+                continue;
+            };
             for _ in 0..posts {
-                let m = store.message(&mut rng, now, from.clone(), None, Some("Update".into()), false, &[]);
+                let m = store.message(
+                    &mut rng,
+                    now,
+                    from.clone(),
+                    None,
+                    Some("Update".into()),
+                    false,
+                    &[],
+                );
                 let ch = &mut store.teams[ti].channels[ci];
                 ch.seq = m.seq;
                 ch.messages.push(m);
@@ -427,7 +699,10 @@ pub(crate) async fn activity(State(st): State<AppState>, axum::Json(body): axum:
                 root.replies.push(r);
                 count[1] += 1;
             }
-            for (k, kind) in (0..edits).map(|k| (k, 2)).chain((0..deletes).map(|k| (k, 3))) {
+            for (k, kind) in (0..edits)
+                .map(|k| (k, 2))
+                .chain((0..deletes).map(|k| (k, 3)))
+            {
                 let len = store.teams[ti].channels[ci].messages.len();
                 if len == 0 {
                     break;
@@ -448,5 +723,8 @@ pub(crate) async fn activity(State(st): State<AppState>, axum::Json(body): axum:
             }
         }
     }
-    axum::Json(json!({"messages": count[0], "replies": count[1], "edits": count[2], "deletes": count[3]})).into_response()
+    axum::Json(
+        json!({"messages": count[0], "replies": count[1], "edits": count[2], "deletes": count[3]}),
+    )
+    .into_response()
 }

@@ -129,15 +129,29 @@ pub struct TeamSpec {
 }
 
 const TOPICS: &[&str] = &[
-    "Release planning", "Customer escalation", "Weekly sync", "Budget 2026", "Offsite", "Hiring",
-    "Incident review", "Roadmap", "Lunch", "Design review",
+    "Release planning",
+    "Customer escalation",
+    "Weekly sync",
+    "Budget 2026",
+    "Offsite",
+    "Hiring",
+    "Incident review",
+    "Roadmap",
+    "Lunch",
+    "Design review",
 ];
 const LINES: &[&str] = &[
-    "Can you take a look at this before Friday?", "Thanks, that works for me.",
-    "I've updated the deck with the latest numbers.", "Let's discuss in tomorrow's call.",
-    "The customer confirmed the order 🎉", "Où en est la revue du contrat ?",
-    "Bitte bis Montag prüfen.", "Agreed — shipping it.", "Here is the screenshot:",
-    "Who owns the follow-up?", "Moving this to the next sprint.",
+    "Can you take a look at this before Friday?",
+    "Thanks, that works for me.",
+    "I've updated the deck with the latest numbers.",
+    "Let's discuss in tomorrow's call.",
+    "The customer confirmed the order 🎉",
+    "Où en est la revue du contrat ?",
+    "Bitte bis Montag prüfen.",
+    "Agreed — shipping it.",
+    "Here is the screenshot:",
+    "Who owns the follow-up?",
+    "Moving this to the next sprint.",
 ];
 
 /// Index of the PNG/JPEG assets used as inline images.
@@ -179,11 +193,17 @@ impl TeamsStore {
         let mut hosted = Vec::new();
         let mut body = format!("<p>{line}</p>");
         if with_image && !images.is_empty() {
-            let hid = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("id=x_0-wus-d{}-{id},type=1", seq % 10));
+            let hid = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("id=x_0-wus-d{}-{id},type=1", seq % 10),
+            );
             body.push_str(&format!(
                 "<p><img src=\"https://graph.microsoft.com/v1.0/hostedContents/{hid}/$value\" alt=\"image\" itemtype=\"http://schema.skype.com/AMSImage\"></p>"
             ));
-            hosted.push(Hosted { id: hid, asset: images[rng.gen_range(0..images.len())] });
+            hosted.push(Hosted {
+                id: hid,
+                asset: images[rng.gen_range(0..images.len())],
+            });
         }
         Message {
             id,
@@ -203,7 +223,13 @@ impl TeamsStore {
     }
 
     /// Generates teams for `teams` and chats among `users`.
-    pub fn generate(seed: u64, cfg: &DriveConfig, teams: &[TeamSpec], users: &[Ident], anchor: DateTime<Utc>) -> Self {
+    pub fn generate(
+        seed: u64,
+        cfg: &DriveConfig,
+        teams: &[TeamSpec],
+        users: &[Ident],
+        anchor: DateTime<Utc>,
+    ) -> Self {
         let mut store = TeamsStore::default();
         let users: Vec<Arc<Ident>> = users.iter().cloned().map(Arc::new).collect();
         let images = image_assets();
@@ -212,12 +238,23 @@ impl TeamsStore {
             let mut rng = rng_for(seed, "teams.team", &[ti as u64]);
             let created = anchor - Duration::days(rng.gen_range(100..900));
             let members: Vec<Arc<Ident>> = t.members.iter().filter_map(|m| by_id(m)).collect();
-            let members = if members.is_empty() { users.iter().take(3).cloned().collect() } else { members };
+            let members = if members.is_empty() {
+                users.iter().take(3).cloned().collect()
+            } else {
+                members
+            };
             let mut channels = Vec::new();
-            let names = [("General", "standard"), ("Announcements", "standard"), ("Leadership", "private")];
+            let names = [
+                ("General", "standard"),
+                ("Announcements", "standard"),
+                ("Leadership", "private"),
+            ];
             for (ci, (name, membership)) in names.iter().enumerate() {
                 let mut ch = Channel {
-                    id: format!("19:{}@thread.tacv2", hex_id(seed, "teams.channel", &[ti as u64, ci as u64])),
+                    id: format!(
+                        "19:{}@thread.tacv2",
+                        hex_id(seed, "teams.channel", &[ti as u64, ci as u64])
+                    ),
                     display_name: name.to_string(),
                     description: format!("{name} channel of {}", t.display_name),
                     membership,
@@ -225,19 +262,38 @@ impl TeamsStore {
                     messages: Vec::new(),
                     seq: 0,
                 };
-                let mut at = anchor - Duration::days(300);
-                for _ in 0..cfg.channel_messages {
-                    at += Duration::minutes(rng.gen_range(30..60 * 24 * 20));
-                    let at = at.min(anchor);
-                    let Some(from) = members.choose(&mut rng).cloned() else { break };
-                    let subject = rng.gen_bool(0.4).then(|| TOPICS[rng.gen_range(0..TOPICS.len())].to_string());
+                // Spread over the year before the anchor, so some posts fall outside delta's
+                // 8-month window and some inside.
+                let span = 365 * 24 * 60 / i64::from(cfg.channel_messages.max(1));
+                for k in 0..i64::from(cfg.channel_messages) {
+                    let at = (anchor - Duration::days(365)
+                        + Duration::minutes(k * span + rng.gen_range(0..span.max(1))))
+                    .min(anchor);
+                    let Some(from) = members.choose(&mut rng).cloned() else {
+                        break;
+                    };
+                    let subject = rng
+                        .gen_bool(0.4)
+                        .then(|| TOPICS[rng.gen_range(0..TOPICS.len())].to_string());
                     let img = rng.gen_bool(0.15);
                     let mut root = store.message(&mut rng, at, from, None, subject, img, &images);
                     for r in 0..rng.gen_range(0..4u32) {
-                        let Some(from) = members.choose(&mut rng).cloned() else { break };
-                        let rat = (at + Duration::minutes(i64::from(r + 1) * rng.gen_range(1..120))).min(anchor);
+                        let Some(from) = members.choose(&mut rng).cloned() else {
+                            break;
+                        };
+                        let rat = (at
+                            + Duration::minutes(i64::from(r + 1) * rng.gen_range(1..120)))
+                        .min(anchor);
                         let img = rng.gen_bool(0.05);
-                        let reply = store.message(&mut rng, rat, from, Some(root.id.clone()), None, img, &images);
+                        let reply = store.message(
+                            &mut rng,
+                            rat,
+                            from,
+                            Some(root.id.clone()),
+                            None,
+                            img,
+                            &images,
+                        );
                         root.modified = root.modified.max(rat);
                         root.seq = reply.seq;
                         root.replies.push(reply);
@@ -266,26 +322,50 @@ impl TeamsStore {
                 }
                 let group = rng.gen_bool(0.4) && others.len() >= 2;
                 let mut members = vec![u.clone()];
-                let n = if group { rng.gen_range(2..=others.len().min(4)) } else { 1 };
+                let n = if group {
+                    rng.gen_range(2..=others.len().min(4))
+                } else {
+                    1
+                };
                 for o in others.choose_multiple(&mut rng, n) {
                     members.push((*o).clone());
                 }
                 let (id, topic, chat_type) = if group {
-                    (format!("19:{}@thread.v2", hex_id(seed, "teams.chat.id", &[ui as u64, u64::from(k)])), Some(TOPICS[rng.gen_range(0..TOPICS.len())].to_string()), "group")
+                    (
+                        format!(
+                            "19:{}@thread.v2",
+                            hex_id(seed, "teams.chat.id", &[ui as u64, u64::from(k)])
+                        ),
+                        Some(TOPICS[rng.gen_range(0..TOPICS.len())].to_string()),
+                        "group",
+                    )
                 } else {
                     let mut pair = [members[0].id.clone(), members[1].id.clone()];
                     pair.sort();
-                    (format!("19:{}_{}@unq.gbl.spaces", pair[0], pair[1]), None, "oneOnOne")
+                    (
+                        format!("19:{}_{}@unq.gbl.spaces", pair[0], pair[1]),
+                        None,
+                        "oneOnOne",
+                    )
                 };
                 if store.chats.iter().any(|c| c.id == id) {
                     continue;
                 }
                 let created = anchor - Duration::days(rng.gen_range(10..400));
-                let mut chat = Chat { id, topic, chat_type, created, members: members.iter().map(|m| m.id.clone()).collect(), messages: Vec::new() };
+                let mut chat = Chat {
+                    id,
+                    topic,
+                    chat_type,
+                    created,
+                    members: members.iter().map(|m| m.id.clone()).collect(),
+                    messages: Vec::new(),
+                };
                 let mut at = created;
                 for _ in 0..cfg.chat_messages {
                     at = (at + Duration::minutes(rng.gen_range(1..60 * 24 * 5))).min(anchor);
-                    let Some(from) = members.choose(&mut rng).cloned() else { break };
+                    let Some(from) = members.choose(&mut rng).cloned() else {
+                        break;
+                    };
                     let img = rng.gen_bool(0.1);
                     let m = store.message(&mut rng, at, from, None, None, img, &images);
                     chat.messages.push(m);
@@ -319,17 +399,34 @@ mod tests {
     use super::*;
 
     fn users() -> Vec<Ident> {
-        (0..4).map(|i| Ident { id: format!("u{i}"), display_name: format!("U{i}"), email: format!("u{i}@x") }).collect()
+        (0..4)
+            .map(|i| Ident {
+                id: format!("u{i}"),
+                display_name: format!("U{i}"),
+                email: format!("u{i}@x"),
+            })
+            .collect()
     }
 
     #[test]
     fn deterministic_and_shaped_like_teams() {
         let cfg = DriveConfig::default();
-        let specs = [TeamSpec { id: "g1".into(), display_name: "Sales".into(), description: "d".into(), members: vec!["u0".into(), "u1".into()] }];
+        let specs = [TeamSpec {
+            id: "g1".into(),
+            display_name: "Sales".into(),
+            description: "d".into(),
+            members: vec!["u0".into(), "u1".into()],
+        }];
         let anchor = crate::model::tenant::content_anchor();
         let a = TeamsStore::generate(5, &cfg, &specs, &users(), anchor);
         let b = TeamsStore::generate(5, &cfg, &specs, &users(), anchor);
-        let ids = |s: &TeamsStore| s.teams[0].channels[0].messages.iter().map(|m| (m.id.clone(), m.body.clone())).collect::<Vec<_>>();
+        let ids = |s: &TeamsStore| {
+            s.teams[0].channels[0]
+                .messages
+                .iter()
+                .map(|m| (m.id.clone(), m.body.clone()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&a), ids(&b));
         let t = &a.teams[0];
         assert_eq!(t.channels.len(), 3);
