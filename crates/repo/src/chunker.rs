@@ -23,9 +23,9 @@ impl Default for ChunkerParams {
     fn default() -> Self {
         ChunkerParams {
             small: ChunkSizes {
-                min: 4 * 1024,
-                avg: 16 * 1024,
-                max: 64 * 1024,
+                min: 2 * 1024,
+                avg: 8 * 1024,
+                max: 32 * 1024,
             },
             large: ChunkSizes {
                 min: 256 * 1024,

@@ -223,24 +223,24 @@ impl BackupSession {
     pub async fn put_item<R: AsyncRead + Unpin + Send>(&mut self, meta: ItemMeta, mut content: R) -> Result<ItemRecord> {
         validate_id(&meta.id)?;
         let sizes = self.repo.config().chunker.profile(meta.size_hint);
+        // Read window: several chunks per round (parallel hashing/compression), but never a big
+        // allocation for a small item.
         let window = (sizes.max as usize * 2).max(4 << 20);
         let level = self.repo.config().zstd_level;
-        let mut buf: Vec<u8> = Vec::with_capacity(window + sizes.max as usize);
+        let first = (meta.size_hint as usize).saturating_add(1).clamp(8 * 1024, window);
+        let mut buf: Vec<u8> = Vec::with_capacity(first);
         let mut refs = Vec::new();
         let mut total = 0u64;
         loop {
             let mut eof = false;
             while buf.len() < window {
-                let before = buf.len();
-                buf.resize(window, 0);
-                let n = match content.read(&mut buf[before..]).await {
-                    Ok(n) => n,
-                    Err(e) => {
-                        buf.truncate(before);
-                        return Err(Error::io(format!("reading content of item {}", meta.id), e));
-                    }
-                };
-                buf.truncate(before + n);
+                if buf.capacity() == buf.len() {
+                    buf.reserve((buf.len().max(64 * 1024)).min(window - buf.len()));
+                }
+                let n = content
+                    .read_buf(&mut buf)
+                    .await
+                    .map_err(|e| Error::io(format!("reading content of item {}", meta.id), e))?;
                 if n == 0 {
                     eof = true;
                     break;
