@@ -95,13 +95,16 @@ impl Emulator {
         let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { addr: bind, source })?;
         let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
         let base_url = format!("http://{host}:{}", addr.port());
-        let directory = model::tenant::Directory::generate(config.seed, config.users, config.generator.groups);
-        let mail = match &config.from_dir {
-            Some(dir) => mail::loader::load(dir, &directory, &config).map_err(|detail| EmulatorError::Load {
+        let (directory, mail) = match &config.from_dir {
+            Some(dir) => mail::loader::load(dir, &config).map_err(|detail| EmulatorError::Load {
                 path: dir.display().to_string(),
                 detail,
             })?,
-            None => mail::MailStore::new(config.seed, config.generator.clone(), &directory),
+            None => {
+                let directory = model::tenant::Directory::generate(config.seed, config.users, config.generator.groups);
+                let mail = mail::MailStore::new(config.seed, config.generator.clone(), &directory);
+                (directory, mail)
+            }
         };
         let state = AppState(std::sync::Arc::new(state::Shared::new(config, base_url, directory, mail)));
         let router = router::build(state.clone());

@@ -25,10 +25,15 @@ use std::sync::Arc;
 const READ: &[&str] = &["Calendars.Read", "Calendars.ReadWrite"];
 const WRITE: &[&str] = &["Calendars.ReadWrite"];
 
+/// Generated recurring series per mailbox (none when no events are generated, e.g. loaded tenants).
+fn series_count(state: &AppState) -> u32 {
+    if state.mail.knobs.events_per_mailbox == 0 { 0 } else { SERIES_PER_MAILBOX }
+}
+
 /// All live event numbers of a mailbox.
 fn event_numbers(state: &AppState, mb: &Mailbox) -> Vec<u32> {
     let mut v: Vec<u32> = (0..state.mail.knobs.events_per_mailbox).collect();
-    v.extend((0..SERIES_PER_MAILBOX).map(|s| SERIES_BASE + s));
+    v.extend((0..series_count(state)).map(|s| SERIES_BASE + s));
     v.extend((0..mb.pim.created_events.len() as u32).map(|i| CREATED_BIT | i));
     v.retain(|n| !mb.pim.deleted_events.contains(n));
     v
@@ -42,7 +47,7 @@ pub(crate) fn event(state: &AppState, mb: &Mailbox, n: u32) -> Option<StoredEven
     if n & CREATED_BIT != 0 {
         return mb.pim.created_events.get((n & !CREATED_BIT) as usize).cloned();
     }
-    let valid = n < state.mail.knobs.events_per_mailbox || (SERIES_BASE..SERIES_BASE + SERIES_PER_MAILBOX).contains(&n);
+    let valid = n < state.mail.knobs.events_per_mailbox || (SERIES_BASE..SERIES_BASE + series_count(state)).contains(&n);
     if !valid {
         return None;
     }

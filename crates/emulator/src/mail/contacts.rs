@@ -46,7 +46,7 @@ fn contact(state: &AppState, mb: &Mailbox, n: u32) -> Option<Value> {
         return None;
     };
     let ck = change_key(mb.user, n as u64 | (1 << 40), 0);
-    let created = v.get("createdDateTime").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| iso(crate::model::tenant::content_anchor() - chrono::Duration::days(n as i64 + 10)));
+    let created = v.get("createdDateTime").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| iso(crate::model::tenant::content_anchor() - chrono::Duration::days((n & !CREATED_BIT) as i64 % 3650 + 10)));
     let o = v.as_object_mut()?;
     o.insert("@odata.etag".into(), json!(format!("W/\"{ck}\"")));
     o.insert("id".into(), json!(ExId::Contact { user: mb.user, n }.encode()));
