@@ -24,7 +24,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/_emulator/clock", get(clock))
         .route("/_emulator/clock/advance", post(clock_advance))
         .route("/_emulator/faults", get(faults_get).post(faults_set))
-        .route("/_emulator/throttling", get(throttling_get).post(throttling_set))
+        .route(
+            "/_emulator/throttling",
+            get(throttling_get).post(throttling_set),
+        )
         .merge(crate::mail::admin_routes())
 }
 
@@ -66,7 +69,15 @@ async fn stats(State(state): State<AppState>) -> Response {
         .stats
         .totals()
         .into_iter()
-        .map(|(k, v)| (serde_json::to_value(k).ok().and_then(|s| s.as_str().map(str::to_string)).unwrap_or_default(), json!(v)))
+        .map(|(k, v)| {
+            (
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|s| s.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                json!(v),
+            )
+        })
         .collect();
     Json(json!({"totals": totals, "rows": state.stats.rows()})).into_response()
 }
@@ -96,7 +107,10 @@ async fn clock_advance(State(state): State<AppState>, body: axum::body::Bytes) -
     };
     let total = a.seconds + a.days * 86_400;
     if total == 0 {
-        return admin_error(StatusCode::BAD_REQUEST, "give a positive 'seconds' or 'days'");
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            "give a positive 'seconds' or 'days'",
+        );
     }
     state.clock.advance(Duration::from_secs(total));
     state.mail.on_clock_advanced(&state);
@@ -139,7 +153,11 @@ async fn faults_set(State(state): State<AppState>, body: axum::body::Bytes) -> R
     if let Some(ms) = b.latency_ms {
         *state.faults.latency.write() = Duration::from_millis(ms);
     }
-    state.faults.set(FaultConfig { rate: b.rate, classes: b.classes, kinds: b.kinds });
+    state.faults.set(FaultConfig {
+        rate: b.rate,
+        classes: b.classes,
+        kinds: b.kinds,
+    });
     faults_get(State(state)).await
 }
 
@@ -182,7 +200,10 @@ async fn throttling_set(State(state): State<AppState>, body: axum::body::Bytes) 
     }
     if let Some(v) = b.http_date_share {
         if !(0.0..=1.0).contains(&v) {
-            return admin_error(StatusCode::BAD_REQUEST, "httpDateShare must be within 0..=1");
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                "httpDateShare must be within 0..=1",
+            );
         }
         c.http_date_share = v;
     }

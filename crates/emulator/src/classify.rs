@@ -51,9 +51,12 @@ impl EndpointClass {
 
     /// Parse a lowercase class name.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|c| serde_json::to_value(c).ok().and_then(|v| v.as_str().map(|x| x == s)) == Some(true))
+        Self::ALL.into_iter().find(|c| {
+            serde_json::to_value(c)
+                .ok()
+                .and_then(|v| v.as_str().map(|x| x == s))
+                == Some(true)
+        })
     }
 
     /// Outlook classes share the per-mailbox limits.
@@ -74,7 +77,10 @@ pub fn classify(path: &str) -> (EndpointClass, Option<String>) {
     if path.contains("/oauth2/") || path.contains("/.well-known/") || path.contains("/discovery/") {
         return (EndpointClass::Auth, None);
     }
-    let Some(rest) = path.strip_prefix("/v1.0/").or_else(|| path.strip_prefix("/beta/")) else {
+    let Some(rest) = path
+        .strip_prefix("/v1.0/")
+        .or_else(|| path.strip_prefix("/beta/"))
+    else {
         return (EndpointClass::Other, None);
     };
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
@@ -84,7 +90,10 @@ pub fn classify(path: &str) -> (EndpointClass, Option<String>) {
         "$batch" => (EndpointClass::Batch, None),
         "users" | "me" => {
             let owner = if first == "me" { None } else { second };
-            let third = segs.get(if first == "me" { 1 } else { 2 }).copied().unwrap_or("");
+            let third = segs
+                .get(if first == "me" { 1 } else { 2 })
+                .copied()
+                .unwrap_or("");
             let third = third.split('(').next().unwrap_or("");
             let class = match third.to_ascii_lowercase().as_str() {
                 "messages" | "mailfolders" | "translateexchangeids" | "mailboxsettings" => {
@@ -131,7 +140,10 @@ mod tests {
             classify("/v1.0/users/u1/calendarView/delta"),
             (EndpointClass::Calendar, Some("u1".into()))
         );
-        assert_eq!(classify("/v1.0/drives/d1/root/delta").0, EndpointClass::Drive);
+        assert_eq!(
+            classify("/v1.0/drives/d1/root/delta").0,
+            EndpointClass::Drive
+        );
         assert_eq!(classify("/t/oauth2/v2.0/token").0, EndpointClass::Auth);
         assert_eq!(EndpointClass::parse("mail"), Some(EndpointClass::Mail));
     }

@@ -23,20 +23,54 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/groups", get(list_groups))
         .route("/groups/{group}", get(get_group))
         .route("/groups/{group}/members", get(group_members))
-        .route("/directory/deletedItems/microsoft.graph.user", get(deleted_users))
+        .route(
+            "/directory/deletedItems/microsoft.graph.user",
+            get(deleted_users),
+        )
         .route("/organization", get(organization))
 }
 
 const USER_DEFAULT: &[&str] = &[
-    "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
-    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "id",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
 ];
 
 /// Properties only available on single-user GET (Graph answers 501 on the collection).
-const USER_SINGLE_ONLY: &[&str] = &["mailboxSettings", "aboutMe", "skills", "birthday", "hireDate", "interests", "mySite", "pastProjects", "preferredName", "responsibilities", "schools"];
+const USER_SINGLE_ONLY: &[&str] = &[
+    "mailboxSettings",
+    "aboutMe",
+    "skills",
+    "birthday",
+    "hireDate",
+    "interests",
+    "mySite",
+    "pastProjects",
+    "preferredName",
+    "responsibilities",
+    "schools",
+];
 
-const READ_USERS: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
-const READ_GROUPS: &[&str] = &["Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "GroupMember.Read.All"];
+const READ_USERS: &[&str] = &[
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const READ_GROUPS: &[&str] = &[
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "GroupMember.Read.All",
+];
 
 /// Full JSON of a user (all properties the emulator knows).
 pub(crate) fn user_json(u: &User, domain: &str) -> Value {
@@ -82,7 +116,10 @@ fn default_view(mut v: Value, q: &ODataQuery) -> Value {
 
 fn page_size(q: &ODataQuery, default: usize, max: usize) -> Result<usize, GraphError> {
     match q.top {
-        Some(0) => Err(GraphError::bad_request("Request_BadRequest", "Invalid value specified for property 'top' of resource 'Query'.")),
+        Some(0) => Err(GraphError::bad_request(
+            "Request_BadRequest",
+            "Invalid value specified for property 'top' of resource 'Query'.",
+        )),
         Some(n) if n > max => Err(GraphError::bad_request(
             "Request_BadRequest",
             format!("Invalid page size specified: '{n}'. Must be between 1 and {max} inclusive."),
@@ -113,7 +150,12 @@ pub(crate) fn paged(
     let total = items.len();
     let page: Vec<Value> = items.into_iter().skip(offset).take(size).collect();
     let next = (offset + size < total).then(|| {
-        let tok = state.tokens.encode("skip", &SkipState { offset: offset + size });
+        let tok = state.tokens.encode(
+            "skip",
+            &SkipState {
+                offset: offset + size,
+            },
+        );
         let frozen = q.frozen();
         let mut ser = url::form_urlencoded::Serializer::new(frozen);
         ser.append_pair("$skiptoken", &tok);
@@ -129,11 +171,17 @@ pub(crate) fn paged(
 fn check_user_select(q: &ODataQuery, single: bool) -> Result<(), GraphError> {
     if let Some(sel) = &q.select {
         crate::odata::check_select(sel, schema_props::USER, "user")?;
-        if !single && let Some(s) = sel.iter().find(|s| USER_SINGLE_ONLY.iter().any(|x| x.eq_ignore_ascii_case(s))) {
+        if !single
+            && let Some(s) = sel
+                .iter()
+                .find(|s| USER_SINGLE_ONLY.iter().any(|x| x.eq_ignore_ascii_case(s)))
+        {
             return Err(GraphError::new(
                 axum::http::StatusCode::NOT_IMPLEMENTED,
                 "NotImplemented",
-                format!("This operation target is not yet supported. The property '{s}' is only available on a single user."),
+                format!(
+                    "This operation target is not yet supported. The property '{s}' is only available on a single user."
+                ),
             ));
         }
     }
@@ -143,14 +191,24 @@ fn check_user_select(q: &ODataQuery, single: bool) -> Result<(), GraphError> {
 /// `$filter` expressions supported on users/groups: `prop eq value` (string, bool, guid),
 /// `startswith(prop,'x')`, joined by `and`.
 fn filter_matches(obj: &Value, filter: &str) -> Result<bool, GraphError> {
-    let bad = || GraphError::bad_request("Request_UnsupportedQuery", format!("Unsupported or invalid query filter clause specified: '{filter}'."));
+    let bad = || {
+        GraphError::bad_request(
+            "Request_UnsupportedQuery",
+            format!("Unsupported or invalid query filter clause specified: '{filter}'."),
+        )
+    };
     for clause in split_and(filter) {
         let c = clause.trim();
-        if let Some(inner) = c.strip_prefix("startswith(").and_then(|r| r.strip_suffix(')')) {
+        if let Some(inner) = c
+            .strip_prefix("startswith(")
+            .and_then(|r| r.strip_suffix(')'))
+        {
             let (prop, val) = inner.split_once(',').ok_or_else(bad)?;
             let val = unquote(val.trim()).ok_or_else(bad)?;
             let actual = lookup(obj, prop.trim()).ok_or_else(bad)?;
-            let ok = actual.as_str().is_some_and(|s| s.to_lowercase().starts_with(&val.to_lowercase()));
+            let ok = actual
+                .as_str()
+                .is_some_and(|s| s.to_lowercase().starts_with(&val.to_lowercase()));
             if !ok {
                 return Ok(false);
             }
@@ -204,17 +262,35 @@ fn unquote(s: &str) -> Option<String> {
 }
 
 fn lookup<'a>(obj: &'a Value, prop: &str) -> Option<&'a Value> {
-    obj.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(prop)).map(|(_, v)| v)
+    obj.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(prop))
+        .map(|(_, v)| v)
 }
 
-async fn list_users(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery, headers: HeaderMap) -> Result<Response, GraphError> {
+async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
     caller.require_any(READ_USERS, Workload::Directory)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     if q.skip.is_some() {
-        return Err(GraphError::bad_request("Request_BadRequest", "'$skip' is not supported by the service."));
+        return Err(GraphError::bad_request(
+            "Request_BadRequest",
+            "'$skip' is not supported by the service.",
+        ));
     }
-    if q.search.is_some() && !headers.get("consistencylevel").is_some_and(|v| v == "eventual") {
-        return Err(GraphError::bad_request("Request_UnsupportedQuery", "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'"));
+    if q.search.is_some()
+        && !headers
+            .get("consistencylevel")
+            .is_some_and(|v| v == "eventual")
+    {
+        return Err(GraphError::bad_request(
+            "Request_UnsupportedQuery",
+            "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'",
+        ));
     }
     check_user_select(&q, false)?;
     let size = page_size(&q, 100, 999)?;
@@ -228,8 +304,15 @@ async fn list_users(State(state): State<AppState>, caller: Caller, RawQuery(raw)
             continue;
         }
         if let Some(s) = &q.search {
-            let needle = s.trim_matches('"').split(':').next_back().unwrap_or("").to_lowercase();
-            if !u.display_name.to_lowercase().contains(&needle) && !u.upn.to_lowercase().contains(&needle) {
+            let needle = s
+                .trim_matches('"')
+                .split(':')
+                .next_back()
+                .unwrap_or("")
+                .to_lowercase();
+            if !u.display_name.to_lowercase().contains(&needle)
+                && !u.upn.to_lowercase().contains(&needle)
+            {
                 continue;
             }
         }
@@ -240,32 +323,64 @@ async fn list_users(State(state): State<AppState>, caller: Caller, RawQuery(raw)
     paged(&state, "/users", "users", &q, items, size)
 }
 
-async fn get_user(State(state): State<AppState>, caller: Caller, Path(user): Path<String>, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     caller.require_any(READ_USERS, Workload::Directory)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     check_user_select(&q, true)?;
     let dir = state.directory.read();
-    let u = dir.user(&user).ok_or_else(|| GraphError::directory_not_found(&user))?;
-    let v = apply_select(user_json(u, &dir.domain), q.select.as_deref(), schema_props::USER, "user")?;
+    let u = dir
+        .user(&user)
+        .ok_or_else(|| GraphError::directory_not_found(&user))?;
+    let v = apply_select(
+        user_json(u, &dir.domain),
+        q.select.as_deref(),
+        schema_props::USER,
+        "user",
+    )?;
     let mut v = default_view(v, &q);
     v["@odata.context"] = json!(state.context("users/$entity"));
     Ok(respond::ok(&v))
 }
 
-async fn deleted_users(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+async fn deleted_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     caller.require_any(READ_USERS, Workload::Directory)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     check_user_select(&q, false)?;
     let size = page_size(&q, 100, 999)?;
     let dir = state.directory.read();
     let mut items = Vec::new();
-    for u in dir.users.iter().filter(|u| u.deleted.is_some() && !u.hard_deleted) {
-        let mut v = apply_select(user_json(u, &dir.domain), q.select.as_deref(), schema_props::USER, "user")?;
+    for u in dir
+        .users
+        .iter()
+        .filter(|u| u.deleted.is_some() && !u.hard_deleted)
+    {
+        let mut v = apply_select(
+            user_json(u, &dir.domain),
+            q.select.as_deref(),
+            schema_props::USER,
+            "user",
+        )?;
         v["@odata.type"] = json!("#microsoft.graph.user");
         items.push(v);
     }
     drop(dir);
-    paged(&state, "/directory/deletedItems/microsoft.graph.user", "directory/deletedItems/microsoft.graph.user", &q, items, size)
+    paged(
+        &state,
+        "/directory/deletedItems/microsoft.graph.user",
+        "directory/deletedItems/microsoft.graph.user",
+        &q,
+        items,
+        size,
+    )
 }
 
 pub(crate) fn group_json(g: &Group, domain: &str) -> Value {
@@ -288,15 +403,23 @@ pub(crate) fn group_json(g: &Group, domain: &str) -> Value {
 fn group_filter(obj: &Value, filter: &str) -> Result<bool, GraphError> {
     let compact: String = filter.chars().filter(|c| !c.is_whitespace()).collect();
     if compact.eq_ignore_ascii_case("resourceProvisioningOptions/Any(x:xeq'Team')") {
-        return Ok(obj["resourceProvisioningOptions"].as_array().is_some_and(|a| a.iter().any(|v| v == "Team")));
+        return Ok(obj["resourceProvisioningOptions"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == "Team")));
     }
     if compact.eq_ignore_ascii_case("groupTypes/any(c:ceq'Unified')") {
-        return Ok(obj["groupTypes"].as_array().is_some_and(|a| a.iter().any(|v| v == "Unified")));
+        return Ok(obj["groupTypes"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == "Unified")));
     }
     filter_matches(obj, filter)
 }
 
-async fn list_groups(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+async fn list_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     caller.require_any(READ_GROUPS, Workload::Directory)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     let size = page_size(&q, 100, 999)?;
@@ -309,33 +432,68 @@ async fn list_groups(State(state): State<AppState>, caller: Caller, RawQuery(raw
         {
             continue;
         }
-        items.push(apply_select(full, q.select.as_deref(), schema_props::GROUP, "group")?);
+        items.push(apply_select(
+            full,
+            q.select.as_deref(),
+            schema_props::GROUP,
+            "group",
+        )?);
     }
     drop(dir);
     paged(&state, "/groups", "groups", &q, items, size)
 }
 
-async fn get_group(State(state): State<AppState>, caller: Caller, Path(group): Path<String>, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+async fn get_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(group): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     caller.require_any(READ_GROUPS, Workload::Directory)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     let dir = state.directory.read();
-    let g = dir.groups.iter().find(|g| g.id.eq_ignore_ascii_case(&group)).ok_or_else(|| GraphError::directory_not_found(&group))?;
-    let mut v = apply_select(group_json(g, &dir.domain), q.select.as_deref(), schema_props::GROUP, "group")?;
+    let g = dir
+        .groups
+        .iter()
+        .find(|g| g.id.eq_ignore_ascii_case(&group))
+        .ok_or_else(|| GraphError::directory_not_found(&group))?;
+    let mut v = apply_select(
+        group_json(g, &dir.domain),
+        q.select.as_deref(),
+        schema_props::GROUP,
+        "group",
+    )?;
     v["@odata.context"] = json!(state.context("groups/$entity"));
     Ok(respond::ok(&v))
 }
 
-async fn group_members(State(state): State<AppState>, caller: Caller, Path(group): Path<String>, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+async fn group_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(group): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     caller.require_any(READ_GROUPS, Workload::Directory)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     let size = page_size(&q, 100, 999)?;
     let dir = state.directory.read();
-    let g = dir.groups.iter().find(|g| g.id.eq_ignore_ascii_case(&group)).ok_or_else(|| GraphError::directory_not_found(&group))?;
+    let g = dir
+        .groups
+        .iter()
+        .find(|g| g.id.eq_ignore_ascii_case(&group))
+        .ok_or_else(|| GraphError::directory_not_found(&group))?;
     let mut items = Vec::new();
     for id in &g.members {
         if let Some(u) = dir.user(id) {
-            let mut v = apply_select(user_json(u, &dir.domain), q.select.as_deref(), schema_props::USER, "user")?;
-            if q.select.is_none() && let Value::Object(m) = &mut v {
+            let mut v = apply_select(
+                user_json(u, &dir.domain),
+                q.select.as_deref(),
+                schema_props::USER,
+                "user",
+            )?;
+            if q.select.is_none()
+                && let Value::Object(m) = &mut v
+            {
                 m.retain(|k, _| USER_DEFAULT.contains(&k.as_str()));
             }
             v["@odata.type"] = json!("#microsoft.graph.user");
@@ -343,10 +501,20 @@ async fn group_members(State(state): State<AppState>, caller: Caller, Path(group
         }
     }
     drop(dir);
-    paged(&state, &format!("/groups/{group}/members"), "directoryObjects", &q, items, size)
+    paged(
+        &state,
+        &format!("/groups/{group}/members"),
+        "directoryObjects",
+        &q,
+        items,
+        size,
+    )
 }
 
-async fn organization(State(state): State<AppState>, caller: Caller) -> Result<Response, GraphError> {
+async fn organization(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, GraphError> {
     caller.require_any(READ_USERS, Workload::Directory)?;
     let dir = state.directory.read();
     let body = collection(
@@ -372,7 +540,10 @@ mod tests {
         assert!(filter_matches(&v, "accountEnabled eq true").expect("ok"));
         assert!(!filter_matches(&v, "accountEnabled eq false").expect("ok"));
         assert!(filter_matches(&v, "startswith(displayName,'ad')").expect("ok"));
-        assert!(filter_matches(&v, "startswith(displayName,'Ad') and userType eq 'Member'").expect("ok"));
+        assert!(
+            filter_matches(&v, "startswith(displayName,'Ad') and userType eq 'Member'")
+                .expect("ok")
+        );
         assert!(filter_matches(&v, "displayName gt 'a'").is_err());
         assert!(filter_matches(&v, "nosuch eq 'a'").is_err());
     }

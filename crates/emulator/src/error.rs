@@ -61,7 +61,9 @@ impl GraphError {
         Self::new(
             StatusCode::NOT_FOUND,
             "Request_ResourceNotFound",
-            format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+            format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
         )
     }
     /// 404 for an unknown URL segment.
@@ -84,7 +86,13 @@ impl GraphError {
 
 impl std::fmt::Display for GraphError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -100,7 +108,8 @@ impl IntoResponse for GraphError {
         let (rid, crid) = crate::context::request_ids();
         inner.insert("request-id".into(), json!(rid));
         inner.insert("client-request-id".into(), json!(crid));
-        let body = json!({"error": {"code": self.code, "message": self.message, "innerError": inner}});
+        let body =
+            json!({"error": {"code": self.code, "message": self.message, "innerError": inner}});
         let mut headers = HeaderMap::new();
         headers.insert(
             axum::http::header::CONTENT_TYPE,

@@ -89,7 +89,11 @@ impl FaultInjector {
         if crate::rng::stable_unit(self.seed, "fault", &[n]) >= c.rate {
             return None;
         }
-        let kinds: &[FaultKind] = if c.kinds.is_empty() { &FaultKind::ALL } else { &c.kinds };
+        let kinds: &[FaultKind] = if c.kinds.is_empty() {
+            &FaultKind::ALL
+        } else {
+            &c.kinds
+        };
         let pick = crate::rng::stable_u64(self.seed, "fault.kind", &[n]) as usize % kinds.len();
         Some(kinds[pick])
     }
@@ -101,7 +105,11 @@ mod tests {
 
     #[test]
     fn same_seed_same_fault_sequence_and_rate_roughly_honoured() {
-        let cfg = FaultConfig { rate: 0.1, classes: vec![], kinds: vec![] };
+        let cfg = FaultConfig {
+            rate: 0.1,
+            classes: vec![],
+            kinds: vec![],
+        };
         let a = FaultInjector::new(9, cfg.clone());
         let b = FaultInjector::new(9, cfg.clone());
         let sa: Vec<_> = (0..2000).map(|_| a.decide(EndpointClass::Mail)).collect();
@@ -117,7 +125,14 @@ mod tests {
 
     #[test]
     fn class_filter_applies() {
-        let a = FaultInjector::new(1, FaultConfig { rate: 1.0, classes: vec![EndpointClass::Drive], kinds: vec![FaultKind::Status503] });
+        let a = FaultInjector::new(
+            1,
+            FaultConfig {
+                rate: 1.0,
+                classes: vec![EndpointClass::Drive],
+                kinds: vec![FaultKind::Status503],
+            },
+        );
         assert_eq!(a.decide(EndpointClass::Mail), None);
         assert_eq!(a.decide(EndpointClass::Drive), Some(FaultKind::Status503));
     }

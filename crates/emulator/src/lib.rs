@@ -91,28 +91,50 @@ impl Emulator {
         let bind = format!("{}:{}", config.host, config.port);
         let listener = tokio::net::TcpListener::bind(&bind)
             .await
-            .map_err(|source| EmulatorError::Bind { addr: bind.clone(), source })?;
-        let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { addr: bind, source })?;
-        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+            .map_err(|source| EmulatorError::Bind {
+                addr: bind.clone(),
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind { addr: bind, source })?;
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
         let base_url = format!("http://{host}:{}", addr.port());
         let (directory, mail) = match &config.from_dir {
-            Some(dir) => mail::loader::load(dir, &config).map_err(|detail| EmulatorError::Load {
-                path: dir.display().to_string(),
-                detail,
-            })?,
+            Some(dir) => {
+                mail::loader::load(dir, &config).map_err(|detail| EmulatorError::Load {
+                    path: dir.display().to_string(),
+                    detail,
+                })?
+            }
             None => {
-                let directory = model::tenant::Directory::generate(config.seed, config.users, config.generator.groups);
+                let directory = model::tenant::Directory::generate(
+                    config.seed,
+                    config.users,
+                    config.generator.groups,
+                );
                 let mail = mail::MailStore::new(config.seed, config.generator.clone(), &directory);
                 (directory, mail)
             }
         };
-        let state = AppState(std::sync::Arc::new(state::Shared::new(config, base_url, directory, mail)));
+        let state = AppState(std::sync::Arc::new(state::Shared::new(
+            config, base_url, directory, mail,
+        )));
         let router = router::build(state.clone());
         *state.ext(|_| batch::BatchRouter::default()).0.lock() = Some(router.clone());
         let (stop, rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, router, rx));
         tracing::info!(url = %state.base_url, "emulator listening");
-        Ok(Self { state, addr, stop, task })
+        Ok(Self {
+            state,
+            addr,
+            stop,
+            task,
+        })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -125,7 +147,11 @@ impl Emulator {
     }
     /// The token endpoint for this tenant.
     pub fn token_url(&self) -> String {
-        format!("{}/{}/oauth2/v2.0/token", self.state.base_url, self.tenant_id())
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.state.base_url,
+            self.tenant_id()
+        )
     }
     /// Socket address.
     pub fn addr(&self) -> SocketAddr {

@@ -4,10 +4,17 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
-use tenantvault_emulator::{Emulator, EmulatorConfig, EndpointClass, FaultConfig, FaultKind, GeneratorConfig, ThrottleConfig};
+use tenantvault_emulator::{
+    Emulator, EmulatorConfig, EndpointClass, FaultConfig, FaultKind, GeneratorConfig,
+    ThrottleConfig,
+};
 
 #[derive(Parser)]
-#[command(name = "tenantvault-emulator", version, about = "A Graph-compatible Microsoft 365 tenant emulator")]
+#[command(
+    name = "tenantvault-emulator",
+    version,
+    about = "A Graph-compatible Microsoft 365 tenant emulator"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -86,19 +93,50 @@ enum AdminCmd {
     /// Print request counters.
     Stats,
     /// Advance the simulated clock.
-    Advance { #[arg(long, default_value_t = 0)] days: u64, #[arg(long, default_value_t = 0)] seconds: u64 },
+    Advance {
+        #[arg(long, default_value_t = 0)]
+        days: u64,
+        #[arg(long, default_value_t = 0)]
+        seconds: u64,
+    },
     /// Simulate user activity over days.
-    Activity { #[arg(long, default_value_t = 1)] days: u32, #[arg(long)] user: Option<String> },
+    Activity {
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Insider mass deletion in a mailbox (optionally purging recoverable items).
-    Insider { #[arg(long)] user: String, #[arg(long)] purge: bool },
+    Insider {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        purge: bool,
+    },
     /// A user leaves: account deleted, mailbox gone after N simulated days.
-    Departure { #[arg(long)] user: String, #[arg(long, default_value_t = 30)] mailbox_days: u32 },
+    Departure {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value_t = 30)]
+        mailbox_days: u32,
+    },
     /// Expire all Outlook delta tokens issued so far.
-    ExpireDelta { #[arg(long)] user: Option<String> },
+    ExpireDelta {
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Set the fault rate (and optionally classes, comma-separated).
-    Faults { #[arg(long)] rate: f64, #[arg(long)] classes: Option<String> },
+    Faults {
+        #[arg(long)]
+        rate: f64,
+        #[arg(long)]
+        classes: Option<String>,
+    },
     /// Turn throttling on or off.
-    Throttling { #[arg(long)] enabled: bool },
+    Throttling {
+        #[arg(long)]
+        enabled: bool,
+    },
 }
 
 #[tokio::main]
@@ -113,7 +151,9 @@ async fn main() -> Result<()> {
 async fn serve(a: ServeArgs) -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let config = EmulatorConfig {
         seed: a.seed,
@@ -130,8 +170,15 @@ async fn serve(a: ServeArgs) -> Result<()> {
             ..Default::default()
         },
         token_lifetime: Duration::from_secs(a.token_lifetime),
-        throttling: ThrottleConfig { enabled: !a.no_throttle, time_scale: a.time_scale, ..Default::default() },
-        faults: FaultConfig { rate: a.fault_rate, ..Default::default() },
+        throttling: ThrottleConfig {
+            enabled: !a.no_throttle,
+            time_scale: a.time_scale,
+            ..Default::default()
+        },
+        faults: FaultConfig {
+            rate: a.fault_rate,
+            ..Default::default()
+        },
         delta_token_ttl: a.delta_ttl.map(Duration::from_secs),
         from_dir: a.from_dir,
         drive: tenantvault_emulator::drive::DriveConfig {
@@ -142,9 +189,13 @@ async fn serve(a: ServeArgs) -> Result<()> {
         },
         ..Default::default()
     };
-    let emu = Emulator::start(config).await.context("starting the emulator")?;
+    let emu = Emulator::start(config)
+        .await
+        .context("starting the emulator")?;
     println!("{}", emu.info());
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     emu.shutdown().await;
     Ok(())
 }
@@ -158,25 +209,46 @@ async fn admin(url: &str, action: AdminCmd) -> Result<()> {
             println!("{}", r.text().await?);
             return Ok(());
         }
-        AdminCmd::Advance { days, seconds } => ("clock/advance", serde_json::json!({"seconds": days * 86_400 + seconds})),
-        AdminCmd::Activity { days, user } => ("scenarios/activity", serde_json::json!({"days": days, "user": user})),
-        AdminCmd::Insider { user, purge } => ("scenarios/insider", serde_json::json!({"user": user, "purgeRecoverable": purge})),
-        AdminCmd::Departure { user, mailbox_days } => ("scenarios/departure", serde_json::json!({"user": user, "mailboxRetentionDays": mailbox_days})),
+        AdminCmd::Advance { days, seconds } => (
+            "clock/advance",
+            serde_json::json!({"seconds": days * 86_400 + seconds}),
+        ),
+        AdminCmd::Activity { days, user } => (
+            "scenarios/activity",
+            serde_json::json!({"days": days, "user": user}),
+        ),
+        AdminCmd::Insider { user, purge } => (
+            "scenarios/insider",
+            serde_json::json!({"user": user, "purgeRecoverable": purge}),
+        ),
+        AdminCmd::Departure { user, mailbox_days } => (
+            "scenarios/departure",
+            serde_json::json!({"user": user, "mailboxRetentionDays": mailbox_days}),
+        ),
         AdminCmd::ExpireDelta { user } => ("delta/expire", serde_json::json!({"user": user})),
         AdminCmd::Faults { rate, classes } => {
             let classes: Vec<EndpointClass> = match classes {
                 Some(c) => c
                     .split(',')
-                    .map(|s| EndpointClass::parse(s.trim()).with_context(|| format!("unknown class {s}")))
+                    .map(|s| {
+                        EndpointClass::parse(s.trim()).with_context(|| format!("unknown class {s}"))
+                    })
                     .collect::<Result<_>>()?,
                 None => vec![],
             };
             let _ = FaultKind::ALL;
-            ("faults", serde_json::json!({"rate": rate, "classes": classes}))
+            (
+                "faults",
+                serde_json::json!({"rate": rate, "classes": classes}),
+            )
         }
         AdminCmd::Throttling { enabled } => ("throttling", serde_json::json!({"enabled": enabled})),
     };
-    let r = client.post(format!("{base}/_emulator/{path}")).json(&body).send().await?;
+    let r = client
+        .post(format!("{base}/_emulator/{path}"))
+        .json(&body)
+        .send()
+        .await?;
     let status = r.status();
     let text = r.text().await?;
     println!("{text}");

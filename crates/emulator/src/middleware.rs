@@ -27,7 +27,11 @@ pub(crate) struct RequestMeta {
 }
 
 /// Outermost layer: ids, common headers, stats, faults, throttling.
-pub(crate) async fn pipeline(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn pipeline(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let client_request_id = req
         .headers()
@@ -67,18 +71,33 @@ pub(crate) async fn pipeline(State(state): State<AppState>, mut req: Request, ne
         let fault = st.faults.decide(class);
         match fault {
             Some(FaultKind::Status500) => {
-                return GraphError::new(StatusCode::INTERNAL_SERVER_ERROR, "generalException", "An internal server error occurred.").into_response();
+                return GraphError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "generalException",
+                    "An internal server error occurred.",
+                )
+                .into_response();
             }
             Some(FaultKind::Status502) => {
-                return GraphError::new(StatusCode::BAD_GATEWAY, "BadGateway", "Bad Gateway").into_response();
-            }
-            Some(FaultKind::Status503) => {
-                return GraphError::new(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", "The service is temporarily unavailable. Please retry later.")
-                    .with_header(HeaderName::from_static("retry-after"), "2")
+                return GraphError::new(StatusCode::BAD_GATEWAY, "BadGateway", "Bad Gateway")
                     .into_response();
             }
+            Some(FaultKind::Status503) => {
+                return GraphError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "serviceNotAvailable",
+                    "The service is temporarily unavailable. Please retry later.",
+                )
+                .with_header(HeaderName::from_static("retry-after"), "2")
+                .into_response();
+            }
             Some(FaultKind::Status504) => {
-                return GraphError::new(StatusCode::GATEWAY_TIMEOUT, "GatewayTimeout", "Gateway Timeout").into_response();
+                return GraphError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "GatewayTimeout",
+                    "Gateway Timeout",
+                )
+                .into_response();
             }
             Some(FaultKind::Reset) => {
                 let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -143,7 +162,11 @@ pub(crate) async fn pipeline(State(state): State<AppState>, mut req: Request, ne
         HeaderName::from_static("x-ms-ags-diagnostic"),
         HeaderValue::from_static(r#"{"ServerInfo":{"DataCenter":"Emulator","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"tenantvault-emulator"}}"#),
     );
-    let app = meta_after.app.lock().clone().unwrap_or_else(|| "-".to_string());
+    let app = meta_after
+        .app
+        .lock()
+        .clone()
+        .unwrap_or_else(|| "-".to_string());
     let status = resp.status();
     let is_fault = resp.extensions().get::<ResetConnection>().is_some()
         || matches!(status.as_u16(), 500 | 502 | 504)
@@ -154,17 +177,22 @@ pub(crate) async fn pipeline(State(state): State<AppState>, mut req: Request, ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    state.stats.record(class, &app, owner_for_stats.as_deref().unwrap_or("-"), |c| {
-        c.requests += 1;
-        c.bytes += size;
-        c.bytes_in += bytes_in;
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            c.throttled += 1;
-        }
-        if is_fault {
-            c.faults += 1;
-        }
-    });
+    state.stats.record(
+        class,
+        &app,
+        owner_for_stats.as_deref().unwrap_or("-"),
+        |c| {
+            c.requests += 1;
+            c.bytes += size;
+            c.bytes_in += bytes_in;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                c.throttled += 1;
+            }
+            if is_fault {
+                c.faults += 1;
+            }
+        },
+    );
     resp
 }
 
@@ -193,7 +221,10 @@ fn authenticate(state: &AppState, req: &Request) -> Result<Caller, GraphError> {
     let claims = state
         .auth
         .verify(token, &state.tenant_id(), state.clock.now())?;
-    Ok(Caller { app_id: claims.appid, roles: claims.roles })
+    Ok(Caller {
+        app_id: claims.appid,
+        roles: claims.roles,
+    })
 }
 
 /// Send headers and half of the body, then fail the body so the connection is cut.
@@ -217,7 +248,13 @@ async fn truncate(resp: Response) -> Response {
                 0 => Some((Ok::<Bytes, std::io::Error>(half), 1)),
                 1 => {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    Some((Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected truncation")), 2))
+                    Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "injected truncation",
+                        )),
+                        2,
+                    ))
                 }
                 _ => None,
             }

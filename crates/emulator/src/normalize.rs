@@ -4,14 +4,63 @@
 /// Static segment names in their canonical spelling (as the routes are written).
 /// Teams/drive modules may append theirs.
 const CANONICAL: &[&str] = &[
-    "users", "groups", "members", "transitiveMembers", "mailFolders", "childFolders", "messages",
-    "attachments", "delta", "calendarView", "calendar", "calendars", "events", "contacts",
-    "contactFolders", "createUploadSession", "$value", "$batch", "$count", "directory", "deletedItems",
-    "microsoft.graph.user", "microsoft.graph.group", "move", "copy", "instances", "drives", "drive",
-    "root", "items", "children", "content", "sites", "teams", "channels", "chats", "replies",
-    "versions", "permissions", "lists", "getAllSites", "allChannels", "hostedContents", "organization",
-    "mailboxSettings", "translateExchangeIds", "me", "getAllMessages", "createForward", "send",
-    "createReply", "primaryChannel", "filesFolder", "listItem", "columns", "fields", "thumbnails",
+    "users",
+    "groups",
+    "members",
+    "transitiveMembers",
+    "mailFolders",
+    "childFolders",
+    "messages",
+    "attachments",
+    "delta",
+    "calendarView",
+    "calendar",
+    "calendars",
+    "events",
+    "contacts",
+    "contactFolders",
+    "createUploadSession",
+    "$value",
+    "$batch",
+    "$count",
+    "directory",
+    "deletedItems",
+    "microsoft.graph.user",
+    "microsoft.graph.group",
+    "move",
+    "copy",
+    "instances",
+    "drives",
+    "drive",
+    "root",
+    "items",
+    "children",
+    "content",
+    "sites",
+    "teams",
+    "channels",
+    "chats",
+    "replies",
+    "versions",
+    "permissions",
+    "lists",
+    "getAllSites",
+    "allChannels",
+    "hostedContents",
+    "organization",
+    "mailboxSettings",
+    "translateExchangeIds",
+    "me",
+    "getAllMessages",
+    "createForward",
+    "send",
+    "createReply",
+    "primaryChannel",
+    "filesFolder",
+    "listItem",
+    "columns",
+    "fields",
+    "thumbnails",
 ];
 
 /// Normalise a request path (without query).
@@ -47,7 +96,19 @@ pub fn normalize_path(path: &str) -> String {
 
 fn strip_namespace(seg: &str) -> &str {
     match seg.strip_prefix("microsoft.graph.") {
-        Some(rest) if matches!(rest, "delta" | "move" | "copy" | "getAllSites" | "getAllMessages" | "createUploadSession") => rest,
+        Some(rest)
+            if matches!(
+                rest,
+                "delta"
+                    | "move"
+                    | "copy"
+                    | "getAllSites"
+                    | "getAllMessages"
+                    | "createUploadSession"
+            ) =>
+        {
+            rest
+        }
         _ => seg,
     }
 }
@@ -70,8 +131,17 @@ mod tests {
             normalize_path("/v1.0/users/u1/mailfolders('AQMk')/Messages/delta()"),
             "/v1.0/users/u1/mailFolders/AQMk/messages/delta"
         );
-        assert_eq!(normalize_path("/v1.0/users/u1/messages/m1/$VALUE"), "/v1.0/users/u1/messages/m1/$value");
-        assert_eq!(normalize_path("/v1.0/drives/d/root/microsoft.graph.delta()"), "/v1.0/drives/d/root/delta");
-        assert_eq!(normalize_path("/v1.0/users/Adele@x.com"), "/v1.0/users/Adele@x.com");
+        assert_eq!(
+            normalize_path("/v1.0/users/u1/messages/m1/$VALUE"),
+            "/v1.0/users/u1/messages/m1/$value"
+        );
+        assert_eq!(
+            normalize_path("/v1.0/drives/d/root/microsoft.graph.delta()"),
+            "/v1.0/drives/d/root/delta"
+        );
+        assert_eq!(
+            normalize_path("/v1.0/users/Adele@x.com"),
+            "/v1.0/users/Adele@x.com"
+        );
     }
 }

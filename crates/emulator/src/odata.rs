@@ -63,7 +63,9 @@ impl ODataQuery {
                     if n < 0 {
                         return Err(GraphError::bad_request(
                             "BadRequest",
-                            format!("Invalid value '{v}' for $top query option found. The $top query option requires a non-negative integer value."),
+                            format!(
+                                "Invalid value '{v}' for $top query option found. The $top query option requires a non-negative integer value."
+                            ),
                         ));
                     }
                     q.top = Some(n as usize);
@@ -80,7 +82,9 @@ impl ODataQuery {
                 other if other.starts_with('$') => {
                     return Err(GraphError::bad_request(
                         "BadRequest",
-                        format!("Query option '{other}' is not allowed. Make sure the case is correct."),
+                        format!(
+                            "Query option '{other}' is not allowed. Make sure the case is correct."
+                        ),
                     ));
                 }
                 _ => {}
@@ -231,7 +235,12 @@ fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Build a collection body: `@odata.context`, `value`, and optional next/delta link.
-pub fn collection(context: &str, value: Vec<Value>, next: Option<String>, delta: Option<String>) -> Value {
+pub fn collection(
+    context: &str,
+    value: Vec<Value>,
+    next: Option<String>,
+    delta: Option<String>,
+) -> Value {
     let mut m = Map::new();
     m.insert("@odata.context".into(), json!(context));
     if let Some(n) = next {
@@ -254,10 +263,16 @@ pub fn apply_select(
 ) -> Result<Value, GraphError> {
     let Some(select) = select else { return Ok(obj) };
     check_select(select, known, type_name)?;
-    let Value::Object(m) = obj else { return Ok(obj) };
+    let Value::Object(m) = obj else {
+        return Ok(obj);
+    };
     let mut out = Map::new();
     for (k, v) in m {
-        if k == "id" || k.starts_with("@odata.") || k == "@removed" || select.iter().any(|s| s.eq_ignore_ascii_case(&k)) {
+        if k == "id"
+            || k.starts_with("@odata.")
+            || k == "@removed"
+            || select.iter().any(|s| s.eq_ignore_ascii_case(&k))
+        {
             out.insert(k, v);
         }
     }
@@ -273,7 +288,9 @@ pub fn check_select(select: &[String], known: &[&str], type_name: &str) -> Resul
         if !known.iter().any(|k| k.eq_ignore_ascii_case(s)) {
             return Err(GraphError::bad_request(
                 "BadRequest",
-                format!("Could not find a property named '{s}' on type 'microsoft.graph.{type_name}'."),
+                format!(
+                    "Could not find a property named '{s}' on type 'microsoft.graph.{type_name}'."
+                ),
             ));
         }
     }
@@ -306,7 +323,10 @@ mod tests {
     #[test]
     fn query_accepts_percent_encoded_dollar_and_rejects_unknown_options() {
         let q = ODataQuery::parse(Some("%24select=id,displayName&$top=2")).expect("parses");
-        assert_eq!(q.select.as_deref(), Some(&["id".to_string(), "displayName".to_string()][..]));
+        assert_eq!(
+            q.select.as_deref(),
+            Some(&["id".to_string(), "displayName".to_string()][..])
+        );
         assert_eq!(q.top, Some(2));
         assert!(ODataQuery::parse(Some("$bogus=1")).is_err());
         assert!(ODataQuery::parse(Some("$top=-1")).is_err());
@@ -315,7 +335,12 @@ mod tests {
     #[test]
     fn prefer_parses_page_size_and_id_type() {
         let mut h = HeaderMap::new();
-        h.insert("prefer", "odata.maxpagesize=3, IdType=\"ImmutableId\"".parse().expect("hv"));
+        h.insert(
+            "prefer",
+            "odata.maxpagesize=3, IdType=\"ImmutableId\""
+                .parse()
+                .expect("hv"),
+        );
         let p = Prefer::from_headers(&h);
         assert_eq!(p.max_page_size, Some(3));
         assert!(p.immutable_id);

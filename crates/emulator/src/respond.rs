@@ -11,8 +11,14 @@ pub const JSON_CT: &str = "application/json;odata.metadata=minimal;odata.streami
 pub fn json(status: StatusCode, body: &Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
     let h = r.headers_mut();
-    h.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(JSON_CT));
-    h.insert(HeaderName::from_static("odata-version"), HeaderValue::from_static("4.0"));
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CT),
+    );
+    h.insert(
+        HeaderName::from_static("odata-version"),
+        HeaderValue::from_static("4.0"),
+    );
     r
 }
 
@@ -26,7 +32,8 @@ pub fn with_preference(mut r: Response, applied: Option<String>) -> Response {
     if let Some(a) = applied
         && let Ok(v) = HeaderValue::from_str(&a)
     {
-        r.headers_mut().insert(HeaderName::from_static("preference-applied"), v);
+        r.headers_mut()
+            .insert(HeaderName::from_static("preference-applied"), v);
     }
     r
 }

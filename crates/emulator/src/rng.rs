@@ -2,8 +2,8 @@
 //! seed plus a domain label and integer keys, so that content is a pure function of its position
 //! (lazy generation) and adding one kind of content never shifts another.
 
-use rand_chacha::ChaCha8Rng;
 use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 /// An RNG stream for `(seed, domain, keys)`. Example: `rng_for(seed, "mail.msg", &[user, folder, idx])`.

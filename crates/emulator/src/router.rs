@@ -35,7 +35,10 @@ pub(crate) fn build(state: AppState) -> Router {
         .nest("/v1.0", graph_routes().fallback(not_found))
         .merge(root_routes())
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::middleware::pipeline))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::middleware::pipeline,
+        ))
         .with_state(state)
 }
 

@@ -23,7 +23,11 @@ impl std::fmt::Display for Dropped {
 impl std::error::Error for Dropped {}
 
 /// Serve `router` on `listener` until `shutdown` turns true.
-pub(crate) async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -53,7 +57,8 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, mut shutdown: w
                     if let Ok(uri) = pq.parse() {
                         parts.uri = uri;
                     }
-                    let req = axum::extract::Request::from_parts(parts, axum::body::Body::new(body));
+                    let req =
+                        axum::extract::Request::from_parts(parts, axum::body::Body::new(body));
                     let resp = match router.oneshot(req).await {
                         Ok(r) => r,
                         Err(e) => match e {},

@@ -57,7 +57,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: EmulatorConfig, base_url: String, directory: Directory, mail: crate::mail::MailStore) -> Self {
+    pub(crate) fn new(
+        config: EmulatorConfig,
+        base_url: String,
+        directory: Directory,
+        mail: crate::mail::MailStore,
+    ) -> Self {
         let seed = config.seed;
         Self {
             clock: SimClock::new(chrono::Utc::now()),
@@ -67,7 +72,11 @@ impl Shared {
             stats: Stats::default(),
             throttle: Arc::new(Throttler::new(config.throttling.clone())),
             faults: FaultInjector::new(seed, config.faults.clone()),
-            tokens: TokenCodec::new(&crate::rng::stable_u64(seed, "token.codec", &[]).to_le_bytes().repeat(4)),
+            tokens: TokenCodec::new(
+                &crate::rng::stable_u64(seed, "token.codec", &[])
+                    .to_le_bytes()
+                    .repeat(4),
+            ),
             ext: RwLock::new(HashMap::new()),
             base_url,
             config,

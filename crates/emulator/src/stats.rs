@@ -42,7 +42,13 @@ pub struct StatRow {
 
 impl Stats {
     /// Apply `f` to the cell of (class, app, owner).
-    pub fn record(&self, class: EndpointClass, app: &str, owner: &str, f: impl FnOnce(&mut Counter)) {
+    pub fn record(
+        &self,
+        class: EndpointClass,
+        app: &str,
+        owner: &str,
+        f: impl FnOnce(&mut Counter),
+    ) {
         let mut cells = self.cells.lock();
         f(cells
             .entry((class, app.to_string(), owner.to_string()))

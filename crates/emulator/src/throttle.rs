@@ -87,7 +87,10 @@ impl Throttler {
     pub fn outlook(self: &Arc<Self>, app: &str, mailbox: &str) -> Result<Permit, GraphError> {
         let c = self.config.read().clone();
         if !c.enabled {
-            return Ok(Permit { throttler: None, rate_headers: vec![] });
+            return Ok(Permit {
+                throttler: None,
+                rate_headers: vec![],
+            });
         }
         let key = (app.to_ascii_lowercase(), mailbox.to_ascii_lowercase());
         let window = Self::real_window(&c, c.window_secs);
@@ -105,11 +108,21 @@ impl Throttler {
         cell.count = cell.count.saturating_add(1);
         if cell.count > c.mailbox_requests_per_window {
             drop(map);
-            return Err(self.too_many(&c, reset_in, "Application is over its MailboxConcurrency limit.", "ApplicationThrottled"));
+            return Err(self.too_many(
+                &c,
+                reset_in,
+                "Application is over its MailboxConcurrency limit.",
+                "ApplicationThrottled",
+            ));
         }
         if cell.inflight >= c.mailbox_concurrency {
             drop(map);
-            return Err(self.too_many(&c, Duration::from_secs(1), "Application is over its MailboxConcurrency limit.", "ApplicationThrottled"));
+            return Err(self.too_many(
+                &c,
+                Duration::from_secs(1),
+                "Application is over its MailboxConcurrency limit.",
+                "ApplicationThrottled",
+            ));
         }
         cell.inflight += 1;
         let mut rate_headers = Vec::new();
@@ -118,11 +131,18 @@ impl Throttler {
             rate_headers = rate_limit_headers(limit, limit.saturating_sub(cell.count), reset_in);
         }
         drop(map);
-        Ok(Permit { throttler: Some((self.clone(), key)), rate_headers })
+        Ok(Permit {
+            throttler: Some((self.clone(), key)),
+            rate_headers,
+        })
     }
 
     /// Charge `cost` SharePoint resource units to `app` or answer 429 (`activityLimitReached`).
-    pub fn sharepoint(&self, app: &str, cost: u32) -> Result<Vec<(HeaderName, String)>, GraphError> {
+    pub fn sharepoint(
+        &self,
+        app: &str,
+        cost: u32,
+    ) -> Result<Vec<(HeaderName, String)>, GraphError> {
         let c = self.config.read().clone();
         if !c.enabled {
             return Ok(vec![]);
@@ -142,7 +162,12 @@ impl Throttler {
         if cell.used.saturating_add(cost) > limit {
             drop(map);
             return Err(self
-                .too_many(&c, reset_in, "The request has been throttled", "activityLimitReached")
+                .too_many(
+                    &c,
+                    reset_in,
+                    "The request has been throttled",
+                    "activityLimitReached",
+                )
                 .with_inner("code", serde_json::json!("throttledRequest")));
         }
         cell.used += cost;
@@ -155,13 +180,20 @@ impl Throttler {
         }
     }
 
-    fn too_many(&self, c: &ThrottleConfig, wait: Duration, message: &str, code: &str) -> GraphError {
+    fn too_many(
+        &self,
+        c: &ThrottleConfig,
+        wait: Duration,
+        message: &str,
+        code: &str,
+    ) -> GraphError {
         let n = self.throttled_count.fetch_add(1, Ordering::Relaxed);
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         // Deterministic share of HTTP-date answers: the n-th 429 uses a date when the running
         // share of dates so far is below the configured share.
         let use_date = c.http_date_share > 0.0
-            && ((n + 1) as f64 * c.http_date_share).floor() > (n as f64 * c.http_date_share).floor();
+            && ((n + 1) as f64 * c.http_date_share).floor()
+                > (n as f64 * c.http_date_share).floor();
         let retry_after = if use_date {
             // HTTP dates have 1 s resolution; add one so the date is never earlier than `secs`.
             httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(secs + 1))
@@ -176,9 +208,18 @@ impl Throttler {
 
 fn rate_limit_headers(limit: u32, remaining: u32, reset_in: Duration) -> Vec<(HeaderName, String)> {
     vec![
-        (HeaderName::from_static("ratelimit-limit"), limit.to_string()),
-        (HeaderName::from_static("ratelimit-remaining"), remaining.to_string()),
-        (HeaderName::from_static("ratelimit-reset"), reset_in.as_secs_f64().ceil().to_string()),
+        (
+            HeaderName::from_static("ratelimit-limit"),
+            limit.to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-remaining"),
+            remaining.to_string(),
+        ),
+        (
+            HeaderName::from_static("ratelimit-reset"),
+            reset_in.as_secs_f64().ceil().to_string(),
+        ),
     ]
 }
 
@@ -195,7 +236,12 @@ pub fn sharepoint_cost(method: &axum::http::Method, path: &str, query: &str) -> 
     if p.contains("/delta") {
         return if q.contains("token=") { 1 } else { 2 };
     }
-    if p.ends_with("/children") || p.ends_with("/drives") || p.ends_with("/lists") || p.ends_with("/items") || p.contains("getallsites") {
+    if p.ends_with("/children")
+        || p.ends_with("/drives")
+        || p.ends_with("/lists")
+        || p.ends_with("/items")
+        || p.contains("getallsites")
+    {
         return 2;
     }
     1
@@ -208,11 +254,19 @@ mod tests {
     #[test]
     fn fifth_concurrent_request_is_throttled_and_slot_frees_on_drop() {
         let t = Arc::new(Throttler::new(ThrottleConfig::default()));
-        let permits: Vec<_> = (0..4).map(|_| t.outlook("app", "mbx").expect("admitted")).collect();
+        let permits: Vec<_> = (0..4)
+            .map(|_| t.outlook("app", "mbx").expect("admitted"))
+            .collect();
         let err = t.outlook("app", "mbx").expect_err("5th is throttled");
         assert_eq!(err.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(err.code, "ApplicationThrottled");
-        assert!(err.headers.iter().any(|(k, v)| k == "retry-after" && v.to_str().ok().and_then(|s| s.parse::<u64>().ok()).is_some()));
+        assert!(err.headers.iter().any(|(k, v)| {
+            k == "retry-after"
+                && v.to_str()
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .is_some()
+        }));
         // Another mailbox is independent.
         let _other = t.outlook("app", "other").expect("other mailbox admitted");
         drop(permits);
@@ -221,31 +275,57 @@ mod tests {
 
     #[test]
     fn request_budget_and_rate_limit_headers() {
-        let cfg = ThrottleConfig { mailbox_requests_per_window: 10, ..Default::default() };
+        let cfg = ThrottleConfig {
+            mailbox_requests_per_window: 10,
+            ..Default::default()
+        };
         let t = Arc::new(Throttler::new(cfg));
         for i in 1..=10 {
             let p = t.outlook("a", "m").expect("within budget");
-            assert_eq!(!p.rate_headers.is_empty(), i >= 8, "headers from 80% use (request {i})");
+            assert_eq!(
+                !p.rate_headers.is_empty(),
+                i >= 8,
+                "headers from 80% use (request {i})"
+            );
         }
         assert!(t.outlook("a", "m").is_err());
     }
 
     #[test]
     fn http_date_share_gives_dates() {
-        let cfg = ThrottleConfig { mailbox_requests_per_window: 1, http_date_share: 1.0, ..Default::default() };
+        let cfg = ThrottleConfig {
+            mailbox_requests_per_window: 1,
+            http_date_share: 1.0,
+            ..Default::default()
+        };
         let t = Arc::new(Throttler::new(cfg));
         let _p = t.outlook("a", "m").expect("first");
         let e = t.outlook("a", "m").expect_err("second");
-        let ra = e.headers.iter().find(|(k, _)| k == "retry-after").expect("retry-after").1.to_str().expect("ascii").to_string();
+        let ra = e
+            .headers
+            .iter()
+            .find(|(k, _)| k == "retry-after")
+            .expect("retry-after")
+            .1
+            .to_str()
+            .expect("ascii")
+            .to_string();
         assert!(httpdate::parse_http_date(&ra).is_ok(), "{ra}");
     }
 
     #[test]
     fn time_scale_shortens_windows() {
-        let cfg = ThrottleConfig { mailbox_requests_per_window: 1, time_scale: 6000.0, ..Default::default() };
+        let cfg = ThrottleConfig {
+            mailbox_requests_per_window: 1,
+            time_scale: 6000.0,
+            ..Default::default()
+        };
         let t = Arc::new(Throttler::new(cfg));
         drop(t.outlook("a", "m").expect("first"));
         std::thread::sleep(Duration::from_millis(150));
-        drop(t.outlook("a", "m").expect("window of 600 s / 6000 = 100 ms passed"));
+        drop(
+            t.outlook("a", "m")
+                .expect("window of 600 s / 6000 = 100 ms passed"),
+        );
     }
 }

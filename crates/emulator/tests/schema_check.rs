@@ -25,11 +25,17 @@ async fn served_objects_use_only_schema_properties() {
     }
     count("organization", &g.json("/organization").await["value"][0]);
     let u = first_user(&g).await;
-    let (folders, _) = g.delta_round(&format!("/users/{u}/mailFolders/delta"), 50).await;
+    let (folders, _) = g
+        .delta_round(&format!("/users/{u}/mailFolders/delta"), 50)
+        .await;
     for f in &folders {
         count("mailFolder", f);
     }
-    let msgs = g.json(&format!("/users/{u}/mailFolders/inbox/messages?$top=60&$expand=attachments")).await;
+    let msgs = g
+        .json(&format!(
+            "/users/{u}/mailFolders/inbox/messages?$top=60&$expand=attachments"
+        ))
+        .await;
     for m in msgs["value"].as_array().expect("messages") {
         count("message", m);
         let id = m["id"].as_str().expect("id");
@@ -41,39 +47,79 @@ async fn served_objects_use_only_schema_properties() {
         }
     }
     let one = msgs["value"][0]["id"].as_str().expect("id");
-    count("message", &g.json(&format!("/users/{u}/messages/{one}?$select=internetMessageHeaders,uniqueBody,subject")).await);
+    count(
+        "message",
+        &g.json(&format!(
+            "/users/{u}/messages/{one}?$select=internetMessageHeaders,uniqueBody,subject"
+        ))
+        .await,
+    );
     let (events, _) = g.delta_round(&format!("/users/{u}/calendarView/delta?startDateTime=2026-01-01T00:00:00Z&endDateTime=2026-12-31T00:00:00Z"), 50).await;
     for e in &events {
         count("event", e);
     }
-    for e in g.json(&format!("/users/{u}/events?$top=50")).await["value"].as_array().expect("events") {
+    for e in g.json(&format!("/users/{u}/events?$top=50")).await["value"]
+        .as_array()
+        .expect("events")
+    {
         count("event", e);
     }
-    count("calendar", &g.json(&format!("/users/{u}/calendars")).await["value"][0]);
+    count(
+        "calendar",
+        &g.json(&format!("/users/{u}/calendars")).await["value"][0],
+    );
     let cf = g.json(&format!("/users/{u}/contactFolders")).await;
     count("contactFolder", &cf["value"][0]);
-    for c in g.json(&format!("/users/{u}/contacts?$top=50")).await["value"].as_array().expect("contacts") {
+    for c in g.json(&format!("/users/{u}/contacts?$top=50")).await["value"]
+        .as_array()
+        .expect("contacts")
+    {
         count("contact", c);
     }
-    for t in ["user", "group", "mailFolder", "message", "attachment", "event", "calendar", "contactFolder", "contact"] {
+    for t in [
+        "user",
+        "group",
+        "mailFolder",
+        "message",
+        "attachment",
+        "event",
+        "calendar",
+        "contactFolder",
+        "contact",
+    ] {
         assert!(checked.get(t).copied().unwrap_or(0) > 0, "no {t} checked");
     }
     // All three attachment kinds were seen.
-    let kinds: std::collections::HashSet<String> = msgs["value"].as_array().expect("m").iter().flat_map(|m| m["attachments"].as_array().cloned().unwrap_or_default()).filter_map(|a| a["@odata.type"].as_str().map(str::to_string)).collect();
+    let kinds: std::collections::HashSet<String> = msgs["value"]
+        .as_array()
+        .expect("m")
+        .iter()
+        .flat_map(|m| m["attachments"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["@odata.type"].as_str().map(str::to_string))
+        .collect();
     assert!(kinds.len() >= 2, "attachment kinds seen: {kinds:?}");
 }
 
 #[test]
 fn schema_knows_base_types_and_rejects_invented_properties() {
     let m = schema::properties("message");
-    assert!(m.contains("changeKey") && m.contains("id") && m.contains("subject"), "base types outlookItem/entity included");
+    assert!(
+        m.contains("changeKey") && m.contains("id") && m.contains("subject"),
+        "base types outlookItem/entity included"
+    );
     assert!(!m.contains("nonsense"));
     let a = schema::properties("attendee");
-    assert!(a.contains("emailAddress"), "complex base types (attendeeBase → recipient) included");
+    assert!(
+        a.contains("emailAddress"),
+        "complex base types (attendeeBase → recipient) included"
+    );
 }
 
 #[test]
 #[should_panic(expected = "not in the v1.0 schema")]
 fn schema_check_fails_on_an_invented_property() {
-    schema::check("message", &serde_json::json!({"id": "x", "subject": "s", "flag": {"flagStatus": "flagged", "colour": "red"}}));
+    schema::check(
+        "message",
+        &serde_json::json!({"id": "x", "subject": "s", "flag": {"flagStatus": "flagged", "colour": "red"}}),
+    );
 }

@@ -6,7 +6,12 @@ use common::*;
 use serde_json::{Value, json};
 
 async fn admin(emu: &tenantvault_emulator::Emulator, path: &str, body: Value) -> Value {
-    let r = reqwest::Client::new().post(format!("{}/_emulator/{path}", emu.base_url())).json(&body).send().await.expect("send");
+    let r = reqwest::Client::new()
+        .post(format!("{}/_emulator/{path}", emu.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
     assert!(r.status().is_success(), "admin {path}: {}", r.status());
     r.json().await.expect("json")
 }
@@ -21,14 +26,28 @@ async fn fifth_concurrent_request_on_a_mailbox_gets_429() {
     let futs = (0..5).map(|_| g.get(&url));
     let rs = futures::future::join_all(futs).await;
     let statuses: Vec<u16> = rs.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 4, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        4,
+        "{statuses:?}"
+    );
     let t = rs.into_iter().find(|r| r.status() == 429).expect("one 429");
-    let ra: u64 = t.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After seconds");
+    let ra: u64 = t
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
     assert!(ra >= 1);
     let v: Value = t.json().await.expect("json");
     assert_eq!(v["error"]["code"], "ApplicationThrottled");
     // Other mailboxes are not affected; stats counted the 429.
-    let stats: Value = reqwest::get(format!("{}/_emulator/stats", emu.base_url())).await.expect("get").json().await.expect("json");
+    let stats: Value = reqwest::get(format!("{}/_emulator/stats", emu.base_url()))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(stats["totals"]["mail"]["throttled"], 1);
 }
 
@@ -53,7 +72,12 @@ async fn request_budget_with_time_scale_and_rate_limit_headers() {
 }
 
 async fn fault_run(emu: &tenantvault_emulator::Emulator, g: &G, path: &str) -> Vec<u16> {
-    admin(emu, "faults", json!({"rate": 0.3, "classes": ["directory"], "kinds": ["status500", "status503"]})).await;
+    admin(
+        emu,
+        "faults",
+        json!({"rate": 0.3, "classes": ["directory"], "kinds": ["status500", "status503"]}),
+    )
+    .await;
     let mut out = Vec::new();
     for _ in 0..40 {
         out.push(g.get(path).await.status().as_u16());
@@ -73,8 +97,18 @@ async fn faults_are_deterministic_by_seed_and_sequence() {
     assert!(a.iter().all(|s| matches!(s, 200 | 500 | 503)));
     // Mail is not in the fault classes.
     let u = first_user(&G::new(&emu).await).await;
-    admin(&emu, "faults", json!({"rate": 1.0, "classes": ["directory"]})).await;
-    assert_eq!(g.get(&format!("/users/{u}/mailFolders/inbox")).await.status(), 200);
+    admin(
+        &emu,
+        "faults",
+        json!({"rate": 1.0, "classes": ["directory"]}),
+    )
+    .await;
+    assert_eq!(
+        g.get(&format!("/users/{u}/mailFolders/inbox"))
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -82,9 +116,23 @@ async fn reset_and_truncate_faults_break_the_connection() {
     let emu = start(2, false).await;
     let g = G::new(&emu).await;
     admin(&emu, "faults", json!({"rate": 1.0, "kinds": ["reset"]})).await;
-    assert!(g.http.get(g.url("/users")).bearer_auth(&g.token).send().await.is_err(), "connection reset");
+    assert!(
+        g.http
+            .get(g.url("/users"))
+            .bearer_auth(&g.token)
+            .send()
+            .await
+            .is_err(),
+        "connection reset"
+    );
     admin(&emu, "faults", json!({"rate": 1.0, "kinds": ["truncate"]})).await;
-    let r = g.http.get(g.url("/users")).bearer_auth(&g.token).send().await.expect("headers arrive");
+    let r = g
+        .http
+        .get(g.url("/users"))
+        .bearer_auth(&g.token)
+        .send()
+        .await
+        .expect("headers arrive");
     assert_eq!(r.status(), 200);
     assert!(r.bytes().await.is_err(), "body is cut short");
     admin(&emu, "faults", json!({"rate": 0.0})).await;
@@ -106,14 +154,31 @@ async fn batch_runs_dependencies_and_fails_dependents_with_424() {
     let r = g.send(reqwest::Method::POST, "/$batch", Some(body)).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.expect("json");
-    let status = |id: &str| v["responses"].as_array().expect("responses").iter().find(|x| x["id"] == id).expect("response")["status"].as_u64().expect("status");
+    let status = |id: &str| {
+        v["responses"]
+            .as_array()
+            .expect("responses")
+            .iter()
+            .find(|x| x["id"] == id)
+            .expect("response")["status"]
+            .as_u64()
+            .expect("status")
+    };
     assert_eq!(status("1"), 200);
     assert_eq!(status("2"), 200);
     assert_eq!(status("3"), 404);
     assert_eq!(status("4"), 424);
     assert_eq!(status("5"), 200);
-    let too_many: Vec<Value> = (0..21).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"})).collect();
-    let r = g.send(reqwest::Method::POST, "/$batch", Some(json!({"requests": too_many}))).await;
+    let too_many: Vec<Value> = (0..21)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"}))
+        .collect();
+    let r = g
+        .send(
+            reqwest::Method::POST,
+            "/$batch",
+            Some(json!({"requests": too_many})),
+        )
+        .await;
     assert_eq!(r.status(), 400);
     let e: Value = r.json().await.expect("json");
     assert_eq!(e["error"]["code"], "MaximumValueExceeded");

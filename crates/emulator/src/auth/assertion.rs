@@ -41,7 +41,14 @@ pub(super) fn verify_assertion(
     now: i64,
     fresh_jti: impl FnOnce(&str) -> bool,
 ) -> Result<(), AadError> {
-    let malformed = || AadError::new(StatusCode::BAD_REQUEST, "invalid_request", 50027, "JWT token is invalid or malformed.");
+    let malformed = || {
+        AadError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50027,
+            "JWT token is invalid or malformed.",
+        )
+    };
     let parts: Vec<&str> = jwt.split('.').collect();
     if parts.len() != 3 {
         return Err(malformed());
@@ -85,14 +92,25 @@ pub(super) fn verify_assertion(
                 .unwrap_or(false)
         }
         _ => {
-            return Err(invalid(5002730, "Invalid JWT token. Unsupported signing algorithm; use RS256 or PS256."));
+            return Err(invalid(
+                5002730,
+                "Invalid JWT token. Unsupported signing algorithm; use RS256 or PS256.",
+            ));
         }
     };
     if !ok {
-        return Err(invalid(700027, "Client assertion failed signature validation."));
+        return Err(invalid(
+            700027,
+            "Client assertion failed signature validation.",
+        ));
     }
-    if claims.iss.as_deref() != Some(app.client_id.as_str()) || claims.sub.as_deref() != Some(app.client_id.as_str()) {
-        return Err(invalid(700023, "Client assertion audience claim does not match or the iss/sub claims are not the client id."));
+    if claims.iss.as_deref() != Some(app.client_id.as_str())
+        || claims.sub.as_deref() != Some(app.client_id.as_str())
+    {
+        return Err(invalid(
+            700023,
+            "Client assertion audience claim does not match or the iss/sub claims are not the client id.",
+        ));
     }
     let aud_ok = match &claims.aud {
         Some(serde_json::Value::String(a)) => audiences.iter().any(|x| x.eq_ignore_ascii_case(a)),
@@ -103,15 +121,26 @@ pub(super) fn verify_assertion(
         _ => false,
     };
     if !aud_ok {
-        return Err(invalid(700212, "No matching federated identity record found for presented assertion audience."));
+        return Err(invalid(
+            700212,
+            "No matching federated identity record found for presented assertion audience.",
+        ));
     }
     let exp = claims.exp.ok_or_else(malformed)?;
     if now > exp + SKEW || claims.nbf.is_some_and(|nbf| now + SKEW < nbf) {
-        return Err(invalid(700024, "Client assertion is not within its valid time range."));
+        return Err(invalid(
+            700024,
+            "Client assertion is not within its valid time range.",
+        ));
     }
-    let jti = claims.jti.ok_or_else(|| invalid(700023, "Client assertion contains no jti claim."))?;
+    let jti = claims
+        .jti
+        .ok_or_else(|| invalid(700023, "Client assertion contains no jti claim."))?;
     if !fresh_jti(&jti) {
-        return Err(invalid(700025, "Client assertion has already been used (jti replay)."));
+        return Err(invalid(
+            700025,
+            "Client assertion has already been used (jti replay).",
+        ));
     }
     Ok(())
 }

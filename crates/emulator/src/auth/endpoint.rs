@@ -19,8 +19,18 @@ pub(crate) struct AadError {
 }
 
 impl AadError {
-    pub(crate) fn new(status: StatusCode, error: &'static str, code: u32, description: impl Into<String>) -> Self {
-        Self { status, error, code, description: description.into() }
+    pub(crate) fn new(
+        status: StatusCode,
+        error: &'static str,
+        code: u32,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            error,
+            code,
+            description: description.into(),
+        }
     }
 }
 
@@ -41,7 +51,12 @@ impl IntoResponse for AadError {
             "correlation_id": corr,
             "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.code),
         });
-        (self.status, [("content-type", "application/json; charset=utf-8")], body.to_string()).into_response()
+        (
+            self.status,
+            [("content-type", "application/json; charset=utf-8")],
+            body.to_string(),
+        )
+            .into_response()
     }
 }
 
@@ -73,20 +88,30 @@ pub(crate) async fn token(
     }
 }
 
-fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<Response, AadError> {
+fn issue(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, AadError> {
     if !tenant_matches(state, tenant) {
         return Err(AadError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             90002,
-            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
         ));
     }
     let ct = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+    if !ct
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
         return Err(AadError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -100,15 +125,25 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| {
             s.split_once(':').map(|(u, p)| {
-                let dec = |x: &str| percent_encoding::percent_decode_str(x).decode_utf8_lossy().into_owned();
+                let dec = |x: &str| {
+                    percent_encoding::percent_decode_str(x)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                };
                 (dec(u), dec(p))
             })
         });
-    let grant = form.get("grant_type").ok_or_else(|| missing("grant_type"))?;
+    let grant = form
+        .get("grant_type")
+        .ok_or_else(|| missing("grant_type"))?;
     if grant != "client_credentials" {
         return Err(AadError::new(
             StatusCode::BAD_REQUEST,
@@ -124,12 +159,15 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
         .ok_or_else(|| missing("client_id"))?;
     let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
     let scopes: Vec<&str> = scope.split_whitespace().collect();
-    if scopes.len() != 1 || !scopes[0].eq_ignore_ascii_case("https://graph.microsoft.com/.default") {
+    if scopes.len() != 1 || !scopes[0].eq_ignore_ascii_case("https://graph.microsoft.com/.default")
+    {
         return Err(AadError::new(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             1002012,
-            format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+            format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
         ));
     }
     let dir_tenant = state.directory.read().tenant_id.clone();
@@ -141,7 +179,10 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
             format!("Application with identifier '{client_id}' was not found in the directory '{dir_tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."),
         )
     })?;
-    let secret = form.get("client_secret").cloned().or_else(|| basic.map(|b| b.1));
+    let secret = form
+        .get("client_secret")
+        .cloned()
+        .or_else(|| basic.map(|b| b.1));
     let assertion = form.get("client_assertion");
     match (secret, assertion) {
         (Some(_), Some(_)) => {
@@ -153,7 +194,11 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
             ));
         }
         (Some(s), None) => {
-            if !app.secrets.iter().any(|x| crate::util::ct_eq(x.as_bytes(), s.as_bytes())) {
+            if !app
+                .secrets
+                .iter()
+                .any(|x| crate::util::ct_eq(x.as_bytes(), s.as_bytes()))
+            {
                 return Err(AadError::new(
                     StatusCode::UNAUTHORIZED,
                     "invalid_client",
@@ -163,7 +208,9 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
             }
         }
         (None, Some(a)) => {
-            let kind = form.get("client_assertion_type").ok_or_else(|| missing("client_assertion_type"))?;
+            let kind = form
+                .get("client_assertion_type")
+                .ok_or_else(|| missing("client_assertion_type"))?;
             if kind != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
                 return Err(AadError::new(
                     StatusCode::BAD_REQUEST,
@@ -176,11 +223,19 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
             let auds = [
                 format!("{}/{}/oauth2/v2.0/token", state.base_url, dir.tenant_id),
                 format!("{}/{}/oauth2/v2.0/token", state.base_url, dir.domain),
-                format!("https://login.microsoftonline.com/{}/oauth2/v2.0/token", dir.tenant_id),
-                format!("https://login.microsoftonline.com/{}/oauth2/v2.0/token", dir.domain),
+                format!(
+                    "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
+                    dir.tenant_id
+                ),
+                format!(
+                    "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
+                    dir.domain
+                ),
             ];
             drop(dir);
-            verify_assertion(a, &app, &auds, state.clock.now().timestamp(), |jti| state.auth.fresh_jti(jti))?;
+            verify_assertion(a, &app, &auds, state.clock.now().timestamp(), |jti| {
+                state.auth.fresh_jti(jti)
+            })?;
         }
         (None, None) => {
             return Err(AadError::new(
@@ -192,7 +247,9 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
         }
     }
     let lifetime = state.config.token_lifetime.as_secs() as i64;
-    let token = state.auth.mint(&app, &dir_tenant, state.clock.now(), lifetime);
+    let token = state
+        .auth
+        .mint(&app, &dir_tenant, state.clock.now(), lifetime);
     let body = json!({
         "token_type": "Bearer",
         "expires_in": lifetime,
@@ -201,14 +258,20 @@ fn issue(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Re
     });
     Ok((
         StatusCode::OK,
-        [("content-type", "application/json; charset=utf-8"), ("cache-control", "no-store, no-cache")],
+        [
+            ("content-type", "application/json; charset=utf-8"),
+            ("cache-control", "no-store, no-cache"),
+        ],
         body.to_string(),
     )
         .into_response())
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
-pub(crate) async fn openid_configuration(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
+pub(crate) async fn openid_configuration(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> Response {
     if !tenant_matches(&state, &tenant) {
         return AadError::new(
             StatusCode::BAD_REQUEST,
@@ -243,5 +306,10 @@ pub(crate) async fn openid_configuration(State(state): State<AppState>, Path(ten
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
     });
-    (StatusCode::OK, [("content-type", "application/json; charset=utf-8")], body.to_string()).into_response()
+    (
+        StatusCode::OK,
+        [("content-type", "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
 }

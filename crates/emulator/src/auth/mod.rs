@@ -79,8 +79,13 @@ impl RegisteredCert {
         use x509_cert::der::{Decode, DecodePem, Encode};
         let cert = x509_cert::Certificate::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
         let der = cert.to_der().map_err(|e| e.to_string())?;
-        let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| e.to_string())?;
-        let spki = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(&spki).map_err(|e| e.to_string())?;
+        let spki = cert
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| e.to_string())?;
+        let spki =
+            x509_cert::spki::SubjectPublicKeyInfoRef::from_der(&spki).map_err(|e| e.to_string())?;
         let public_key = RsaPublicKey::try_from(spki).map_err(|e| e.to_string())?;
         use sha1::Sha1;
         Ok(Self {
@@ -149,7 +154,8 @@ impl AuthRegistry {
             let w = crate::rng::stable_u64(seed, "app.secret2", &[n]);
             format!("tvE~{v:016x}{w:016x}")
         };
-        let cert = RegisteredCert::from_pem(TEST_CERT_PEM).expect("bundled test certificate parses");
+        let cert =
+            RegisteredCert::from_pem(TEST_CERT_PEM).expect("bundled test certificate parses");
         let apps = vec![
             App {
                 client_id: id(0),
@@ -173,7 +179,9 @@ impl AuthRegistry {
                 roles: READ_ONLY_ROLES.iter().map(|s| s.to_string()).collect(),
             },
         ];
-        let key = crate::rng::stable_u64(seed, "token.key", &[]).to_le_bytes().repeat(4);
+        let key = crate::rng::stable_u64(seed, "token.key", &[])
+            .to_le_bytes()
+            .repeat(4);
         Self {
             apps: parking_lot::RwLock::new(apps),
             signing_key: key,
@@ -196,7 +204,13 @@ impl AuthRegistry {
     }
 
     /// Mint an access token (HS256 JWT).
-    pub fn mint(&self, app: &App, tenant_id: &str, now: DateTime<Utc>, lifetime_secs: i64) -> String {
+    pub fn mint(
+        &self,
+        app: &App,
+        tenant_id: &str,
+        now: DateTime<Utc>,
+        lifetime_secs: i64,
+    ) -> String {
         let iat = now.timestamp();
         let claims = AccessClaims {
             aud: "https://graph.microsoft.com".into(),
@@ -211,7 +225,8 @@ impl AuthRegistry {
             uti: uuid::Uuid::new_v4().simple().to_string(),
         };
         let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"HS256"}"#);
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialize"));
+        let payload =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialize"));
         let signing_input = format!("{header}.{payload}");
         let sig = self.sign(signing_input.as_bytes());
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
@@ -224,7 +239,12 @@ impl AuthRegistry {
     }
 
     /// Check a bearer token; returns the claims or the 401 Graph sends.
-    pub fn verify(&self, token: &str, tenant_id: &str, now: DateTime<Utc>) -> Result<AccessClaims, GraphError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        tenant_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, GraphError> {
         let parts: Vec<&str> = token.split('.').collect();
         if parts.len() != 3 {
             return Err(unauthenticated(
@@ -238,7 +258,9 @@ impl AuthRegistry {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key).expect("hmac key");
         mac.update(signing_input.as_bytes());
         if mac.verify_slice(&sig).is_err() {
-            return Err(unauthenticated("Access token validation failure. Invalid signature."));
+            return Err(unauthenticated(
+                "Access token validation failure. Invalid signature.",
+            ));
         }
         let claims: AccessClaims = URL_SAFE_NO_PAD
             .decode(parts[1])
@@ -247,10 +269,14 @@ impl AuthRegistry {
             .ok_or_else(|| unauthenticated("Access token validation failure."))?;
         let t = now.timestamp();
         if t >= claims.exp || t < claims.nbf {
-            return Err(unauthenticated("Access token has expired or is not yet valid."));
+            return Err(unauthenticated(
+                "Access token has expired or is not yet valid.",
+            ));
         }
         if claims.tid != tenant_id || claims.aud != "https://graph.microsoft.com" {
-            return Err(unauthenticated("Access token validation failure. Invalid audience."));
+            return Err(unauthenticated(
+                "Access token validation failure. Invalid audience.",
+            ));
         }
         if self.app(&claims.appid).is_none() {
             return Err(unauthenticated("Access token validation failure."));
@@ -312,7 +338,9 @@ impl Caller {
                 "ErrorAccessDenied",
                 "Access is denied. Check credentials and try again.",
             ),
-            Workload::Files => GraphError::new(StatusCode::FORBIDDEN, "accessDenied", "Access denied"),
+            Workload::Files => {
+                GraphError::new(StatusCode::FORBIDDEN, "accessDenied", "Access denied")
+            }
             Workload::Teams => GraphError::new(
                 StatusCode::FORBIDDEN,
                 "Forbidden",
@@ -344,9 +372,15 @@ mod tests {
         let app = reg.apps.read()[0].clone();
         let now = Utc::now();
         let t = reg.mint(&app, "tid", now, 60);
-        assert_eq!(reg.verify(&t, "tid", now).expect("valid").appid, app.client_id);
+        assert_eq!(
+            reg.verify(&t, "tid", now).expect("valid").appid,
+            app.client_id
+        );
         let late = now + chrono::Duration::seconds(61);
-        assert_eq!(reg.verify(&t, "tid", late).expect_err("expired").code, "InvalidAuthenticationToken");
+        assert_eq!(
+            reg.verify(&t, "tid", late).expect_err("expired").code,
+            "InvalidAuthenticationToken"
+        );
         let mut forged = t.clone();
         forged.push('x');
         assert!(reg.verify(&forged, "tid", now).is_err());

@@ -28,7 +28,11 @@ pub fn can_write(c: &Caller) -> Result<(), GraphError> {
 pub fn mailbox(state: &AppState, user: &str) -> Result<(u32, Arc<Mutex<Mailbox>>), GraphError> {
     let dir = state.directory.read();
     let u = dir.user(user).ok_or_else(|| {
-        GraphError::new(StatusCode::NOT_FOUND, "ErrorInvalidUser", format!("The requested user '{user}' is invalid."))
+        GraphError::new(
+            StatusCode::NOT_FOUND,
+            "ErrorInvalidUser",
+            format!("The requested user '{user}' is invalid."),
+        )
     })?;
     if !u.mailbox_enabled() {
         return Err(GraphError::new(
@@ -48,10 +52,12 @@ pub fn folder(mb: &Mailbox, key: &str) -> Result<u32, GraphError> {
         return Ok(i);
     }
     match ExId::decode(key) {
-        Some(ExId::Folder { user, folder }) if user == mb.user => match mb.folders.get(folder as usize) {
-            Some(f) if !f.deleted => Ok(folder),
-            _ => Err(GraphError::item_not_found()),
-        },
+        Some(ExId::Folder { user, folder }) if user == mb.user => {
+            match mb.folders.get(folder as usize) {
+                Some(f) if !f.deleted => Ok(folder),
+                _ => Err(GraphError::item_not_found()),
+            }
+        }
         Some(_) => Err(GraphError::item_not_found()),
         None => Err(malformed()),
     }
@@ -88,10 +94,17 @@ fn exists(mb: &Mailbox, key: MsgKey) -> bool {
 
 /// Parse a JSON request body or answer Graph's 400.
 pub fn json_body(body: &[u8]) -> Result<serde_json::Value, GraphError> {
-    let v: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| GraphError::bad_request("RequestBodyRead", format!("Invalid JSON in request body: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        GraphError::bad_request(
+            "RequestBodyRead",
+            format!("Invalid JSON in request body: {e}"),
+        )
+    })?;
     if !v.is_object() {
-        return Err(GraphError::bad_request("RequestBodyRead", "The request body must be a JSON object."));
+        return Err(GraphError::bad_request(
+            "RequestBodyRead",
+            "The request body must be a JSON object.",
+        ));
     }
     Ok(v)
 }

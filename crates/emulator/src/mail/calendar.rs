@@ -5,7 +5,10 @@ use super::access::{self, json_body};
 use super::generate::Person;
 use super::ids::ExId;
 use super::json::change_key;
-use super::pim::{CREATED_BIT, Instance, OCCURRENCES, SERIES_BASE, SERIES_PER_MAILBOX, StoredEvent, generated_event, instances};
+use super::pim::{
+    CREATED_BIT, Instance, OCCURRENCES, SERIES_BASE, SERIES_PER_MAILBOX, StoredEvent,
+    generated_event, instances,
+};
 use super::store::Mailbox;
 use crate::auth::{Caller, Workload};
 use crate::clock::iso;
@@ -27,7 +30,11 @@ const WRITE: &[&str] = &["Calendars.ReadWrite"];
 
 /// Generated recurring series per mailbox (none when no events are generated, e.g. loaded tenants).
 fn series_count(state: &AppState) -> u32 {
-    if state.mail.knobs.events_per_mailbox == 0 { 0 } else { SERIES_PER_MAILBOX }
+    if state.mail.knobs.events_per_mailbox == 0 {
+        0
+    } else {
+        SERIES_PER_MAILBOX
+    }
 }
 
 /// All live event numbers of a mailbox.
@@ -45,14 +52,25 @@ pub(crate) fn event(state: &AppState, mb: &Mailbox, n: u32) -> Option<StoredEven
         return None;
     }
     if n & CREATED_BIT != 0 {
-        return mb.pim.created_events.get((n & !CREATED_BIT) as usize).cloned();
+        return mb
+            .pim
+            .created_events
+            .get((n & !CREATED_BIT) as usize)
+            .cloned();
     }
-    let valid = n < state.mail.knobs.events_per_mailbox || (SERIES_BASE..SERIES_BASE + series_count(state)).contains(&n);
+    let valid = n < state.mail.knobs.events_per_mailbox
+        || (SERIES_BASE..SERIES_BASE + series_count(state)).contains(&n);
     if !valid {
         return None;
     }
     let owner = &state.mail.owners[mb.user as usize].person;
-    Some(generated_event(state.mail.seed, mb.user, owner, &state.mail.people, n))
+    Some(generated_event(
+        state.mail.seed,
+        mb.user,
+        owner,
+        &state.mail.people,
+        n,
+    ))
 }
 
 fn dt(t: DateTime<Utc>) -> Value {
@@ -66,7 +84,12 @@ fn person(p: &Person) -> Value {
 /// Event JSON for an instance (or the series master when `inst` is `None`).
 fn event_json(mb: &Mailbox, n: u32, e: &StoredEvent, inst: Option<&Instance>) -> Value {
     let occ = inst.map(|i| i.occ).unwrap_or(0);
-    let id = ExId::Event { user: mb.user, n, occ }.encode();
+    let id = ExId::Event {
+        user: mb.user,
+        n,
+        occ,
+    }
+    .encode();
     let kind = match inst {
         Some(i) => i.kind,
         None if e.weekly_occurrences > 0 => "seriesMaster",
@@ -148,12 +171,23 @@ fn parse_window(q: &ODataQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), GraphE
         })?;
         DateTime::parse_from_rfc3339(v)
             .map(|d| d.with_timezone(&Utc))
-            .or_else(|_| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f").map(|n| n.and_utc()))
-            .map_err(|_| GraphError::bad_request("ErrorInvalidParameter", format!("The value '{v}' of parameter '{k}' is invalid.")))
+            .or_else(|_| {
+                chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f")
+                    .map(|n| n.and_utc())
+            })
+            .map_err(|_| {
+                GraphError::bad_request(
+                    "ErrorInvalidParameter",
+                    format!("The value '{v}' of parameter '{k}' is invalid."),
+                )
+            })
     };
     let (s, e) = (get("startDateTime")?, get("endDateTime")?);
     if e <= s {
-        return Err(GraphError::bad_request("ErrorInvalidParameter", "endDateTime must be after startDateTime."));
+        return Err(GraphError::bad_request(
+            "ErrorInvalidParameter",
+            "endDateTime must be after startDateTime.",
+        ));
     }
     Ok((s, e))
 }
@@ -191,15 +225,30 @@ pub(crate) async fn calendar_view_delta(
     }
     let now = state.clock.now().timestamp();
     let tok = if let Some(t) = &q.skiptoken {
-        state.tokens.decode::<CalTok>("cal-skip", t).ok_or_else(super::delta::bad_token)?
+        state
+            .tokens
+            .decode::<CalTok>("cal-skip", t)
+            .ok_or_else(super::delta::bad_token)?
     } else if let Some(t) = &q.deltatoken {
-        let mut t = state.tokens.decode::<CalTok>("cal", t).ok_or_else(super::delta::bad_token)?;
+        let mut t = state
+            .tokens
+            .decode::<CalTok>("cal", t)
+            .ok_or_else(super::delta::bad_token)?;
         t.upto = mb.seq;
         t.cur = 0;
         t
     } else {
         let (s, e) = parse_window(&q)?;
-        CalTok { u: uidx, s: s.timestamp(), e: e.timestamp(), start: mb.seq, base: None, upto: mb.seq, cur: 0, issued: now }
+        CalTok {
+            u: uidx,
+            s: s.timestamp(),
+            e: e.timestamp(),
+            start: mb.seq,
+            base: None,
+            upto: mb.seq,
+            cur: 0,
+            issued: now,
+        }
     };
     if tok.u != uidx {
         return Err(super::delta::bad_token());
@@ -233,7 +282,11 @@ pub(crate) async fn calendar_view_delta(
                         }
                     }
                     None => {
-                        let occs: Vec<u16> = if n >= SERIES_BASE && n & CREATED_BIT == 0 { (1..=OCCURRENCES as u16).collect() } else { vec![0] };
+                        let occs: Vec<u16> = if n >= SERIES_BASE && n & CREATED_BIT == 0 {
+                            (1..=OCCURRENCES as u16).collect()
+                        } else {
+                            vec![0]
+                        };
                         for occ in occs {
                             all.push(json!({"@odata.type": "#microsoft.graph.event", "id": ExId::Event { user: uidx, n, occ }.encode(), "@removed": {"reason": "deleted"}}));
                         }
@@ -248,15 +301,39 @@ pub(crate) async fn calendar_view_delta(
     };
     let page: Vec<Value> = all.iter().skip(tok.cur).take(size).cloned().collect();
     let (next, delta) = if tok.cur + size < all.len() {
-        let t = CalTok { cur: tok.cur + size, ..tok };
-        (Some(state.graph_url(&format!("{path}?$skiptoken={}", state.tokens.encode("cal-skip", &t)))), None)
+        let t = CalTok {
+            cur: tok.cur + size,
+            ..tok
+        };
+        (
+            Some(state.graph_url(&format!(
+                "{path}?$skiptoken={}",
+                state.tokens.encode("cal-skip", &t)
+            ))),
+            None,
+        )
     } else {
-        let t = CalTok { base: Some(tok.upto), start: tok.upto, cur: 0, issued: now, ..tok };
-        (None, Some(state.graph_url(&format!("{path}?$deltatoken={}", state.tokens.encode("cal", &t)))))
+        let t = CalTok {
+            base: Some(tok.upto),
+            start: tok.upto,
+            cur: 0,
+            issued: now,
+            ..tok
+        };
+        (
+            None,
+            Some(state.graph_url(&format!(
+                "{path}?$deltatoken={}",
+                state.tokens.encode("cal", &t)
+            ))),
+        )
     };
     drop(mb);
     let body = collection(&state.context("Collection(event)"), page, next, delta);
-    Ok(respond::with_preference(respond::ok(&body), prefer.applied(prefer.max_page_size.is_some())))
+    Ok(respond::with_preference(
+        respond::ok(&body),
+        prefer.applied(prefer.max_page_size.is_some()),
+    ))
 }
 
 fn check_calendar(mb: &Mailbox, id: &str) -> Result<(), GraphError> {
@@ -287,20 +364,36 @@ fn calendar_json(mb: &Mailbox, owner: &Person) -> Value {
 }
 
 /// `GET /users/{u}/calendars`.
-pub(crate) async fn calendars(State(state): State<AppState>, caller: Caller, Path(user): Path<String>) -> Result<Response, GraphError> {
+pub(crate) async fn calendars(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let (uidx, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
     let v = calendar_json(&mb, &state.mail.owners[uidx as usize].person);
-    Ok(respond::ok(&collection(&state.context(&format!("users('{user}')/calendars")), vec![v], None, None)))
+    Ok(respond::ok(&collection(
+        &state.context(&format!("users('{user}')/calendars")),
+        vec![v],
+        None,
+        None,
+    )))
 }
 
 /// `GET /users/{u}/calendar`.
-pub(crate) async fn calendar(State(state): State<AppState>, caller: Caller, Path(user): Path<String>) -> Result<Response, GraphError> {
+pub(crate) async fn calendar(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let (uidx, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
-    Ok(respond::ok(&calendar_json(&mb, &state.mail.owners[uidx as usize].person)))
+    Ok(respond::ok(&calendar_json(
+        &mb,
+        &state.mail.owners[uidx as usize].person,
+    )))
 }
 
 fn locate(mb: &Mailbox, id: &str) -> Result<(u32, u16), GraphError> {
@@ -312,7 +405,12 @@ fn locate(mb: &Mailbox, id: &str) -> Result<(u32, u16), GraphError> {
 }
 
 /// `GET /users/{u}/events` (series masters and single instances).
-pub(crate) async fn list_events(State(state): State<AppState>, caller: Caller, Path(user): Path<String>, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+pub(crate) async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     let (_, mb) = access::mailbox(&state, &user)?;
@@ -325,11 +423,22 @@ pub(crate) async fn list_events(State(state): State<AppState>, caller: Caller, P
     }
     drop(mb);
     let size = q.top.unwrap_or(10).clamp(1, 1000);
-    crate::directory::paged(&state, &format!("/users/{user}/events"), &format!("users('{user}')/events"), &q, items, size)
+    crate::directory::paged(
+        &state,
+        &format!("/users/{user}/events"),
+        &format!("users('{user}')/events"),
+        &q,
+        items,
+        size,
+    )
 }
 
 /// `GET /users/{u}/events/{id}`.
-pub(crate) async fn get_event(State(state): State<AppState>, caller: Caller, Path((user, id)): Path<(String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn get_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, id)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let (_, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
@@ -339,19 +448,30 @@ pub(crate) async fn get_event(State(state): State<AppState>, caller: Caller, Pat
         event_json(&mb, n, &e, None)
     } else {
         let far = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
-        let inst = instances(n, &e, far.0, far.1).into_iter().find(|i| i.occ == occ).ok_or_else(GraphError::item_not_found)?;
+        let inst = instances(n, &e, far.0, far.1)
+            .into_iter()
+            .find(|i| i.occ == occ)
+            .ok_or_else(GraphError::item_not_found)?;
         event_json(&mb, n, &e, Some(&inst))
     };
     Ok(respond::ok(&v))
 }
 
 fn parse_dt(v: Option<&Value>, field: &str) -> Result<DateTime<Utc>, GraphError> {
-    let bad = || GraphError::bad_request("ErrorInvalidRequest", format!("'{field}' needs dateTime and timeZone."));
+    let bad = || {
+        GraphError::bad_request(
+            "ErrorInvalidRequest",
+            format!("'{field}' needs dateTime and timeZone."),
+        )
+    };
     let v = v.ok_or_else(bad)?;
     let s = v.get("dateTime").and_then(Value::as_str).ok_or_else(bad)?;
     let tz = v.get("timeZone").and_then(Value::as_str).unwrap_or("UTC");
     if !tz.eq_ignore_ascii_case("UTC") && !tz.eq_ignore_ascii_case("Etc/GMT") {
-        return Err(GraphError::bad_request("ErrorTimeZoneNotSupported", format!("Time zone '{tz}' is not supported by the emulator; send UTC.")));
+        return Err(GraphError::bad_request(
+            "ErrorTimeZoneNotSupported",
+            format!("Time zone '{tz}' is not supported by the emulator; send UTC."),
+        ));
     }
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
         .map(|n| n.and_utc())
@@ -360,23 +480,41 @@ fn parse_dt(v: Option<&Value>, field: &str) -> Result<DateTime<Utc>, GraphError>
 }
 
 /// `POST /users/{u}/events` or `/users/{u}/calendar/events`.
-pub(crate) async fn create_event(State(state): State<AppState>, caller: Caller, Path(p): Path<std::collections::HashMap<String, String>>, body: axum::body::Bytes) -> Result<Response, GraphError> {
+pub(crate) async fn create_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(p): Path<std::collections::HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Result<Response, GraphError> {
     caller.require_any(WRITE, Workload::Exchange)?;
     let v = json_body(&body)?;
     let user = p.get("user").cloned().unwrap_or_default();
     let start = parse_dt(v.get("start"), "start")?;
     let end = parse_dt(v.get("end"), "end")?;
     if end < start {
-        return Err(GraphError::bad_request("ErrorInvalidRequest", "The end of the event is before its start."));
+        return Err(GraphError::bad_request(
+            "ErrorInvalidRequest",
+            "The end of the event is before its start.",
+        ));
     }
     let weekly = match v.get("recurrence") {
         None | Some(Value::Null) => 0,
         Some(r) => {
-            let t = r.pointer("/pattern/type").and_then(Value::as_str).unwrap_or("");
+            let t = r
+                .pointer("/pattern/type")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if t != "weekly" {
-                return Err(GraphError::bad_request("ErrorInvalidRequest", format!("The emulator supports weekly recurrences only (got '{t}').")));
+                return Err(GraphError::bad_request(
+                    "ErrorInvalidRequest",
+                    format!("The emulator supports weekly recurrences only (got '{t}')."),
+                ));
             }
-            r.pointer("/range/numberOfOccurrences").and_then(Value::as_u64).filter(|n| *n > 0).unwrap_or(10).min(520) as u32
+            r.pointer("/range/numberOfOccurrences")
+                .and_then(Value::as_u64)
+                .filter(|n| *n > 0)
+                .unwrap_or(10)
+                .min(520) as u32
         }
     };
     let people = |k: &str| -> Vec<Person> {
@@ -386,7 +524,10 @@ pub(crate) async fn create_event(State(state): State<AppState>, caller: Caller, 
                 a.iter()
                     .filter_map(|x| {
                         let ea = x.get("emailAddress")?;
-                        Some(Person { name: ea.get("name").and_then(Value::as_str).unwrap_or("").into(), address: ea.get("address").and_then(Value::as_str)?.into() })
+                        Some(Person {
+                            name: ea.get("name").and_then(Value::as_str).unwrap_or("").into(),
+                            address: ea.get("address").and_then(Value::as_str)?.into(),
+                        })
                     })
                     .collect()
             })
@@ -396,37 +537,65 @@ pub(crate) async fn create_event(State(state): State<AppState>, caller: Caller, 
     let mut mb = mb.lock();
     let now = state.clock.now();
     let e = StoredEvent {
-        subject: v.get("subject").and_then(Value::as_str).unwrap_or("").into(),
-        body: v.pointer("/body/content").and_then(Value::as_str).unwrap_or("").into(),
+        subject: v
+            .get("subject")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .into(),
+        body: v
+            .pointer("/body/content")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .into(),
         start,
         end,
         all_day: v.get("isAllDay").and_then(Value::as_bool).unwrap_or(false),
-        location: v.pointer("/location/displayName").and_then(Value::as_str).unwrap_or("").into(),
+        location: v
+            .pointer("/location/displayName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .into(),
         organizer: state.mail.owners[uidx as usize].person.clone(),
         attendees: people("attendees"),
         weekly_occurrences: weekly,
         exceptions: vec![],
         cancelled: vec![],
         attachments: vec![],
-        categories: v.get("categories").and_then(|c| serde_json::from_value(c.clone()).ok()).unwrap_or_default(),
+        categories: v
+            .get("categories")
+            .and_then(|c| serde_json::from_value(c.clone()).ok())
+            .unwrap_or_default(),
         created: now,
-        ical_uid: format!("040000008200E00074C5B7101A82E008{}", uuid::Uuid::new_v4().simple()),
+        ical_uid: format!(
+            "040000008200E00074C5B7101A82E008{}",
+            uuid::Uuid::new_v4().simple()
+        ),
     };
     mb.pim.created_events.push(e.clone());
     let n = CREATED_BIT | (mb.pim.created_events.len() as u32 - 1);
     let seq = mb.bump();
     mb.pim.event_log.push((seq, n));
-    Ok(respond::json(StatusCode::CREATED, &event_json(&mb, n, &e, None)))
+    Ok(respond::json(
+        StatusCode::CREATED,
+        &event_json(&mb, n, &e, None),
+    ))
 }
 
 /// `DELETE /users/{u}/events/{id}`.
-pub(crate) async fn delete_event(State(state): State<AppState>, caller: Caller, Path((user, id)): Path<(String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn delete_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, id)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
     caller.require_any(WRITE, Workload::Exchange)?;
     let (_, mb) = access::mailbox(&state, &user)?;
     let mut mb = mb.lock();
     let (n, occ) = locate(&mb, &id)?;
     if occ != 0 {
-        return Err(GraphError::bad_request("ErrorInvalidRequest", "Deleting single occurrences is not supported by the emulator; delete the series."));
+        return Err(GraphError::bad_request(
+            "ErrorInvalidRequest",
+            "Deleting single occurrences is not supported by the emulator; delete the series.",
+        ));
     }
     event(&state, &mb, n).ok_or_else(GraphError::item_not_found)?;
     mb.pim.deleted_events.push(n);
@@ -435,7 +604,13 @@ pub(crate) async fn delete_event(State(state): State<AppState>, caller: Caller, 
     Ok(respond::no_content())
 }
 
-fn att_json(user: u32, n: u32, a: usize, att: &(String, String, Arc<[u8]>), modified: DateTime<Utc>) -> Value {
+fn att_json(
+    user: u32,
+    n: u32,
+    a: usize,
+    att: &(String, String, Arc<[u8]>),
+    modified: DateTime<Utc>,
+) -> Value {
     json!({
         "@odata.type": "#microsoft.graph.fileAttachment",
         "@odata.mediaContentType": att.1,
@@ -452,18 +627,37 @@ fn att_json(user: u32, n: u32, a: usize, att: &(String, String, Arc<[u8]>), modi
 }
 
 /// `GET /users/{u}/events/{id}/attachments`.
-pub(crate) async fn event_attachments(State(state): State<AppState>, caller: Caller, Path((user, id)): Path<(String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn event_attachments(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, id)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let (uidx, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
     let (n, _) = locate(&mb, &id)?;
     let e = event(&state, &mb, n).ok_or_else(GraphError::item_not_found)?;
-    let items = e.attachments.iter().enumerate().map(|(i, a)| att_json(uidx, n, i, a, e.created)).collect();
-    Ok(respond::ok(&collection(&state.context("Collection(attachment)"), items, None, None)))
+    let items = e
+        .attachments
+        .iter()
+        .enumerate()
+        .map(|(i, a)| att_json(uidx, n, i, a, e.created))
+        .collect();
+    Ok(respond::ok(&collection(
+        &state.context("Collection(attachment)"),
+        items,
+        None,
+        None,
+    )))
 }
 
 /// `GET /users/{u}/events/{id}/attachments/{a}` and `/$value`.
-pub(crate) async fn event_attachment(State(state): State<AppState>, caller: Caller, Path((user, id, att)): Path<(String, String, String)>, uri: axum::http::Uri) -> Result<Response, GraphError> {
+pub(crate) async fn event_attachment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, id, att)): Path<(String, String, String)>,
+    uri: axum::http::Uri,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let (uidx, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
@@ -474,7 +668,10 @@ pub(crate) async fn event_attachment(State(state): State<AppState>, caller: Call
         Some(_) => return Err(GraphError::item_not_found()),
         None => return Err(access::malformed()),
     };
-    let item = e.attachments.get(a).ok_or_else(GraphError::item_not_found)?;
+    let item = e
+        .attachments
+        .get(a)
+        .ok_or_else(GraphError::item_not_found)?;
     if uri.path().ends_with("/$value") {
         let mut r = (StatusCode::OK, item.2.to_vec()).into_response();
         if let Ok(v) = HeaderValue::from_str(&item.1) {
@@ -486,25 +683,45 @@ pub(crate) async fn event_attachment(State(state): State<AppState>, caller: Call
 }
 
 /// `POST /users/{u}/events/{id}/attachments` (small file attachments).
-pub(crate) async fn add_event_attachment(State(state): State<AppState>, caller: Caller, Path((user, id)): Path<(String, String)>, body: axum::body::Bytes) -> Result<Response, GraphError> {
+pub(crate) async fn add_event_attachment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, GraphError> {
     caller.require_any(WRITE, Workload::Exchange)?;
     let v = json_body(&body)?;
     let att = super::attachments::attachment_from_json(&v, state.clock.now())?;
     if !matches!(att.kind, super::spec::AttKind::File) {
-        return Err(GraphError::bad_request("ErrorInvalidRequest", "Only file attachments can be added to events by the emulator."));
+        return Err(GraphError::bad_request(
+            "ErrorInvalidRequest",
+            "Only file attachments can be added to events by the emulator.",
+        ));
     }
     let (uidx, mb) = access::mailbox(&state, &user)?;
     let mut mb = mb.lock();
     let (n, _) = locate(&mb, &id)?;
     if n & CREATED_BIT == 0 {
-        return Err(GraphError::new(StatusCode::FORBIDDEN, "ErrorAccessDenied", "Attachments can only be added to events created through the API."));
+        return Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Attachments can only be added to events created through the API.",
+        ));
     }
-    let e = mb.pim.created_events.get_mut((n & !CREATED_BIT) as usize).ok_or_else(GraphError::item_not_found)?;
-    e.attachments.push((att.name.clone(), att.content_type.clone(), att.data.clone()));
+    let e = mb
+        .pim
+        .created_events
+        .get_mut((n & !CREATED_BIT) as usize)
+        .ok_or_else(GraphError::item_not_found)?;
+    e.attachments
+        .push((att.name.clone(), att.content_type.clone(), att.data.clone()));
     let a = e.attachments.len() - 1;
     let item = e.attachments[a].clone();
     let created = e.created;
     let seq = mb.bump();
     mb.pim.event_log.push((seq, n));
-    Ok(respond::json(StatusCode::CREATED, &att_json(uidx, n, a, &item, created)))
+    Ok(respond::json(
+        StatusCode::CREATED,
+        &att_json(uidx, n, a, &item, created),
+    ))
 }

@@ -39,17 +39,30 @@ fn contact(state: &AppState, mb: &Mailbox, n: u32) -> Option<Value> {
         return None;
     }
     let mut v = if n & CREATED_BIT != 0 {
-        mb.pim.created_contacts.get((n & !CREATED_BIT) as usize)?.clone()
+        mb.pim
+            .created_contacts
+            .get((n & !CREATED_BIT) as usize)?
+            .clone()
     } else if n < state.mail.knobs.contacts_per_mailbox {
         generated_contact(state.mail.seed, mb.user, n)
     } else {
         return None;
     };
     let ck = change_key(mb.user, n as u64 | (1 << 40), 0);
-    let created = v.get("createdDateTime").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| iso(crate::model::tenant::content_anchor() - chrono::Duration::days((n & !CREATED_BIT) as i64 % 3650 + 10)));
+    let created = v
+        .get("createdDateTime")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            iso(crate::model::tenant::content_anchor()
+                - chrono::Duration::days((n & !CREATED_BIT) as i64 % 3650 + 10))
+        });
     let o = v.as_object_mut()?;
     o.insert("@odata.etag".into(), json!(format!("W/\"{ck}\"")));
-    o.insert("id".into(), json!(ExId::Contact { user: mb.user, n }.encode()));
+    o.insert(
+        "id".into(),
+        json!(ExId::Contact { user: mb.user, n }.encode()),
+    );
     o.insert("createdDateTime".into(), json!(created));
     o.insert("lastModifiedDateTime".into(), json!(created));
     o.insert("changeKey".into(), json!(ck));
@@ -73,33 +86,63 @@ fn folder_json(mb: &Mailbox) -> Value {
 }
 
 /// `GET /users/{u}/contactFolders`.
-pub(crate) async fn folders(State(state): State<AppState>, caller: Caller, Path(user): Path<String>) -> Result<Response, GraphError> {
+pub(crate) async fn folders(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let (_, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
-    Ok(respond::ok(&collection(&state.context(&format!("users('{user}')/contactFolders")), vec![folder_json(&mb)], None, None)))
+    Ok(respond::ok(&collection(
+        &state.context(&format!("users('{user}')/contactFolders")),
+        vec![folder_json(&mb)],
+        None,
+        None,
+    )))
 }
 
 /// `GET /users/{u}/contactFolders/delta` (one folder; a single page).
-pub(crate) async fn folders_delta(State(state): State<AppState>, caller: Caller, Path(user): Path<String>, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+pub(crate) async fn folders_delta(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     let (_, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
     // The default folder never changes: the first round lists it, later rounds are empty.
-    let items = if q.deltatoken.is_some() { vec![] } else { vec![folder_json(&mb)] };
+    let items = if q.deltatoken.is_some() {
+        vec![]
+    } else {
+        vec![folder_json(&mb)]
+    };
     let tok = state.tokens.encode("cfdelta", &mb.user);
     if let Some(t) = &q.deltatoken
         && state.tokens.decode::<u32>("cfdelta", t) != Some(mb.user)
     {
         return Err(super::delta::bad_token());
     }
-    let delta = state.graph_url(&format!("/users/{user}/contactFolders/delta?$deltatoken={tok}"));
-    Ok(respond::ok(&collection(&state.context("Collection(contactFolder)"), items, None, Some(delta))))
+    let delta = state.graph_url(&format!(
+        "/users/{user}/contactFolders/delta?$deltatoken={tok}"
+    ));
+    Ok(respond::ok(&collection(
+        &state.context("Collection(contactFolder)"),
+        items,
+        None,
+        Some(delta),
+    )))
 }
 
 /// `GET /users/{u}/contacts` and `/contactFolders/{f}/contacts`.
-pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Path(p): Path<std::collections::HashMap<String, String>>, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(p): Path<std::collections::HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     let user = p.get("user").cloned().unwrap_or_default();
@@ -116,18 +159,35 @@ pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Path(p):
     }
     drop(mb);
     let size = q.top.unwrap_or(10).clamp(1, 1000);
-    crate::directory::paged(&state, &format!("/users/{user}/contacts"), &format!("users('{user}')/contacts"), &q, items, size)
+    crate::directory::paged(
+        &state,
+        &format!("/users/{user}/contacts"),
+        &format!("users('{user}')/contacts"),
+        &q,
+        items,
+        size,
+    )
 }
 
 /// `GET /users/{u}/contacts/{id}`.
-pub(crate) async fn get(State(state): State<AppState>, caller: Caller, Path((user, id)): Path<(String, String)>, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     let (_, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
     let n = locate(&mb, &id)?;
     let c = contact(&state, &mb, n).ok_or_else(GraphError::item_not_found)?;
-    Ok(respond::ok(&apply_select(c, q.select.as_deref(), CONTACT, "contact")?))
+    Ok(respond::ok(&apply_select(
+        c,
+        q.select.as_deref(),
+        CONTACT,
+        "contact",
+    )?))
 }
 
 fn locate(mb: &Mailbox, id: &str) -> Result<u32, GraphError> {
@@ -139,17 +199,33 @@ fn locate(mb: &Mailbox, id: &str) -> Result<u32, GraphError> {
 }
 
 /// `POST /users/{u}/contacts` and `/contactFolders/{f}/contacts`.
-pub(crate) async fn create(State(state): State<AppState>, caller: Caller, Path(p): Path<std::collections::HashMap<String, String>>, body: axum::body::Bytes) -> Result<Response, GraphError> {
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(p): Path<std::collections::HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Result<Response, GraphError> {
     caller.require_any(WRITE, Workload::Exchange)?;
     let mut v = json_body(&body)?;
     let user = p.get("user").cloned().unwrap_or_default();
     let obj = v.as_object_mut().expect("object");
-    for k in ["id", "@odata.etag", "changeKey", "parentFolderId", "createdDateTime", "lastModifiedDateTime", "@odata.context"] {
+    for k in [
+        "id",
+        "@odata.etag",
+        "changeKey",
+        "parentFolderId",
+        "createdDateTime",
+        "lastModifiedDateTime",
+        "@odata.context",
+    ] {
         obj.remove(k);
     }
     for k in obj.keys() {
         if !CONTACT.contains(&k.as_str()) && !k.starts_with("@odata.") {
-            return Err(GraphError::bad_request("RequestBodyRead", format!("The property '{k}' does not exist on type 'microsoft.graph.contact'.")));
+            return Err(GraphError::bad_request(
+                "RequestBodyRead",
+                format!("The property '{k}' does not exist on type 'microsoft.graph.contact'."),
+            ));
         }
     }
     let (_, mb) = access::mailbox(&state, &user)?;
@@ -167,7 +243,11 @@ pub(crate) async fn create(State(state): State<AppState>, caller: Caller, Path(p
 }
 
 /// `DELETE /users/{u}/contacts/{id}`.
-pub(crate) async fn delete(State(state): State<AppState>, caller: Caller, Path((user, id)): Path<(String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, id)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
     caller.require_any(WRITE, Workload::Exchange)?;
     let (_, mb) = access::mailbox(&state, &user)?;
     let mut mb = mb.lock();
@@ -191,7 +271,13 @@ struct ContactTok {
 }
 
 /// `GET /users/{u}/contactFolders/{f}/contacts/delta`.
-pub(crate) async fn delta(State(state): State<AppState>, caller: Caller, Path((user, folder)): Path<(String, String)>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Result<Response, GraphError> {
+pub(crate) async fn delta(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, folder)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
     caller.require_any(READ, Workload::Exchange)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     q.reject(&["$filter", "$orderby", "$search", "$expand"])?;
@@ -205,14 +291,28 @@ pub(crate) async fn delta(State(state): State<AppState>, caller: Caller, Path((u
     check_folder(&mb, &folder)?;
     let now = state.clock.now().timestamp();
     let tok = if let Some(t) = &q.skiptoken {
-        state.tokens.decode::<ContactTok>("cdelta-skip", t).ok_or_else(super::delta::bad_token)?
+        state
+            .tokens
+            .decode::<ContactTok>("cdelta-skip", t)
+            .ok_or_else(super::delta::bad_token)?
     } else if let Some(t) = &q.deltatoken {
-        let mut t = state.tokens.decode::<ContactTok>("cdelta", t).ok_or_else(super::delta::bad_token)?;
+        let mut t = state
+            .tokens
+            .decode::<ContactTok>("cdelta", t)
+            .ok_or_else(super::delta::bad_token)?;
         t.upto = mb.seq;
         t.cur = 0;
         t
     } else {
-        ContactTok { u: uidx, start: mb.seq, base: None, upto: mb.seq, cur: 0, sel: q.select.clone(), issued: now }
+        ContactTok {
+            u: uidx,
+            start: mb.seq,
+            base: None,
+            upto: mb.seq,
+            cur: 0,
+            sel: q.select.clone(),
+            issued: now,
+        }
     };
     if tok.u != uidx {
         return Err(super::delta::bad_token());
@@ -239,13 +339,37 @@ pub(crate) async fn delta(State(state): State<AppState>, caller: Caller, Path((u
     }
     let path = format!("/users/{user}/contactFolders/{folder}/contacts/delta");
     let (next, delta) = if tok.cur + size < list.len() {
-        let t = ContactTok { cur: tok.cur + size, ..tok };
-        (Some(state.graph_url(&format!("{path}?$skiptoken={}", state.tokens.encode("cdelta-skip", &t)))), None)
+        let t = ContactTok {
+            cur: tok.cur + size,
+            ..tok
+        };
+        (
+            Some(state.graph_url(&format!(
+                "{path}?$skiptoken={}",
+                state.tokens.encode("cdelta-skip", &t)
+            ))),
+            None,
+        )
     } else {
-        let t = ContactTok { base: Some(tok.upto), start: tok.upto, cur: 0, issued: now, ..tok };
-        (None, Some(state.graph_url(&format!("{path}?$deltatoken={}", state.tokens.encode("cdelta", &t)))))
+        let t = ContactTok {
+            base: Some(tok.upto),
+            start: tok.upto,
+            cur: 0,
+            issued: now,
+            ..tok
+        };
+        (
+            None,
+            Some(state.graph_url(&format!(
+                "{path}?$deltatoken={}",
+                state.tokens.encode("cdelta", &t)
+            ))),
+        )
     };
     drop(mb);
     let body = collection(&state.context("Collection(contact)"), out, next, delta);
-    Ok(respond::with_preference(respond::ok(&body), prefer.applied(prefer.max_page_size.is_some())))
+    Ok(respond::with_preference(
+        respond::ok(&body),
+        prefer.applied(prefer.max_page_size.is_some()),
+    ))
 }

@@ -21,11 +21,19 @@ use serde_json::json;
 
 /// 400 for a token that wasn't minted here.
 pub(crate) fn bad_token() -> GraphError {
-    GraphError::bad_request("ErrorInvalidUrlQuery", "The value specified for the delta or skip token is invalid.")
+    GraphError::bad_request(
+        "ErrorInvalidUrlQuery",
+        "The value specified for the delta or skip token is invalid.",
+    )
 }
 
 /// 410 when the token lineage started before the mailbox's expiry floor or is older than the TTL.
-pub(crate) fn check_expiry(state: &AppState, mb: &Mailbox, start: u64, issued: i64) -> Result<(), GraphError> {
+pub(crate) fn check_expiry(
+    state: &AppState,
+    mb: &Mailbox,
+    start: u64,
+    issued: i64,
+) -> Result<(), GraphError> {
     let ttl_expired = state
         .config
         .delta_token_ttl
@@ -34,7 +42,10 @@ pub(crate) fn check_expiry(state: &AppState, mb: &Mailbox, start: u64, issued: i
         return Err(GraphError::new(
             StatusCode::GONE,
             "SyncStateNotFound",
-            format!("The sync state generation is not found; generation={start};[highest={}][{}].", mb.seq, mb.seq),
+            format!(
+                "The sync state generation is not found; generation={start};[highest={}][{}].",
+                mb.seq, mb.seq
+            ),
         ));
     }
     Ok(())
@@ -68,7 +79,12 @@ struct MsgDeltaTok {
 }
 
 fn parse_filter(f: &str) -> Result<(i64, bool), GraphError> {
-    let bad = || GraphError::bad_request("ErrorInvalidUrlQueryFilter", format!("The query filter '{f}' is not supported for delta."));
+    let bad = || {
+        GraphError::bad_request(
+            "ErrorInvalidUrlQueryFilter",
+            format!("The query filter '{f}' is not supported for delta."),
+        )
+    };
     let parts: Vec<&str> = f.split_whitespace().collect();
     if parts.len() != 3 || !parts[0].eq_ignore_ascii_case("receivedDateTime") {
         return Err(bad());
@@ -96,7 +112,10 @@ pub(crate) async fn messages_delta(
     if let Some(o) = &q.orderby
         && !o.trim().eq_ignore_ascii_case("receivedDateTime desc")
     {
-        return Err(GraphError::bad_request("ErrorInvalidUrlQuery", "Only 'receivedDateTime desc' is supported in $orderby for delta."));
+        return Err(GraphError::bad_request(
+            "ErrorInvalidUrlQuery",
+            "Only 'receivedDateTime desc' is supported in $orderby for delta.",
+        ));
     }
     if let Some(sel) = &q.select {
         crate::odata::check_select(sel, MESSAGE, "message")?;
@@ -105,36 +124,65 @@ pub(crate) async fn messages_delta(
     if let Some(c) = &ct
         && !matches!(c.as_str(), "created" | "updated" | "deleted")
     {
-        return Err(GraphError::bad_request("ErrorInvalidUrlQuery", format!("Invalid changeType '{c}'.")));
+        return Err(GraphError::bad_request(
+            "ErrorInvalidUrlQuery",
+            format!("Invalid changeType '{c}'."),
+        ));
     }
     let prefer = Prefer::from_headers(&headers);
-    let opts = ViewOpts { immutable: prefer.immutable_id, body_text: prefer.body_text };
+    let opts = ViewOpts {
+        immutable: prefer.immutable_id,
+        body_text: prefer.body_text,
+    };
     let size = prefer.max_page_size.unwrap_or(10).min(1000);
     let (uidx, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
     let fidx = access::folder(&mb, &folder)?;
     let now = state.clock.now().timestamp();
     let tok = if let Some(t) = &q.skiptoken {
-        state.tokens.decode::<MsgDeltaTok>("mdelta-skip", t).ok_or_else(bad_token)?
+        state
+            .tokens
+            .decode::<MsgDeltaTok>("mdelta-skip", t)
+            .ok_or_else(bad_token)?
     } else if let Some(t) = &q.deltatoken {
-        let mut t = state.tokens.decode::<MsgDeltaTok>("mdelta", t).ok_or_else(bad_token)?;
+        let mut t = state
+            .tokens
+            .decode::<MsgDeltaTok>("mdelta", t)
+            .ok_or_else(bad_token)?;
         t.upto = mb.seq;
         t.cur = Cursor::default();
         t
     } else {
         let since = q.filter.as_deref().map(parse_filter).transpose()?;
-        MsgDeltaTok { u: uidx, f: fidx, start: mb.seq, base: None, upto: mb.seq, cur: Cursor::default(), sel: q.select.clone(), ct: ct.clone(), since, issued: now }
+        MsgDeltaTok {
+            u: uidx,
+            f: fidx,
+            start: mb.seq,
+            base: None,
+            upto: mb.seq,
+            cur: Cursor::default(),
+            sel: q.select.clone(),
+            ct: ct.clone(),
+            since,
+            issued: now,
+        }
     };
     if tok.u != uidx || tok.f != fidx {
         return Err(bad_token());
     }
     check_expiry(&state, &mb, tok.start, tok.issued)?;
-    let max_items = if tok.since.is_some() { 5000 } else { usize::MAX };
+    let max_items = if tok.since.is_some() {
+        5000
+    } else {
+        usize::MAX
+    };
     let mut out = Vec::new();
     let mut cur = tok.cur;
     let folder_ref = &mb.folders[fidx as usize];
     let received_ok = |key: MsgKey| -> bool {
-        let Some((t, incl)) = tok.since else { return true };
+        let Some((t, incl)) = tok.since else {
+            return true;
+        };
         match state.mail.spec(&mb, key) {
             Some(s) => {
                 let r = s.received.timestamp();
@@ -144,7 +192,10 @@ pub(crate) async fn messages_delta(
         }
     };
     let item = |key: MsgKey| -> Result<serde_json::Value, GraphError> {
-        let spec = state.mail.spec(&mb, key).ok_or_else(GraphError::item_not_found)?;
+        let spec = state
+            .mail
+            .spec(&mb, key)
+            .ok_or_else(GraphError::item_not_found)?;
         let mut v = message_json(&mb, key, fidx, &spec, opts, false);
         if let serde_json::Value::Object(m) = &mut v {
             m.insert("@odata.type".into(), json!("#microsoft.graph.message"));
@@ -221,12 +272,33 @@ pub(crate) async fn messages_delta(
     let path = format!("/users/{user}/mailFolders/{folder}/messages/delta");
     let (next, delta) = if !done {
         let t = MsgDeltaTok { cur, ..tok };
-        (Some(state.graph_url(&format!("{path}?$skiptoken={}", state.tokens.encode("mdelta-skip", &t)))), None)
+        (
+            Some(state.graph_url(&format!(
+                "{path}?$skiptoken={}",
+                state.tokens.encode("mdelta-skip", &t)
+            ))),
+            None,
+        )
     } else {
-        let t = MsgDeltaTok { base: Some(tok.upto), start: tok.upto, cur: Cursor::default(), issued: now, ..tok };
-        (None, Some(state.graph_url(&format!("{path}?$deltatoken={}", state.tokens.encode("mdelta", &t)))))
+        let t = MsgDeltaTok {
+            base: Some(tok.upto),
+            start: tok.upto,
+            cur: Cursor::default(),
+            issued: now,
+            ..tok
+        };
+        (
+            None,
+            Some(state.graph_url(&format!(
+                "{path}?$deltatoken={}",
+                state.tokens.encode("mdelta", &t)
+            ))),
+        )
     };
     drop(mb);
     let body = collection(&state.context("Collection(message)"), out, next, delta);
-    Ok(respond::with_preference(respond::ok(&body), prefer.applied(prefer.max_page_size.is_some())))
+    Ok(respond::with_preference(
+        respond::ok(&body),
+        prefer.applied(prefer.max_page_size.is_some()),
+    ))
 }

@@ -61,13 +61,32 @@ fn list_children(state: &AppState, mb: &Mailbox, parent: u32, include_hidden: bo
         .collect()
 }
 
-fn page(state: &AppState, path: &str, context: &str, q: &ODataQuery, items: Vec<Value>) -> Result<Response, GraphError> {
+fn page(
+    state: &AppState,
+    path: &str,
+    context: &str,
+    q: &ODataQuery,
+    items: Vec<Value>,
+) -> Result<Response, GraphError> {
     let size = q.top.unwrap_or(10).clamp(1, 1000);
-    let skip: usize = q.skip.as_deref().map(|s| s.parse().map_err(|_| GraphError::bad_request("BadRequest", "Invalid $skip"))).transpose()?.unwrap_or(0);
+    let skip: usize = q
+        .skip
+        .as_deref()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| GraphError::bad_request("BadRequest", "Invalid $skip"))
+        })
+        .transpose()?
+        .unwrap_or(0);
     let total = items.len();
     let mut out = Vec::new();
     for v in items.into_iter().skip(skip).take(size) {
-        out.push(apply_select(v, q.select.as_deref(), MAIL_FOLDER, "mailFolder")?);
+        out.push(apply_select(
+            v,
+            q.select.as_deref(),
+            MAIL_FOLDER,
+            "mailFolder",
+        )?);
     }
     let next = (skip + size < total).then(|| {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
@@ -79,21 +98,42 @@ fn page(state: &AppState, path: &str, context: &str, q: &ODataQuery, items: Vec<
         ser.append_pair("$skip", &(skip + size).to_string());
         state.graph_url(&format!("{path}?{}", ser.finish()))
     });
-    Ok(respond::ok(&collection(&state.context(context), out, next, None)))
+    Ok(respond::ok(&collection(
+        &state.context(context),
+        out,
+        next,
+        None,
+    )))
 }
 
 /// `GET /users/{u}/mailFolders`.
-pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Path(user): Path<String>, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     can_read(&caller)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     let (_, mb) = access::mailbox(&state, &user)?;
     let hidden = q.param("includeHiddenFolders") == Some("true");
     let items = list_children(&state, &mb.lock(), ROOT, hidden);
-    page(&state, &format!("/users/{user}/mailFolders"), &format!("users('{user}')/mailFolders"), &q, items)
+    page(
+        &state,
+        &format!("/users/{user}/mailFolders"),
+        &format!("users('{user}')/mailFolders"),
+        &q,
+        items,
+    )
 }
 
 /// `GET /users/{u}/mailFolders/{f}/childFolders`.
-pub(crate) async fn children(State(state): State<AppState>, caller: Caller, Path((user, folder)): Path<(String, String)>, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+pub(crate) async fn children(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, folder)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     can_read(&caller)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     let (_, mb) = access::mailbox(&state, &user)?;
@@ -102,17 +142,33 @@ pub(crate) async fn children(State(state): State<AppState>, caller: Caller, Path
     let hidden = q.param("includeHiddenFolders") == Some("true");
     let items = list_children(&state, &mb, idx, hidden);
     drop(mb);
-    page(&state, &format!("/users/{user}/mailFolders/{folder}/childFolders"), &format!("users('{user}')/mailFolders('{folder}')/childFolders"), &q, items)
+    page(
+        &state,
+        &format!("/users/{user}/mailFolders/{folder}/childFolders"),
+        &format!("users('{user}')/mailFolders('{folder}')/childFolders"),
+        &q,
+        items,
+    )
 }
 
 /// `GET /users/{u}/mailFolders/{f}`.
-pub(crate) async fn get(State(state): State<AppState>, caller: Caller, Path((user, folder)): Path<(String, String)>, RawQuery(raw): RawQuery) -> Result<Response, GraphError> {
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, folder)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
     can_read(&caller)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     let (_, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
     let idx = access::folder(&mb, &folder)?;
-    let mut v = apply_select(view(&state, &mb, idx), q.select.as_deref(), MAIL_FOLDER, "mailFolder")?;
+    let mut v = apply_select(
+        view(&state, &mb, idx),
+        q.select.as_deref(),
+        MAIL_FOLDER,
+        "mailFolder",
+    )?;
     v["@odata.context"] = json!(state.context(&format!("users('{user}')/mailFolders/$entity")));
     Ok(respond::ok(&v))
 }
@@ -123,21 +179,36 @@ fn display_name(body: &Value) -> Result<String, GraphError> {
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| GraphError::bad_request("ErrorInvalidFolderName", "The folder name is invalid or missing."))?;
+        .ok_or_else(|| {
+            GraphError::bad_request(
+                "ErrorInvalidFolderName",
+                "The folder name is invalid or missing.",
+            )
+        })?;
     if name.chars().count() > 255 {
-        return Err(GraphError::bad_request("ErrorInvalidFolderName", "The folder name is too long."));
+        return Err(GraphError::bad_request(
+            "ErrorInvalidFolderName",
+            "The folder name is too long.",
+        ));
     }
     Ok(name.to_string())
 }
 
 fn name_clash(mb: &Mailbox, parent: u32, name: &str, except: Option<u32>) -> bool {
-    mb.folders
-        .iter()
-        .enumerate()
-        .any(|(i, f)| Some(i as u32) != except && f.parent == Some(parent) && !f.deleted && f.name.eq_ignore_ascii_case(name))
+    mb.folders.iter().enumerate().any(|(i, f)| {
+        Some(i as u32) != except
+            && f.parent == Some(parent)
+            && !f.deleted
+            && f.name.eq_ignore_ascii_case(name)
+    })
 }
 
-fn create_in(state: &AppState, user: &str, parent_key: Option<&str>, body: &[u8]) -> Result<Response, GraphError> {
+fn create_in(
+    state: &AppState,
+    user: &str,
+    parent_key: Option<&str>,
+    body: &[u8],
+) -> Result<Response, GraphError> {
     let body = json_body(body)?;
     let name = display_name(&body)?;
     let (_, mb) = access::mailbox(state, user)?;
@@ -147,9 +218,16 @@ fn create_in(state: &AppState, user: &str, parent_key: Option<&str>, body: &[u8]
         None => ROOT,
     };
     if name_clash(&mb, parent, &name, None) {
-        return Err(GraphError::new(StatusCode::CONFLICT, "ErrorFolderExists", "A folder with the specified name already exists."));
+        return Err(GraphError::new(
+            StatusCode::CONFLICT,
+            "ErrorFolderExists",
+            "A folder with the specified name already exists.",
+        ));
     }
-    let hidden = body.get("isHidden").and_then(Value::as_bool).unwrap_or(false);
+    let hidden = body
+        .get("isHidden")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     mb.folders.push(Folder {
         name,
         parent: Some(parent),
@@ -171,19 +249,34 @@ fn create_in(state: &AppState, user: &str, parent_key: Option<&str>, body: &[u8]
 }
 
 /// `POST /users/{u}/mailFolders`.
-pub(crate) async fn create_top(State(state): State<AppState>, caller: Caller, Path(user): Path<String>, body: axum::body::Bytes) -> Result<Response, GraphError> {
+pub(crate) async fn create_top(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, GraphError> {
     can_write(&caller)?;
     create_in(&state, &user, None, &body)
 }
 
 /// `POST /users/{u}/mailFolders/{f}/childFolders`.
-pub(crate) async fn create_child(State(state): State<AppState>, caller: Caller, Path((user, folder)): Path<(String, String)>, body: axum::body::Bytes) -> Result<Response, GraphError> {
+pub(crate) async fn create_child(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, folder)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, GraphError> {
     can_write(&caller)?;
     create_in(&state, &user, Some(&folder), &body)
 }
 
 /// `PATCH /users/{u}/mailFolders/{f}` (rename).
-pub(crate) async fn update(State(state): State<AppState>, caller: Caller, Path((user, folder)): Path<(String, String)>, body: axum::body::Bytes) -> Result<Response, GraphError> {
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, folder)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, GraphError> {
     can_write(&caller)?;
     let body = json_body(&body)?;
     let name = display_name(&body)?;
@@ -191,11 +284,19 @@ pub(crate) async fn update(State(state): State<AppState>, caller: Caller, Path((
     let mut mb = mb.lock();
     let idx = access::folder(&mb, &folder)?;
     if mb.folders[idx as usize].well_known.is_some() {
-        return Err(GraphError::new(StatusCode::FORBIDDEN, "ErrorCannotRenameDistinguishedFolder", "Distinguished folders cannot be renamed."));
+        return Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "ErrorCannotRenameDistinguishedFolder",
+            "Distinguished folders cannot be renamed.",
+        ));
     }
     let parent = mb.folders[idx as usize].parent.unwrap_or(ROOT);
     if name_clash(&mb, parent, &name, Some(idx)) {
-        return Err(GraphError::new(StatusCode::CONFLICT, "ErrorFolderExists", "A folder with the specified name already exists."));
+        return Err(GraphError::new(
+            StatusCode::CONFLICT,
+            "ErrorFolderExists",
+            "A folder with the specified name already exists.",
+        ));
     }
     mb.folders[idx as usize].name = name;
     mb.log_folder(idx);
@@ -203,28 +304,49 @@ pub(crate) async fn update(State(state): State<AppState>, caller: Caller, Path((
 }
 
 /// `POST /users/{u}/mailFolders/{f}/move` `{"destinationId": ...}`.
-pub(crate) async fn move_folder(State(state): State<AppState>, caller: Caller, Path((user, folder)): Path<(String, String)>, body: axum::body::Bytes) -> Result<Response, GraphError> {
+pub(crate) async fn move_folder(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, folder)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, GraphError> {
     can_write(&caller)?;
     let body = json_body(&body)?;
-    let dest = body.get("destinationId").and_then(Value::as_str).ok_or_else(|| GraphError::bad_request("ErrorInvalidRequest", "destinationId is required."))?;
+    let dest = body
+        .get("destinationId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            GraphError::bad_request("ErrorInvalidRequest", "destinationId is required.")
+        })?;
     let (_, mb) = access::mailbox(&state, &user)?;
     let mut mb = mb.lock();
     let idx = access::folder(&mb, &folder)?;
     let target = access::folder(&mb, dest)?;
     if mb.folders[idx as usize].well_known.is_some() {
-        return Err(GraphError::new(StatusCode::FORBIDDEN, "ErrorCannotMoveDistinguishedFolder", "Distinguished folders cannot be moved."));
+        return Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "ErrorCannotMoveDistinguishedFolder",
+            "Distinguished folders cannot be moved.",
+        ));
     }
     // No cycles: target must not be the folder or one of its descendants.
     let mut p = Some(target);
     while let Some(x) = p {
         if x == idx {
-            return Err(GraphError::bad_request("ErrorMoveCopyFailed", "The move or copy operation failed: a folder cannot be moved into itself."));
+            return Err(GraphError::bad_request(
+                "ErrorMoveCopyFailed",
+                "The move or copy operation failed: a folder cannot be moved into itself.",
+            ));
         }
         p = mb.folders[x as usize].parent;
     }
     let name = mb.folders[idx as usize].name.clone();
     if name_clash(&mb, target, &name, Some(idx)) {
-        return Err(GraphError::new(StatusCode::CONFLICT, "ErrorFolderExists", "A folder with the specified name already exists."));
+        return Err(GraphError::new(
+            StatusCode::CONFLICT,
+            "ErrorFolderExists",
+            "A folder with the specified name already exists.",
+        ));
     }
     let old = mb.folders[idx as usize].parent;
     mb.folders[idx as usize].parent = Some(target);
@@ -237,13 +359,21 @@ pub(crate) async fn move_folder(State(state): State<AppState>, caller: Caller, P
 }
 
 /// `DELETE /users/{u}/mailFolders/{f}` (the folder and its subtree disappear).
-pub(crate) async fn delete(State(state): State<AppState>, caller: Caller, Path((user, folder)): Path<(String, String)>) -> Result<Response, GraphError> {
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, folder)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
     can_write(&caller)?;
     let (_, mb) = access::mailbox(&state, &user)?;
     let mut mb = mb.lock();
     let idx = access::folder(&mb, &folder)?;
     if mb.folders[idx as usize].well_known.is_some() {
-        return Err(GraphError::new(StatusCode::FORBIDDEN, "ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."));
+        return Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "ErrorDeleteDistinguishedFolder",
+            "Distinguished folders cannot be deleted.",
+        ));
     }
     delete_subtree(&mut mb, idx, state.clock.now());
     Ok(respond::no_content())
@@ -286,7 +416,13 @@ struct FolderDeltaTok {
 }
 
 /// `GET /users/{u}/mailFolders/delta`.
-pub(crate) async fn delta(State(state): State<AppState>, caller: Caller, Path(user): Path<String>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Result<Response, GraphError> {
+pub(crate) async fn delta(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
     can_read(&caller)?;
     let q = ODataQuery::parse(raw.as_deref())?;
     q.reject(&["$filter", "$orderby", "$search", "$expand"])?;
@@ -299,14 +435,27 @@ pub(crate) async fn delta(State(state): State<AppState>, caller: Caller, Path(us
     let mut mb = mb.lock();
     let now = state.clock.now().timestamp();
     let tok = if let Some(t) = &q.skiptoken {
-        state.tokens.decode::<FolderDeltaTok>("fdelta-skip", t).ok_or_else(super::delta::bad_token)?
+        state
+            .tokens
+            .decode::<FolderDeltaTok>("fdelta-skip", t)
+            .ok_or_else(super::delta::bad_token)?
     } else if let Some(t) = &q.deltatoken {
-        let mut t = state.tokens.decode::<FolderDeltaTok>("fdelta", t).ok_or_else(super::delta::bad_token)?;
+        let mut t = state
+            .tokens
+            .decode::<FolderDeltaTok>("fdelta", t)
+            .ok_or_else(super::delta::bad_token)?;
         t.upto = mb.seq;
         t.cur = 0;
         t
     } else {
-        FolderDeltaTok { u: uidx, base: None, upto: mb.seq, cur: 0, sel: q.select.clone(), issued: now }
+        FolderDeltaTok {
+            u: uidx,
+            base: None,
+            upto: mb.seq,
+            cur: 0,
+            sel: q.select.clone(),
+            issued: now,
+        }
     };
     if tok.u != uidx {
         return Err(super::delta::bad_token());
@@ -332,7 +481,10 @@ pub(crate) async fn delta(State(state): State<AppState>, caller: Caller, Path(us
         false
     };
     let list: Vec<(u32, bool)> = match tok.base {
-        None => (0..mb.folders.len()).filter(|i| visible(&mb, *i)).map(|i| (i as u32, true)).collect(),
+        None => (0..mb.folders.len())
+            .filter(|i| visible(&mb, *i))
+            .map(|i| (i as u32, true))
+            .collect(),
         Some(base) => {
             let mut seen: Vec<u32> = Vec::new();
             for (seq, f) in mb.folder_log.iter().rev() {
@@ -341,28 +493,58 @@ pub(crate) async fn delta(State(state): State<AppState>, caller: Caller, Path(us
                 }
             }
             seen.reverse();
-            seen.into_iter().map(|f| (f, visible(&mb, f as usize))).collect()
+            seen.into_iter()
+                .map(|f| (f, visible(&mb, f as usize)))
+                .collect()
         }
     };
     let mut out = Vec::new();
     for (f, present) in list.iter().skip(tok.cur).take(size) {
         if *present {
-            out.push(apply_select(view(&state, &mb, *f), tok.sel.as_deref(), MAIL_FOLDER, "mailFolder")?);
+            out.push(apply_select(
+                view(&state, &mb, *f),
+                tok.sel.as_deref(),
+                MAIL_FOLDER,
+                "mailFolder",
+            )?);
         } else {
             out.push(json!({"@odata.type": "#microsoft.graph.mailFolder", "id": folder_id(uidx, *f), "@removed": {"reason": "deleted"}}));
         }
     }
     let path = format!("/users/{user}/mailFolders/delta");
     let (next, delta) = if tok.cur + size < list.len() {
-        let t = FolderDeltaTok { cur: tok.cur + size, ..tok };
-        (Some(state.graph_url(&format!("{path}?$skiptoken={}", state.tokens.encode("fdelta-skip", &t)))), None)
+        let t = FolderDeltaTok {
+            cur: tok.cur + size,
+            ..tok
+        };
+        (
+            Some(state.graph_url(&format!(
+                "{path}?$skiptoken={}",
+                state.tokens.encode("fdelta-skip", &t)
+            ))),
+            None,
+        )
     } else {
         // Bump so the next round's baseline is unique to this round.
         let upto = tok.upto;
-        let t = FolderDeltaTok { base: Some(upto), cur: 0, issued: now, ..tok };
-        (None, Some(state.graph_url(&format!("{path}?$deltatoken={}", state.tokens.encode("fdelta", &t)))))
+        let t = FolderDeltaTok {
+            base: Some(upto),
+            cur: 0,
+            issued: now,
+            ..tok
+        };
+        (
+            None,
+            Some(state.graph_url(&format!(
+                "{path}?$deltatoken={}",
+                state.tokens.encode("fdelta", &t)
+            ))),
+        )
     };
     let _ = &mut mb;
     let body = collection(&state.context("Collection(mailFolder)"), out, next, delta);
-    Ok(respond::with_preference(respond::ok(&body), prefer.applied(true)))
+    Ok(respond::with_preference(
+        respond::ok(&body),
+        prefer.applied(true),
+    ))
 }

@@ -44,7 +44,11 @@ pub fn assets() -> &'static [Asset] {
 /// The inline image used in HTML bodies.
 pub fn inline_image() -> &'static Asset {
     static A: OnceLock<Asset> = OnceLock::new();
-    A.get_or_init(|| Asset { name: "einstein.jpg", content_type: "image/jpeg", data: Arc::from(&include_bytes!("../../assets/mail/einstein.jpg")[..]) })
+    A.get_or_init(|| Asset {
+        name: "einstein.jpg",
+        content_type: "image/jpeg",
+        data: Arc::from(&include_bytes!("../../assets/mail/einstein.jpg")[..]),
+    })
 }
 
 /// What the generator knows of a mailbox owner and the tenant's people.
@@ -92,7 +96,11 @@ pub struct GenCtx<'a> {
 const THREAD_LEN: u32 = 4;
 
 fn message_id(ctx: &GenCtx, index: u32) -> String {
-    let h = stable_u64(ctx.seed, "mail.msgid", &[ctx.user as u64, ctx.folder as u64, index as u64]);
+    let h = stable_u64(
+        ctx.seed,
+        "mail.msgid",
+        &[ctx.user as u64, ctx.folder as u64, index as u64],
+    );
     let domain = ctx.owner.address.split('@').nth(1).unwrap_or("example.com");
     format!("<{h:016x}.{}@{domain}>", index)
 }
@@ -110,14 +118,20 @@ fn pick_person(rng: &mut ChaCha8Rng, ctx: &GenCtx) -> Addr {
         loop {
             let p = &ctx.people[rng.gen_range(0..ctx.people.len())];
             if p.address != ctx.owner.address {
-                return Addr { name: p.name.clone(), address: p.address.clone() };
+                return Addr {
+                    name: p.name.clone(),
+                    address: p.address.clone(),
+                };
             }
         }
     }
     let given = GIVEN.choose(rng).expect("non-empty");
     let sur = SURNAMES.choose(rng).expect("non-empty");
     let dom = EXTERNAL_DOMAINS.choose(rng).expect("non-empty");
-    Addr { name: format!("{given} {sur}"), address: format!("{}.{}@{dom}", ascii_fold(given), ascii_fold(sur)) }
+    Addr {
+        name: format!("{given} {sur}"),
+        address: format!("{}.{}@{dom}", ascii_fold(given), ascii_fold(sur)),
+    }
 }
 
 fn paragraphs(rng: &mut ChaCha8Rng) -> Vec<String> {
@@ -125,39 +139,73 @@ fn paragraphs(rng: &mut ChaCha8Rng) -> Vec<String> {
     (0..n)
         .map(|_| {
             let k = rng.gen_range(1..=4);
-            (0..k).map(|_| *SENTENCES.choose(rng).expect("non-empty")).collect::<Vec<_>>().join(" ")
+            (0..k)
+                .map(|_| *SENTENCES.choose(rng).expect("non-empty"))
+                .collect::<Vec<_>>()
+                .join(" ")
         })
         .collect()
 }
 
 fn root_subject(ctx: &GenCtx, thread: u32) -> String {
-    let mut rng = rng_for(ctx.seed, "mail.thread", &[ctx.user as u64, ctx.folder as u64, thread as u64]);
+    let mut rng = rng_for(
+        ctx.seed,
+        "mail.thread",
+        &[ctx.user as u64, ctx.folder as u64, thread as u64],
+    );
     let topic = SUBJECT_TOPICS.choose(&mut rng).expect("non-empty");
     format!("{topic} #{}", rng.gen_range(100..999))
 }
 
 /// Only the text of a message (used for quoting in replies).
 fn own_text(ctx: &GenCtx, index: u32) -> (Addr, Vec<String>) {
-    let mut rng = rng_for(ctx.seed, "mail.text", &[ctx.user as u64, ctx.folder as u64, index as u64]);
+    let mut rng = rng_for(
+        ctx.seed,
+        "mail.text",
+        &[ctx.user as u64, ctx.folder as u64, index as u64],
+    );
     let sender = match ctx.role {
         FolderRole::Incoming => pick_person(&mut rng, ctx),
-        _ => Addr { name: ctx.owner.name.clone(), address: ctx.owner.address.clone() },
+        _ => Addr {
+            name: ctx.owner.name.clone(),
+            address: ctx.owner.address.clone(),
+        },
     };
     (sender, paragraphs(&mut rng))
 }
 
 /// Generate message `index` of a folder.
 pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
-    let mut rng = rng_for(ctx.seed, "mail.msg", &[ctx.user as u64, ctx.folder as u64, index as u64]);
+    let mut rng = rng_for(
+        ctx.seed,
+        "mail.msg",
+        &[ctx.user as u64, ctx.folder as u64, index as u64],
+    );
     let thread = index / THREAD_LEN;
     let pos = index % THREAD_LEN;
     // Half of the groups are real threads; in the others every message stands alone.
-    let threaded = stable_u64(ctx.seed, "mail.threaded", &[ctx.user as u64, ctx.folder as u64, thread as u64]) % 2 == 0;
+    let threaded = stable_u64(
+        ctx.seed,
+        "mail.threaded",
+        &[ctx.user as u64, ctx.folder as u64, thread as u64],
+    ) % 2
+        == 0;
     let is_reply = threaded && pos > 0;
-    let subject_root = if threaded { root_subject(ctx, thread) } else { root_subject(ctx, index.wrapping_mul(7919).wrapping_add(1_000_000)) };
-    let subject = if is_reply { format!("Re: {subject_root}") } else { subject_root };
+    let subject_root = if threaded {
+        root_subject(ctx, thread)
+    } else {
+        root_subject(ctx, index.wrapping_mul(7919).wrapping_add(1_000_000))
+    };
+    let subject = if is_reply {
+        format!("Re: {subject_root}")
+    } else {
+        subject_root
+    };
     let (sender, paras) = own_text(ctx, index);
-    let owner = Addr { name: ctx.owner.name.clone(), address: ctx.owner.address.clone() };
+    let owner = Addr {
+        name: ctx.owner.name.clone(),
+        address: ctx.owner.address.clone(),
+    };
     let (from, mut to) = match ctx.role {
         FolderRole::Incoming => (sender.clone(), vec![owner.clone()]),
         _ => (owner.clone(), vec![pick_person(&mut rng, ctx)]),
@@ -165,7 +213,11 @@ pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
     if rng.gen_bool(0.2) {
         to.push(pick_person(&mut rng, ctx));
     }
-    let cc = if rng.gen_bool(0.25) { vec![pick_person(&mut rng, ctx)] } else { vec![] };
+    let cc = if rng.gen_bool(0.25) {
+        vec![pick_person(&mut rng, ctx)]
+    } else {
+        vec![]
+    };
     let received = received_at(ctx, index, &mut rng);
     let sent = received - Duration::seconds(rng.gen_range(2..90));
     let greeting = format!("Hi {},", to[0].name.split(' ').next().unwrap_or("there"));
@@ -181,13 +233,22 @@ pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
             references.push(message_id(ctx, i));
         }
         in_reply_to = Some(message_id(ctx, prev));
-        let quote: String = ppar.join("\r\n\r\n").lines().map(|l| format!("> {l}\r\n")).collect();
-        text.push_str(&format!("\r\n\r\nOn an earlier date, {} <{}> wrote:\r\n{quote}", psender.name, psender.address));
+        let quote: String = ppar
+            .join("\r\n\r\n")
+            .lines()
+            .map(|l| format!("> {l}\r\n"))
+            .collect();
+        text.push_str(&format!(
+            "\r\n\r\nOn an earlier date, {} <{}> wrote:\r\n{quote}",
+            psender.name, psender.address
+        ));
         quoted_html = format!(
             "<div id=\"divRplyFwdMsg\"><hr><b>From:</b> {} &lt;{}&gt;</div><blockquote>{}</blockquote>",
             html_escape(&psender.name),
             psender.address,
-            ppar.iter().map(|p| format!("<p>{}</p>", html_escape(p))).collect::<String>()
+            ppar.iter()
+                .map(|p| format!("<p>{}</p>", html_escape(p)))
+                .collect::<String>()
         );
     }
     let charset = match rng.gen_range(0..100) {
@@ -203,12 +264,23 @@ pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
             "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset={}\"></head><body><p>{}</p>{}<p>{}</p>",
             charset.mime_name(),
             html_escape(&greeting),
-            paras.iter().map(|p| format!("<p>{}</p>", html_escape(p))).collect::<String>(),
+            paras
+                .iter()
+                .map(|p| format!("<p>{}</p>", html_escape(p)))
+                .collect::<String>(),
             html_escape(&sign)
         );
         if rng.gen_bool(0.08) {
             let img = inline_image();
-            let cid = format!("image001.jpg@{:08X}.{:08X}", stable_u64(ctx.seed, "cid", &[ctx.user as u64, ctx.folder as u64, index as u64]) as u32, index);
+            let cid = format!(
+                "image001.jpg@{:08X}.{:08X}",
+                stable_u64(
+                    ctx.seed,
+                    "cid",
+                    &[ctx.user as u64, ctx.folder as u64, index as u64]
+                ) as u32,
+                index
+            );
             h.push_str(&format!("<p><img src=\"cid:{cid}\" alt=\"photo\"></p>"));
             attachments.push(AttSpec {
                 name: img.name.to_string(),
@@ -240,7 +312,13 @@ pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
                 let rows = rng.gen_range(5..60);
                 let mut csv = String::from("region;month;amount;note\r\n");
                 for r in 0..rows {
-                    csv.push_str(&format!("{};{};{:.2};{}\r\n", DEPARTMENTS[r % DEPARTMENTS.len()], r % 12 + 1, rng.gen_range(10.0..9999.0), SENTENCES.choose(&mut rng).expect("s")));
+                    csv.push_str(&format!(
+                        "{};{};{:.2};{}\r\n",
+                        DEPARTMENTS[r % DEPARTMENTS.len()],
+                        r % 12 + 1,
+                        rng.gen_range(10.0..9999.0),
+                        SENTENCES.choose(&mut rng).expect("s")
+                    ));
                 }
                 attachments.push(AttSpec {
                     name: format!("Report {}-{k} (Übersicht).csv", index),
@@ -280,13 +358,23 @@ pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
         8..=11 => "complete",
         _ => "notFlagged",
     };
-    let categories = if rng.gen_bool(0.15) { vec![CATEGORIES.choose(&mut rng).expect("c").to_string()] } else { vec![] };
+    let categories = if rng.gen_bool(0.15) {
+        vec![CATEGORIES.choose(&mut rng).expect("c").to_string()]
+    } else {
+        vec![]
+    };
     let importance = match rng.gen_range(0..100) {
         0..=4 => "high",
         5..=7 => "low",
         _ => "normal",
     };
-    let host = format!("EMU{:02}PR0{}MB{:04}.eurprd0{}.prod.outlook.com", ctx.user % 100, ctx.folder % 10, index % 10_000, ctx.user % 9);
+    let host = format!(
+        "EMU{:02}PR0{}MB{:04}.eurprd0{}.prod.outlook.com",
+        ctx.user % 100,
+        ctx.folder % 10,
+        index % 10_000,
+        ctx.user % 9
+    );
     MessageSpec {
         message_id: message_id(ctx, index),
         subject,
@@ -304,9 +392,17 @@ pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
         in_reply_to,
         references,
         conversation: if threaded {
-            stable_u64(ctx.seed, "mail.conv", &[ctx.user as u64, ctx.folder as u64, thread as u64])
+            stable_u64(
+                ctx.seed,
+                "mail.conv",
+                &[ctx.user as u64, ctx.folder as u64, thread as u64],
+            )
         } else {
-            stable_u64(ctx.seed, "mail.conv1", &[ctx.user as u64, ctx.folder as u64, index as u64])
+            stable_u64(
+                ctx.seed,
+                "mail.conv1",
+                &[ctx.user as u64, ctx.folder as u64, index as u64],
+            )
         },
         importance: importance.into(),
         is_read: role_read,
@@ -315,24 +411,39 @@ pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
         categories,
         extra_headers: vec![(
             "Received".into(),
-            format!("from {host} (2603:10a6:10:2cc::{:x}) by {host} with HTTPS; {}", index, received.to_rfc2822()),
+            format!(
+                "from {host} (2603:10a6:10:2cc::{:x}) by {host} with HTTPS; {}",
+                index,
+                received.to_rfc2822()
+            ),
         )],
     }
 }
 
 /// Read state of a generated message, computable without generating it (folder counters).
 pub fn generated_is_read(seed: u64, user: u32, folder: u32, role: FolderRole, index: u32) -> bool {
-    role != FolderRole::Incoming || crate::rng::stable_unit(seed, "mail.read", &[user as u64, folder as u64, index as u64]) < 0.8
+    role != FolderRole::Incoming
+        || crate::rng::stable_unit(
+            seed,
+            "mail.read",
+            &[user as u64, folder as u64, index as u64],
+        ) < 0.8
 }
 
 /// A short message without attachments (for item attachments).
 fn generate_plain(ctx: &GenCtx, index: u32) -> MessageSpec {
-    let sub = GenCtx { attachment_rate: 0.0, ..*ctx };
+    let sub = GenCtx {
+        attachment_rate: 0.0,
+        ..*ctx
+    };
     generate(&sub, index)
 }
 
 pub(crate) fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 impl<'a> Clone for GenCtx<'a> {

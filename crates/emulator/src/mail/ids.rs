@@ -141,18 +141,55 @@ impl ExId {
         if b.iter().fold(0x5Au8, |a, x| a.rotate_left(1) ^ x) != sum {
             return None;
         }
-        let u32_at = |i: usize| b.get(i..i + 4).map(|x| u32::from_be_bytes(x.try_into().expect("4")));
-        let u64_at = |i: usize| b.get(i..i + 8).map(|x| u64::from_be_bytes(x.try_into().expect("8")));
-        let u16_at = |i: usize| b.get(i..i + 2).map(|x| u16::from_be_bytes(x.try_into().expect("2")));
+        let u32_at = |i: usize| {
+            b.get(i..i + 4)
+                .map(|x| u32::from_be_bytes(x.try_into().expect("4")))
+        };
+        let u64_at = |i: usize| {
+            b.get(i..i + 8)
+                .map(|x| u64::from_be_bytes(x.try_into().expect("8")))
+        };
+        let u16_at = |i: usize| {
+            b.get(i..i + 2)
+                .map(|x| u16::from_be_bytes(x.try_into().expect("2")))
+        };
         let id = match (b.first()?, b.len()) {
-            (1, 17) => ExId::Message { user: u32_at(1)?, key: MsgKey(u64_at(5)?), folder: u32_at(13)? },
-            (2, 13) => ExId::ImmutableMessage { user: u32_at(1)?, key: MsgKey(u64_at(5)?) },
-            (3, 9) => ExId::Folder { user: u32_at(1)?, folder: u32_at(5)? },
-            (4, 15) => ExId::Attachment { user: u32_at(1)?, key: MsgKey(u64_at(5)?), n: u16_at(13)? },
-            (5, 11) => ExId::Event { user: u32_at(1)?, n: u32_at(5)?, occ: u16_at(9)? },
-            (6, 9) => ExId::Contact { user: u32_at(1)?, n: u32_at(5)? },
-            (7, 6) => ExId::Container { user: u32_at(1)?, which: *b.get(5)? },
-            (8, 11) => ExId::EventAttachment { user: u32_at(1)?, n: u32_at(5)?, a: u16_at(9)? },
+            (1, 17) => ExId::Message {
+                user: u32_at(1)?,
+                key: MsgKey(u64_at(5)?),
+                folder: u32_at(13)?,
+            },
+            (2, 13) => ExId::ImmutableMessage {
+                user: u32_at(1)?,
+                key: MsgKey(u64_at(5)?),
+            },
+            (3, 9) => ExId::Folder {
+                user: u32_at(1)?,
+                folder: u32_at(5)?,
+            },
+            (4, 15) => ExId::Attachment {
+                user: u32_at(1)?,
+                key: MsgKey(u64_at(5)?),
+                n: u16_at(13)?,
+            },
+            (5, 11) => ExId::Event {
+                user: u32_at(1)?,
+                n: u32_at(5)?,
+                occ: u16_at(9)?,
+            },
+            (6, 9) => ExId::Contact {
+                user: u32_at(1)?,
+                n: u32_at(5)?,
+            },
+            (7, 6) => ExId::Container {
+                user: u32_at(1)?,
+                which: *b.get(5)?,
+            },
+            (8, 11) => ExId::EventAttachment {
+                user: u32_at(1)?,
+                n: u32_at(5)?,
+                a: u16_at(9)?,
+            },
             _ => return None,
         };
         Some(id)
@@ -180,14 +217,36 @@ mod tests {
     #[test]
     fn ids_round_trip_and_reject_garbage() {
         let all = [
-            ExId::Message { user: 3, key: MsgKey::generated(1, 7), folder: 1 },
-            ExId::ImmutableMessage { user: 3, key: MsgKey::created(9) },
-            ExId::Folder { user: 0, folder: 12 },
-            ExId::Attachment { user: 1, key: MsgKey::generated(2, 3), n: 1 },
-            ExId::Event { user: 1, n: 5, occ: 3 },
+            ExId::Message {
+                user: 3,
+                key: MsgKey::generated(1, 7),
+                folder: 1,
+            },
+            ExId::ImmutableMessage {
+                user: 3,
+                key: MsgKey::created(9),
+            },
+            ExId::Folder {
+                user: 0,
+                folder: 12,
+            },
+            ExId::Attachment {
+                user: 1,
+                key: MsgKey::generated(2, 3),
+                n: 1,
+            },
+            ExId::Event {
+                user: 1,
+                n: 5,
+                occ: 3,
+            },
             ExId::Contact { user: 1, n: 5 },
             ExId::Container { user: 1, which: 1 },
-            ExId::EventAttachment { user: 2, n: 1, a: 0 },
+            ExId::EventAttachment {
+                user: 2,
+                n: 1,
+                a: 0,
+            },
         ];
         for id in all {
             assert_eq!(ExId::decode(&id.encode()), Some(id));

@@ -56,7 +56,14 @@ pub fn effective(spec: &MessageSpec, o: Option<&Overlay>) -> MessageSpec {
 }
 
 /// Full message JSON (before `$select`).
-pub fn message_json(mb: &Mailbox, key: MsgKey, folder: u32, spec: &MessageSpec, opts: ViewOpts, with_headers: bool) -> Value {
+pub fn message_json(
+    mb: &Mailbox,
+    key: MsgKey,
+    folder: u32,
+    spec: &MessageSpec,
+    opts: ViewOpts,
+    with_headers: bool,
+) -> Value {
     let o = mb.overlays.get(&key);
     let s = effective(spec, o);
     let version = o.map(|o| o.version).unwrap_or(0);
@@ -90,38 +97,79 @@ pub fn message_json(mb: &Mailbox, key: MsgKey, folder: u32, spec: &MessageSpec, 
     m.insert("bodyPreview".into(), json!(s.body_preview()));
     m.insert("importance".into(), json!(s.importance));
     m.insert("parentFolderId".into(), json!(folder_id(mb.user, folder)));
-    m.insert("conversationId".into(), json!(format!("AAQkA{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.conversation.to_be_bytes()))));
-    m.insert("conversationIndex".into(), json!(STANDARD.encode(&conv_index)));
+    m.insert(
+        "conversationId".into(),
+        json!(format!(
+            "AAQkA{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.conversation.to_be_bytes())
+        )),
+    );
+    m.insert(
+        "conversationIndex".into(),
+        json!(STANDARD.encode(&conv_index)),
+    );
     m.insert("isDeliveryReceiptRequested".into(), json!(false));
     m.insert("isReadReceiptRequested".into(), json!(false));
     m.insert("isRead".into(), json!(s.is_read));
     m.insert("isDraft".into(), json!(s.is_draft));
     m.insert(
         "webLink".into(),
-        json!(format!("https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem", percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC))),
+        json!(format!(
+            "https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
+            percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC)
+        )),
     );
     m.insert("inferenceClassification".into(), json!("focused"));
-    m.insert("body".into(), json!({"contentType": ctype, "content": content}));
+    m.insert(
+        "body".into(),
+        json!({"contentType": ctype, "content": content}),
+    );
     if let Some(f) = &s.from {
         m.insert("sender".into(), addr_json(f));
         m.insert("from".into(), addr_json(f));
     }
-    m.insert("toRecipients".into(), Value::Array(s.to.iter().map(addr_json).collect()));
-    m.insert("ccRecipients".into(), Value::Array(s.cc.iter().map(addr_json).collect()));
-    m.insert("bccRecipients".into(), Value::Array(s.bcc.iter().map(addr_json).collect()));
-    m.insert("replyTo".into(), Value::Array(s.reply_to.iter().map(addr_json).collect()));
+    m.insert(
+        "toRecipients".into(),
+        Value::Array(s.to.iter().map(addr_json).collect()),
+    );
+    m.insert(
+        "ccRecipients".into(),
+        Value::Array(s.cc.iter().map(addr_json).collect()),
+    );
+    m.insert(
+        "bccRecipients".into(),
+        Value::Array(s.bcc.iter().map(addr_json).collect()),
+    );
+    m.insert(
+        "replyTo".into(),
+        Value::Array(s.reply_to.iter().map(addr_json).collect()),
+    );
     m.insert("flag".into(), json!({"flagStatus": s.flag}));
     if with_headers {
-        m.insert("internetMessageHeaders".into(), Value::Array(headers_of(&s)));
-        m.insert("uniqueBody".into(), json!({"contentType": ctype, "content": content}));
+        m.insert(
+            "internetMessageHeaders".into(),
+            Value::Array(headers_of(&s)),
+        );
+        m.insert(
+            "uniqueBody".into(),
+            json!({"contentType": ctype, "content": content}),
+        );
     }
     Value::Object(m)
 }
 
 fn headers_of(s: &MessageSpec) -> Vec<Value> {
-    let raw = super::mime::render(&MessageSpec { attachments: vec![], ..s.clone() });
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
-    let text = String::from_utf8_lossy(&raw[..end]).replace("\r\n\t", " ").replace("\r\n ", " ");
+    let raw = super::mime::render(&MessageSpec {
+        attachments: vec![],
+        ..s.clone()
+    });
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let text = String::from_utf8_lossy(&raw[..end])
+        .replace("\r\n\t", " ")
+        .replace("\r\n ", " ");
     text.split("\r\n")
         .filter_map(|l| l.split_once(": "))
         .filter(|(k, _)| !k.eq_ignore_ascii_case("Content-Type"))
@@ -139,24 +187,51 @@ pub fn attachment_size(a: &AttSpec) -> usize {
 }
 
 /// JSON of attachment `n` of a message (`expand_item` includes the attached item).
-pub fn attachment_json(mb: &Mailbox, key: MsgKey, n: usize, a: &AttSpec, with_bytes: bool, expand_item: bool) -> Value {
-    let id = ExId::Attachment { user: mb.user, key, n: n as u16 }.encode();
+pub fn attachment_json(
+    mb: &Mailbox,
+    key: MsgKey,
+    n: usize,
+    a: &AttSpec,
+    with_bytes: bool,
+    expand_item: bool,
+) -> Value {
+    let id = ExId::Attachment {
+        user: mb.user,
+        key,
+        n: n as u16,
+    }
+    .encode();
     attachment_json_with_id(&id, a, with_bytes, expand_item, mb.user)
 }
 
 /// Attachment JSON given its id.
-pub fn attachment_json_with_id(id: &str, a: &AttSpec, with_bytes: bool, expand_item: bool, user: u32) -> Value {
+pub fn attachment_json_with_id(
+    id: &str,
+    a: &AttSpec,
+    with_bytes: bool,
+    expand_item: bool,
+    user: u32,
+) -> Value {
     let mut m = Map::new();
     match &a.kind {
         AttKind::File => {
-            m.insert("@odata.type".into(), json!("#microsoft.graph.fileAttachment"));
+            m.insert(
+                "@odata.type".into(),
+                json!("#microsoft.graph.fileAttachment"),
+            );
             m.insert("@odata.mediaContentType".into(), json!(a.content_type));
         }
         AttKind::Item(_) => {
-            m.insert("@odata.type".into(), json!("#microsoft.graph.itemAttachment"));
+            m.insert(
+                "@odata.type".into(),
+                json!("#microsoft.graph.itemAttachment"),
+            );
         }
         AttKind::Reference { .. } => {
-            m.insert("@odata.type".into(), json!("#microsoft.graph.referenceAttachment"));
+            m.insert(
+                "@odata.type".into(),
+                json!("#microsoft.graph.referenceAttachment"),
+            );
         }
     }
     m.insert("id".into(), json!(id));
@@ -164,7 +239,11 @@ pub fn attachment_json_with_id(id: &str, a: &AttSpec, with_bytes: bool, expand_i
     m.insert("name".into(), json!(a.name));
     m.insert(
         "contentType".into(),
-        if matches!(a.kind, AttKind::Item(_)) { Value::Null } else { json!(a.content_type) },
+        if matches!(a.kind, AttKind::Item(_)) {
+            Value::Null
+        } else {
+            json!(a.content_type)
+        },
     );
     m.insert("size".into(), json!(attachment_size(a)));
     m.insert("isInline".into(), json!(a.is_inline()));
@@ -205,16 +284,33 @@ fn inner_message_json(s: &MessageSpec, _user: u32) -> Value {
         m.insert("from".into(), addr_json(f));
         m.insert("sender".into(), addr_json(f));
     }
-    m.insert("toRecipients".into(), Value::Array(s.to.iter().map(addr_json).collect()));
-    m.insert("ccRecipients".into(), Value::Array(s.cc.iter().map(addr_json).collect()));
+    m.insert(
+        "toRecipients".into(),
+        Value::Array(s.to.iter().map(addr_json).collect()),
+    );
+    m.insert(
+        "ccRecipients".into(),
+        Value::Array(s.cc.iter().map(addr_json).collect()),
+    );
     Value::Object(m)
 }
 
 /// Folder JSON.
-pub fn folder_json(mb: &Mailbox, idx: u32, f: &Folder, total: usize, unread: usize, child_count: usize) -> Value {
+pub fn folder_json(
+    mb: &Mailbox,
+    idx: u32,
+    f: &Folder,
+    total: usize,
+    unread: usize,
+    child_count: usize,
+) -> Value {
     let parent = f.parent.map(|p| folder_id(mb.user, p)).unwrap_or_else(|| {
         // Recoverable Items' parent is the (unlisted) recoverable items root.
-        ExId::Folder { user: mb.user, folder: u32::MAX }.encode()
+        ExId::Folder {
+            user: mb.user,
+            folder: u32::MAX,
+        }
+        .encode()
     });
     json!({
         "id": folder_id(mb.user, idx),

@@ -32,14 +32,20 @@ pub fn load(dir: &Path, config: &EmulatorConfig) -> Result<(Directory, MailStore
     let mut directory = Directory::generate(config.seed, names.len(), config.generator.groups);
     let domain = directory.domain.clone();
     for (u, name) in directory.users.iter_mut().zip(&names) {
-        let upn = if name.contains('@') { name.clone() } else { format!("{name}@{domain}") };
+        let upn = if name.contains('@') {
+            name.clone()
+        } else {
+            format!("{name}@{domain}")
+        };
         let local = upn.split('@').next().unwrap_or(name).to_string();
         let display: String = local
             .split(['.', '_', '-'])
             .filter(|p| !p.is_empty())
             .map(|p| {
                 let mut c = p.chars();
-                c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+                c.next()
+                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                    .unwrap_or_default()
             })
             .collect::<Vec<_>>()
             .join(" ");
@@ -49,7 +55,13 @@ pub fn load(dir: &Path, config: &EmulatorConfig) -> Result<(Directory, MailStore
         u.kind = UserKind::Licensed;
         u.has_mailbox = true;
     }
-    let knobs = GeneratorConfig { messages_per_mailbox: 0, user_folders: 0, events_per_mailbox: 0, contacts_per_mailbox: 0, ..config.generator.clone() };
+    let knobs = GeneratorConfig {
+        messages_per_mailbox: 0,
+        user_folders: 0,
+        events_per_mailbox: 0,
+        contacts_per_mailbox: 0,
+        ..config.generator.clone()
+    };
     let store = MailStore::new(config.seed, knobs, &directory);
     let now = Utc::now();
     for (idx, name) in names.iter().enumerate() {
@@ -63,8 +75,11 @@ pub fn load(dir: &Path, config: &EmulatorConfig) -> Result<(Directory, MailStore
         if cal.is_dir() {
             let owner = store.owners[idx].person.clone();
             for f in files_with(&cal, &["ics"])? {
-                let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-                for e in parse_ics(&text, &owner, now).map_err(|e| format!("{}: {e}", f.display()))? {
+                let text =
+                    std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+                for e in
+                    parse_ics(&text, &owner, now).map_err(|e| format!("{}: {e}", f.display()))?
+                {
                     mb.pim.created_events.push(e);
                     let n = CREATED_BIT | (mb.pim.created_events.len() as u32 - 1);
                     let seq = mb.bump();
@@ -75,7 +90,8 @@ pub fn load(dir: &Path, config: &EmulatorConfig) -> Result<(Directory, MailStore
         let contacts = base.join("contacts");
         if contacts.is_dir() {
             for f in files_with(&contacts, &["vcf"])? {
-                let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+                let text =
+                    std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
                 for mut c in parse_vcf(&text) {
                     c["createdDateTime"] = json!(crate::clock::iso(now));
                     mb.pim.created_contacts.push(c);
@@ -95,7 +111,12 @@ fn files_with(dir: &Path, exts: &[&str]) -> Result<Vec<std::path::PathBuf>, Stri
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().and_then(|x| x.to_str()).is_some_and(|x| exts.iter().any(|e| x.eq_ignore_ascii_case(e))))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| exts.iter().any(|e| x.eq_ignore_ascii_case(e)))
+        })
         .collect();
     out.sort();
     Ok(out)
@@ -111,12 +132,19 @@ fn folder_for(mb: &mut Mailbox, parts: &[String]) -> u32 {
                 parent = w;
                 continue;
             }
-            if let Some(pos) = mb.folders.iter().position(|f| f.well_known.is_some() && f.name.eq_ignore_ascii_case(p)) {
+            if let Some(pos) = mb
+                .folders
+                .iter()
+                .position(|f| f.well_known.is_some() && f.name.eq_ignore_ascii_case(p))
+            {
                 parent = pos as u32;
                 continue;
             }
         }
-        let existing = mb.folders.iter().position(|f| f.parent == Some(parent) && !f.deleted && f.name.eq_ignore_ascii_case(p));
+        let existing = mb
+            .folders
+            .iter()
+            .position(|f| f.parent == Some(parent) && !f.deleted && f.name.eq_ignore_ascii_case(p));
         parent = match existing {
             Some(x) => x as u32,
             None => {
@@ -150,24 +178,45 @@ fn load_mail(mb: &mut Mailbox, root: &Path, now: DateTime<Utc>) -> Result<(), St
         }
         let rel = path.strip_prefix(root).map_err(|e| e.to_string())?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .and_then(|x| x.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let is_mbox = ext == "mbox" || name.eq_ignore_ascii_case("mbox");
         if ext != "eml" && !is_mbox {
             continue;
         }
-        let mut parts: Vec<String> = rel.parent().map(|p| p.iter().filter_map(|c| c.to_str().map(str::to_string)).collect()).unwrap_or_default();
+        let mut parts: Vec<String> = rel
+            .parent()
+            .map(|p| {
+                p.iter()
+                    .filter_map(|c| c.to_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         if is_mbox && ext == "mbox" {
             // `Projects.mbox` holds the folder `Projects` (below the directory it sits in).
-            parts.push(path.file_stem().and_then(|s| s.to_str()).unwrap_or("mbox").to_string());
+            parts.push(
+                path.file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("mbox")
+                    .to_string(),
+            );
         }
         if parts.is_empty() {
             parts.push("inbox".into());
         }
         let folder = folder_for(mb, &parts);
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let messages = if is_mbox { split_mbox(&bytes) } else { vec![bytes] };
+        let messages = if is_mbox {
+            split_mbox(&bytes)
+        } else {
+            vec![bytes]
+        };
         for raw in messages {
-            let mut spec = super::parse::parse(&raw, now).ok_or_else(|| format!("{}: not a parseable RFC 5322 message", path.display()))?;
+            let mut spec = super::parse::parse(&raw, now)
+                .ok_or_else(|| format!("{}: not a parseable RFC 5322 message", path.display()))?;
             spec.is_draft = folder == super::store::DRAFTS;
             super::write::insert_created(mb, spec, Some(std::sync::Arc::from(raw)), folder, now);
         }
@@ -188,7 +237,17 @@ pub fn split_mbox(data: &[u8]) -> Vec<Vec<u8>> {
             continue;
         }
         let Some(m) = cur.as_mut() else { continue };
-        let unescaped = if line.starts_with(b">") && line.iter().skip_while(|b| **b == b'>').take(5).eq(b"From ".iter()) { &line[1..] } else { line };
+        let unescaped = if line.starts_with(b">")
+            && line
+                .iter()
+                .skip_while(|b| **b == b'>')
+                .take(5)
+                .eq(b"From ".iter())
+        {
+            &line[1..]
+        } else {
+            line
+        };
         m.extend_from_slice(unescaped);
     }
     if let Some(m) = cur {
@@ -225,7 +284,12 @@ fn unfold(text: &str) -> Vec<String> {
 fn split_prop(line: &str) -> Option<(String, String)> {
     let (k, v) = line.split_once(':')?;
     let name = k.split(';').next().unwrap_or(k).to_ascii_uppercase();
-    Some((name, v.replace("\\n", "\n").replace("\\,", ",").replace("\\;", ";")))
+    Some((
+        name,
+        v.replace("\\n", "\n")
+            .replace("\\,", ",")
+            .replace("\\;", ";"),
+    ))
 }
 
 fn ics_time(v: &str) -> Option<(DateTime<Utc>, bool)> {
@@ -239,7 +303,11 @@ fn ics_time(v: &str) -> Option<(DateTime<Utc>, bool)> {
 }
 
 /// Parse VEVENTs (SUMMARY, DTSTART, DTEND, LOCATION, DESCRIPTION, RRULE FREQ=WEEKLY;COUNT=n).
-pub fn parse_ics(text: &str, owner: &Person, now: DateTime<Utc>) -> Result<Vec<StoredEvent>, String> {
+pub fn parse_ics(
+    text: &str,
+    owner: &Person,
+    now: DateTime<Utc>,
+) -> Result<Vec<StoredEvent>, String> {
     let mut out = Vec::new();
     let mut cur: Option<Vec<(String, String)>> = None;
     for line in unfold(text) {
@@ -249,15 +317,32 @@ pub fn parse_ics(text: &str, owner: &Person, now: DateTime<Utc>) -> Result<Vec<S
         } else if l.eq_ignore_ascii_case("END:VEVENT") {
             let props = cur.take().ok_or("END:VEVENT without BEGIN")?;
             let get = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-            let Some((start, all_day)) = get("DTSTART").as_deref().and_then(ics_time) else { continue };
-            let end = get("DTEND").as_deref().and_then(ics_time).map(|x| x.0).unwrap_or(start + chrono::Duration::hours(if all_day { 24 } else { 1 }));
+            let Some((start, all_day)) = get("DTSTART").as_deref().and_then(ics_time) else {
+                continue;
+            };
+            let end = get("DTEND")
+                .as_deref()
+                .and_then(ics_time)
+                .map(|x| x.0)
+                .unwrap_or(start + chrono::Duration::hours(if all_day { 24 } else { 1 }));
             let weekly = get("RRULE")
                 .filter(|r| r.to_ascii_uppercase().contains("FREQ=WEEKLY"))
-                .map(|r| r.split(';').find_map(|p| p.strip_prefix("COUNT=").and_then(|c| c.parse().ok())).unwrap_or(10u32))
+                .map(|r| {
+                    r.split(';')
+                        .find_map(|p| p.strip_prefix("COUNT=").and_then(|c| c.parse().ok()))
+                        .unwrap_or(10u32)
+                })
                 .unwrap_or(0);
             out.push(StoredEvent {
                 subject: get("SUMMARY").unwrap_or_default(),
-                body: get("DESCRIPTION").map(|d| format!("<html><body><p>{}</p></body></html>", super::generate::html_escape(&d))).unwrap_or_default(),
+                body: get("DESCRIPTION")
+                    .map(|d| {
+                        format!(
+                            "<html><body><p>{}</p></body></html>",
+                            super::generate::html_escape(&d)
+                        )
+                    })
+                    .unwrap_or_default(),
                 start,
                 end,
                 all_day,
@@ -268,7 +353,9 @@ pub fn parse_ics(text: &str, owner: &Person, now: DateTime<Utc>) -> Result<Vec<S
                 exceptions: vec![],
                 cancelled: vec![],
                 attachments: vec![],
-                categories: get("CATEGORIES").map(|c| c.split(',').map(str::to_string).collect()).unwrap_or_default(),
+                categories: get("CATEGORIES")
+                    .map(|c| c.split(',').map(str::to_string).collect())
+                    .unwrap_or_default(),
                 created: now,
                 ical_uid: get("UID").unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             });
@@ -291,14 +378,28 @@ pub fn parse_vcf(text: &str) -> Vec<serde_json::Value> {
             cur = Some(Vec::new());
         } else if l.eq_ignore_ascii_case("END:VCARD") {
             let Some(props) = cur.take() else { continue };
-            let get = |k: &str| props.iter().find(|(n, _, _)| n == k).map(|(_, _, v)| v.clone());
+            let get = |k: &str| {
+                props
+                    .iter()
+                    .find(|(n, _, _)| n == k)
+                    .map(|(_, _, v)| v.clone())
+            };
             let n = get("N").unwrap_or_default();
             let mut np = n.split(';');
             let surname = np.next().unwrap_or("").to_string();
             let given = np.next().unwrap_or("").to_string();
-            let display = get("FN").unwrap_or_else(|| format!("{given} {surname}").trim().to_string());
-            let emails: Vec<_> = props.iter().filter(|(k, _, _)| k == "EMAIL").map(|(_, _, v)| json!({"name": display, "address": v})).collect();
-            let phones: Vec<String> = props.iter().filter(|(k, _, _)| k == "TEL").map(|(_, _, v)| v.clone()).collect();
+            let display =
+                get("FN").unwrap_or_else(|| format!("{given} {surname}").trim().to_string());
+            let emails: Vec<_> = props
+                .iter()
+                .filter(|(k, _, _)| k == "EMAIL")
+                .map(|(_, _, v)| json!({"name": display, "address": v}))
+                .collect();
+            let phones: Vec<String> = props
+                .iter()
+                .filter(|(k, _, _)| k == "TEL")
+                .map(|(_, _, v)| v.clone())
+                .collect();
             out.push(json!({
                 "displayName": display,
                 "givenName": given,
@@ -314,7 +415,11 @@ pub fn parse_vcf(text: &str) -> Vec<serde_json::Value> {
         {
             let name = k.split(';').next().unwrap_or(k);
             let name = name.rsplit('.').next().unwrap_or(name).to_ascii_uppercase();
-            p.push((name, k.to_string(), v.replace("\\,", ",").replace("\\n", "\n")));
+            p.push((
+                name,
+                k.to_string(),
+                v.replace("\\,", ",").replace("\\n", "\n"),
+            ));
         }
     }
     out
@@ -335,7 +440,10 @@ mod tests {
 
     #[test]
     fn ics_and_vcf() {
-        let owner = Person { name: "O".into(), address: "o@x".into() };
+        let owner = Person {
+            name: "O".into(),
+            address: "o@x".into(),
+        };
         let ics = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Stand-up\r\nDTSTART:20260601T090000Z\r\nDTEND:20260601T091500Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
         let ev = parse_ics(ics, &owner, Utc::now()).expect("ics");
         assert_eq!(ev.len(), 1);

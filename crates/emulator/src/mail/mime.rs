@@ -8,13 +8,23 @@ use base64::engine::general_purpose::STANDARD;
 
 /// Render the full message.
 pub fn render(m: &MessageSpec) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4096 + m.attachments.iter().map(|a| a.data.len() * 4 / 3).sum::<usize>());
+    let mut out = Vec::with_capacity(
+        4096 + m
+            .attachments
+            .iter()
+            .map(|a| a.data.len() * 4 / 3)
+            .sum::<usize>(),
+    );
     for (k, v) in &m.extra_headers {
         header(&mut out, k, v);
     }
     header(&mut out, "Date", &m.sent.to_rfc2822());
     if let Some(f) = &m.from {
-        header(&mut out, "From", &addr_list(std::slice::from_ref(f), m.charset));
+        header(
+            &mut out,
+            "From",
+            &addr_list(std::slice::from_ref(f), m.charset),
+        );
     }
     if !m.to.is_empty() {
         header(&mut out, "To", &addr_list(&m.to, m.charset));
@@ -36,14 +46,22 @@ pub fn render(m: &MessageSpec) -> Vec<u8> {
     if !m.references.is_empty() {
         header(&mut out, "References", &m.references.join(" "));
     }
-    let topic = m.subject.trim_start_matches("Re: ").trim_start_matches("RE: ").to_string();
+    let topic = m
+        .subject
+        .trim_start_matches("Re: ")
+        .trim_start_matches("RE: ")
+        .to_string();
     header(&mut out, "Thread-Topic", &encode_word(&topic, m.charset));
     match m.importance.as_str() {
         "high" => header(&mut out, "Importance", "high"),
         "low" => header(&mut out, "Importance", "low"),
         _ => {}
     }
-    header(&mut out, "X-MS-Has-Attach", if m.has_attachments() { "yes" } else { "" });
+    header(
+        &mut out,
+        "X-MS-Has-Attach",
+        if m.has_attachments() { "yes" } else { "" },
+    );
     header(&mut out, "MIME-Version", "1.0");
 
     let inline: Vec<&AttSpec> = m.attachments.iter().filter(|a| a.is_inline()).collect();
@@ -58,7 +76,11 @@ pub fn render(m: &MessageSpec) -> Vec<u8> {
         out.extend_from_slice(&body);
     } else {
         let b = format!("_004_{seed:016x}_");
-        header(&mut out, "Content-Type", &format!("multipart/mixed;\r\n\tboundary=\"{b}\""));
+        header(
+            &mut out,
+            "Content-Type",
+            &format!("multipart/mixed;\r\n\tboundary=\"{b}\""),
+        );
         out.extend_from_slice(b"\r\n");
         part_start(&mut out, &b);
         out.extend_from_slice(&body);
@@ -72,7 +94,9 @@ pub fn render(m: &MessageSpec) -> Vec<u8> {
 }
 
 fn boundary_seed(m: &MessageSpec) -> u64 {
-    m.message_id.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    m.message_id.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// The text/HTML (+ inline images) part, including its own Content-Type header.
@@ -80,10 +104,18 @@ fn body_part(m: &MessageSpec, inline: &[&AttSpec], seed: u64) -> Vec<u8> {
     let mut out = Vec::new();
     let charset = effective_charset(m);
     let text_part = |out: &mut Vec<u8>| {
-        header(out, "Content-Type", &format!("text/plain; charset=\"{}\"", charset.mime_name()));
+        header(
+            out,
+            "Content-Type",
+            &format!("text/plain; charset=\"{}\"", charset.mime_name()),
+        );
         header(out, "Content-Transfer-Encoding", "quoted-printable");
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&quoted_printable(&charset.encode(&m.text).unwrap_or_else(|| m.text.as_bytes().to_vec())));
+        out.extend_from_slice(&quoted_printable(
+            &charset
+                .encode(&m.text)
+                .unwrap_or_else(|| m.text.as_bytes().to_vec()),
+        ));
         out.extend_from_slice(b"\r\n");
     };
     let Some(html) = &m.html else {
@@ -91,14 +123,26 @@ fn body_part(m: &MessageSpec, inline: &[&AttSpec], seed: u64) -> Vec<u8> {
         return out;
     };
     let html_part = |out: &mut Vec<u8>| {
-        header(out, "Content-Type", &format!("text/html; charset=\"{}\"", charset.mime_name()));
+        header(
+            out,
+            "Content-Type",
+            &format!("text/html; charset=\"{}\"", charset.mime_name()),
+        );
         header(out, "Content-Transfer-Encoding", "quoted-printable");
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&quoted_printable(&charset.encode(html).unwrap_or_else(|| html.as_bytes().to_vec())));
+        out.extend_from_slice(&quoted_printable(
+            &charset
+                .encode(html)
+                .unwrap_or_else(|| html.as_bytes().to_vec()),
+        ));
         out.extend_from_slice(b"\r\n");
     };
     let alt = format!("_000_{seed:016x}_");
-    header(&mut out, "Content-Type", &format!("multipart/alternative;\r\n\tboundary=\"{alt}\""));
+    header(
+        &mut out,
+        "Content-Type",
+        &format!("multipart/alternative;\r\n\tboundary=\"{alt}\""),
+    );
     out.extend_from_slice(b"\r\n");
     part_start(&mut out, &alt);
     text_part(&mut out);
@@ -107,7 +151,11 @@ fn body_part(m: &MessageSpec, inline: &[&AttSpec], seed: u64) -> Vec<u8> {
         html_part(&mut out);
     } else {
         let rel = format!("_005_{seed:016x}_");
-        header(&mut out, "Content-Type", &format!("multipart/related;\r\n\tboundary=\"{rel}\";\r\n\ttype=\"text/html\""));
+        header(
+            &mut out,
+            "Content-Type",
+            &format!("multipart/related;\r\n\tboundary=\"{rel}\";\r\n\ttype=\"text/html\""),
+        );
         out.extend_from_slice(b"\r\n");
         part_start(&mut out, &rel);
         html_part(&mut out);
@@ -135,20 +183,37 @@ fn attachment_part(out: &mut Vec<u8>, a: &AttSpec, charset: Charset) {
     match &a.kind {
         AttKind::Item(inner) => {
             header(out, "Content-Type", "message/rfc822");
-            header(out, "Content-Disposition", &format!("attachment;\r\n\t{}", filename_param("filename", &a.name)));
+            header(
+                out,
+                "Content-Disposition",
+                &format!("attachment;\r\n\t{}", filename_param("filename", &a.name)),
+            );
             out.extend_from_slice(b"\r\n");
             out.extend_from_slice(&render(inner));
             out.extend_from_slice(b"\r\n");
         }
         _ => {
             let name = encode_word(&a.name, charset);
-            header(out, "Content-Type", &format!("{}; name=\"{}\"", a.content_type, name));
+            header(
+                out,
+                "Content-Type",
+                &format!("{}; name=\"{}\"", a.content_type, name),
+            );
             header(out, "Content-Description", &name);
-            let disp = if a.is_inline() { "inline" } else { "attachment" };
+            let disp = if a.is_inline() {
+                "inline"
+            } else {
+                "attachment"
+            };
             header(
                 out,
                 "Content-Disposition",
-                &format!("{disp};\r\n\t{}; size={};\r\n\tmodification-date=\"{}\"", filename_param("filename", &a.name), a.data.len(), a.modified.to_rfc2822()),
+                &format!(
+                    "{disp};\r\n\t{}; size={};\r\n\tmodification-date=\"{}\"",
+                    filename_param("filename", &a.name),
+                    a.data.len(),
+                    a.modified.to_rfc2822()
+                ),
             );
             if let Some(cid) = &a.content_id {
                 header(out, "Content-ID", &format!("<{cid}>"));
@@ -184,7 +249,8 @@ fn filename_param(param: &str, name: &str) -> String {
     if name.is_ascii() && !name.contains('"') {
         format!("{param}=\"{name}\"")
     } else {
-        let enc = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let enc = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
         format!("{param}*=utf-8''{enc}")
     }
 }
@@ -200,7 +266,9 @@ pub fn encode_word(s: &str, charset: Charset) -> String {
             for b in bytes {
                 match b {
                     b' ' => q.push('_'),
-                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b',' | b'-' => q.push(b as char),
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b',' | b'-' => {
+                        q.push(b as char)
+                    }
                     _ => q.push_str(&format!("={b:02X}")),
                 }
             }
@@ -233,7 +301,11 @@ fn addr_list(list: &[Addr], charset: Charset) -> String {
             } else if a.name.is_ascii() {
                 let needs_quote = a.name.chars().any(|c| "()<>[]:;@\\,.\"".contains(c));
                 if needs_quote {
-                    format!("\"{}\" <{}>", a.name.replace('\\', "\\\\").replace('"', "\\\""), a.address)
+                    format!(
+                        "\"{}\" <{}>",
+                        a.name.replace('\\', "\\\\").replace('"', "\\\""),
+                        a.address
+                    )
                 } else {
                     format!("{} <{}>", a.name, a.address)
                 }
@@ -265,7 +337,8 @@ pub fn quoted_printable(data: &[u8]) -> Vec<u8> {
             continue;
         }
         let at_line_end = matches!(data.get(i + 1), None | Some(b'\r') | Some(b'\n'));
-        let literal = (b == b' ' || b == b'\t') && !at_line_end || (33..=126).contains(&b) && b != b'=';
+        let literal =
+            (b == b' ' || b == b'\t') && !at_line_end || (33..=126).contains(&b) && b != b'=';
         let width = if literal { 1 } else { 3 };
         if col + width > 75 {
             out.extend_from_slice(b"=\r\n");

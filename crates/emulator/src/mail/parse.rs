@@ -9,7 +9,10 @@ fn addrs(a: Option<&Address>) -> Vec<Addr> {
     a.map(|a| {
         a.iter()
             .filter_map(|x| {
-                x.address().map(|ad| Addr { name: x.name().unwrap_or("").to_string(), address: ad.to_string() })
+                x.address().map(|ad| Addr {
+                    name: x.name().unwrap_or("").to_string(),
+                    address: ad.to_string(),
+                })
             })
             .collect()
     })
@@ -28,16 +31,29 @@ fn ids(v: &mail_parser::HeaderValue) -> Vec<String> {
 pub fn parse(raw: &[u8], now: DateTime<Utc>) -> Option<MessageSpec> {
     let msg = MessageParser::default().parse(raw)?;
     // A message needs at least one header we understand.
-    if msg.subject().is_none() && msg.from().is_none() && msg.message_id().is_none() && msg.date().is_none() {
+    if msg.subject().is_none()
+        && msg.from().is_none()
+        && msg.message_id().is_none()
+        && msg.date().is_none()
+    {
         return None;
     }
     let sent = msg
         .date()
         .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single())
         .unwrap_or(now);
-    let has_html = msg.html_body.iter().any(|id| matches!(msg.parts.get(*id as usize).map(|p| &p.body), Some(PartType::Html(_))));
+    let has_html = msg.html_body.iter().any(|id| {
+        matches!(
+            msg.parts.get(*id as usize).map(|p| &p.body),
+            Some(PartType::Html(_))
+        )
+    });
     let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
-    let html = if has_html { msg.body_html(0).map(|h| h.into_owned()) } else { None };
+    let html = if has_html {
+        msg.body_html(0).map(|h| h.into_owned())
+    } else {
+        None
+    };
     let mut attachments = Vec::new();
     for part in msg.attachments() {
         let name = part.attachment_name().unwrap_or("attachment").to_string();
@@ -48,9 +64,13 @@ pub fn parse(raw: &[u8], now: DateTime<Utc>) -> Option<MessageSpec> {
                 None => c.ctype().to_string(),
             })
             .unwrap_or_else(|| "application/octet-stream".into());
-        let content_id = part.content_id().map(|c| c.trim_matches(|x| x == '<' || x == '>').to_string()).filter(|_| {
-            part.content_disposition().is_none_or(|d| d.ctype().eq_ignore_ascii_case("inline"))
-        });
+        let content_id = part
+            .content_id()
+            .map(|c| c.trim_matches(|x| x == '<' || x == '>').to_string())
+            .filter(|_| {
+                part.content_disposition()
+                    .is_none_or(|d| d.ctype().eq_ignore_ascii_case("inline"))
+            });
         if let Some(inner) = part.message() {
             let spec = parse(inner.raw_message(), now)?;
             attachments.push(AttSpec {
@@ -63,19 +83,37 @@ pub fn parse(raw: &[u8], now: DateTime<Utc>) -> Option<MessageSpec> {
             });
             continue;
         }
-        attachments.push(AttSpec { name, content_type: ct, data: Arc::from(part.contents().to_vec()), content_id, kind: AttKind::File, modified: sent });
+        attachments.push(AttSpec {
+            name,
+            content_type: ct,
+            data: Arc::from(part.contents().to_vec()),
+            content_id,
+            kind: AttKind::File,
+            modified: sent,
+        });
     }
-    let importance = match msg.header_raw("Importance").map(|s| s.trim().to_ascii_lowercase()) {
+    let importance = match msg
+        .header_raw("Importance")
+        .map(|s| s.trim().to_ascii_lowercase())
+    {
         Some(s) if s == "high" => "high",
         Some(s) if s == "low" => "low",
         _ => "normal",
     };
     let from = addrs(msg.from()).into_iter().next();
-    let message_id = msg.message_id().map(|m| format!("<{m}>")).unwrap_or_else(|| format!("<{}@emulator.local>", uuid::Uuid::new_v4().simple()));
+    let message_id = msg
+        .message_id()
+        .map(|m| format!("<{m}>"))
+        .unwrap_or_else(|| format!("<{}@emulator.local>", uuid::Uuid::new_v4().simple()));
     let references = ids(msg.references());
     let in_reply_to = ids(msg.in_reply_to()).into_iter().next();
-    let conv_root = references.first().cloned().unwrap_or_else(|| message_id.clone());
-    let conversation = conv_root.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    let conv_root = references
+        .first()
+        .cloned()
+        .unwrap_or_else(|| message_id.clone());
+    let conversation = conv_root.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
     Some(MessageSpec {
         message_id,
         subject: msg.subject().unwrap_or("").to_string(),

@@ -71,19 +71,34 @@ pub struct StoredEvent {
 }
 
 /// Generate event `n` (single instances `0..count`, series masters from [`SERIES_BASE`]).
-pub fn generated_event(seed: u64, user: u32, owner: &Person, people: &[Person], n: u32) -> StoredEvent {
+pub fn generated_event(
+    seed: u64,
+    user: u32,
+    owner: &Person,
+    people: &[Person],
+    n: u32,
+) -> StoredEvent {
     let mut rng = rng_for(seed, "pim.event", &[user as u64, n as u64]);
     let anchor = crate::model::tenant::content_anchor();
     let series = n >= SERIES_BASE;
     let start = if series {
-        anchor - Duration::days(28) + Duration::days((n - SERIES_BASE) as i64) + Duration::hours(rng.gen_range(0..6))
+        anchor - Duration::days(28)
+            + Duration::days((n - SERIES_BASE) as i64)
+            + Duration::hours(rng.gen_range(0..6))
     } else {
         let day = rng.gen_range(-60i64..60);
-        anchor + Duration::days(day) + Duration::hours(rng.gen_range(-1..8)) + Duration::minutes(30 * rng.gen_range(0..2))
+        anchor
+            + Duration::days(day)
+            + Duration::hours(rng.gen_range(-1..8))
+            + Duration::minutes(30 * rng.gen_range(0..2))
     };
     let all_day = !series && rng.gen_bool(0.1);
     let (start, end) = if all_day {
-        let d = start.date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let d = start
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc();
         (d, d + Duration::days(1))
     } else {
         (start, start + Duration::minutes(30 * rng.gen_range(1..4)))
@@ -97,17 +112,28 @@ pub fn generated_event(seed: u64, user: u32, owner: &Person, people: &[Person], 
         }
     }
     let topic = SUBJECT_TOPICS.choose(&mut rng).expect("topics");
-    let subject = if series { format!("Weekly sync: {topic}") } else { format!("Meeting: {topic}") };
+    let subject = if series {
+        format!("Weekly sync: {topic}")
+    } else {
+        format!("Meeting: {topic}")
+    };
     let attachments = if rng.gen_bool(0.2) {
         let a = super::generate::assets().choose(&mut rng).expect("assets");
-        vec![(a.name.to_string(), a.content_type.to_string(), a.data.clone())]
+        vec![(
+            a.name.to_string(),
+            a.content_type.to_string(),
+            a.data.clone(),
+        )]
     } else {
         vec![]
     };
     let moved = format!("{subject} (moved)");
     StoredEvent {
         subject,
-        body: format!("<html><body><p>{}</p></body></html>", super::generate::html_escape(SENTENCES.choose(&mut rng).expect("s"))),
+        body: format!(
+            "<html><body><p>{}</p></body></html>",
+            super::generate::html_escape(SENTENCES.choose(&mut rng).expect("s"))
+        ),
         start,
         end,
         all_day,
@@ -118,9 +144,17 @@ pub fn generated_event(seed: u64, user: u32, owner: &Person, people: &[Person], 
         exceptions: if series { vec![(3, 60, moved)] } else { vec![] },
         cancelled: if series { vec![5] } else { vec![] },
         attachments,
-        categories: if rng.gen_bool(0.2) { vec![CATEGORIES.choose(&mut rng).expect("c").to_string()] } else { vec![] },
+        categories: if rng.gen_bool(0.2) {
+            vec![CATEGORIES.choose(&mut rng).expect("c").to_string()]
+        } else {
+            vec![]
+        },
         created: start - Duration::days(rng.gen_range(1..30)),
-        ical_uid: format!("040000008200E00074C5B7101A82E008{:016X}{:08X}", crate::rng::stable_u64(seed, "pim.uid", &[user as u64, n as u64]), n),
+        ical_uid: format!(
+            "040000008200E00074C5B7101A82E008{:016X}{:08X}",
+            crate::rng::stable_u64(seed, "pim.uid", &[user as u64, n as u64]),
+            n
+        ),
     }
 }
 
@@ -148,7 +182,15 @@ pub fn instances(n: u32, e: &StoredEvent, from: DateTime<Utc>, to: DateTime<Utc>
     let mut out = Vec::new();
     if e.weekly_occurrences == 0 {
         if e.start < to && e.end > from {
-            out.push(Instance { n, occ: 0, start: e.start, end: e.end, subject: e.subject.clone(), kind: "singleInstance", original_start: None });
+            out.push(Instance {
+                n,
+                occ: 0,
+                start: e.start,
+                end: e.end,
+                subject: e.subject.clone(),
+                kind: "singleInstance",
+                original_start: None,
+            });
         }
         return out;
     }
@@ -164,7 +206,15 @@ pub fn instances(n: u32, e: &StoredEvent, from: DateTime<Utc>, to: DateTime<Utc>
         };
         let end = start + len;
         if start < to && end > from {
-            out.push(Instance { n, occ: k as u16 + 1, start, end, subject, kind, original_start: Some(orig) });
+            out.push(Instance {
+                n,
+                occ: k as u16 + 1,
+                start,
+                end,
+                subject,
+                kind,
+                original_start: Some(orig),
+            });
         }
     }
     out
@@ -176,7 +226,15 @@ pub fn generated_contact(seed: u64, user: u32, n: u32) -> Value {
     let given = GIVEN.choose(&mut rng).expect("g");
     let sur = SURNAMES.choose(&mut rng).expect("s");
     let dom = EXTERNAL_DOMAINS.choose(&mut rng).expect("d");
-    let company = ["Fabrikam", "Northwind Traders", "Adatum", "Tailspin Toys", "Contoso Café"].choose(&mut rng).expect("c");
+    let company = [
+        "Fabrikam",
+        "Northwind Traders",
+        "Adatum",
+        "Tailspin Toys",
+        "Contoso Café",
+    ]
+    .choose(&mut rng)
+    .expect("c");
     json!({
         "displayName": format!("{given} {sur}"),
         "givenName": given,

@@ -32,7 +32,8 @@ fn err(status: StatusCode, msg: impl Into<String>) -> Response {
 }
 
 fn parse<T: for<'a> Deserialize<'a>>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| err(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| err(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
 }
 
 /// Users (idx) selected by an optional id/UPN; only live users with mailboxes.
@@ -41,10 +42,17 @@ fn targets(state: &AppState, user: Option<&str>) -> Result<Vec<u32>, Response> {
     match user {
         Some(u) => match dir.user(u) {
             Some(x) if x.mailbox_enabled() => Ok(vec![x.idx]),
-            Some(_) => Err(err(StatusCode::BAD_REQUEST, format!("user '{u}' has no mailbox"))),
+            Some(_) => Err(err(
+                StatusCode::BAD_REQUEST,
+                format!("user '{u}' has no mailbox"),
+            )),
             None => Err(err(StatusCode::NOT_FOUND, format!("no live user '{u}'"))),
         },
-        None => Ok(dir.live_users().filter(|u| u.mailbox_enabled()).map(|u| u.idx).collect()),
+        None => Ok(dir
+            .live_users()
+            .filter(|u| u.mailbox_enabled())
+            .map(|u| u.idx)
+            .collect()),
     }
 }
 
@@ -107,7 +115,14 @@ pub struct ActivityReport {
 }
 
 /// One simulated day in one mailbox, deterministic from (seed, user, day number).
-pub fn simulate_day(store: &MailStore, mb: &mut Mailbox, day_no: u64, day_start: DateTime<Utc>, per_day: u32, report: &mut ActivityReport) {
+pub fn simulate_day(
+    store: &MailStore,
+    mb: &mut Mailbox,
+    day_no: u64,
+    day_start: DateTime<Utc>,
+    per_day: u32,
+    report: &mut ActivityReport,
+) {
     let mut rng = rng_for(store.seed, "scenario.day", &[mb.user as u64, day_no]);
     let owner = store.owners[mb.user as usize].person.clone();
     // New mail.
@@ -149,7 +164,11 @@ pub fn simulate_day(store: &MailStore, mb: &mut Mailbox, day_no: u64, day_start:
         }
     }
     // Moved: one to Archive or a user folder.
-    let user_folders: Vec<u32> = (0..mb.folders.len() as u32).filter(|i| mb.folders[*i as usize].well_known.is_none() && !mb.folders[*i as usize].deleted).collect();
+    let user_folders: Vec<u32> = (0..mb.folders.len() as u32)
+        .filter(|i| {
+            mb.folders[*i as usize].well_known.is_none() && !mb.folders[*i as usize].deleted
+        })
+        .collect();
     if let Some(k) = mb.folder_keys(INBOX).choose(&mut rng).copied() {
         let target = user_folders.choose(&mut rng).copied().unwrap_or(ARCHIVE);
         mb.move_to(k, target, now);
@@ -164,7 +183,12 @@ pub fn simulate_day(store: &MailStore, mb: &mut Mailbox, day_no: u64, day_start:
     if rng.gen_bool(0.1)
         && let Some(f) = user_folders.choose(&mut rng).copied()
     {
-        let base = mb.folders[f as usize].name.split(" (").next().unwrap_or("Folder").to_string();
+        let base = mb.folders[f as usize]
+            .name
+            .split(" (")
+            .next()
+            .unwrap_or("Folder")
+            .to_string();
         mb.folders[f as usize].name = format!("{base} (day {day_no})");
         mb.log_folder(f);
         report.renamed_folders += 1;
@@ -175,7 +199,10 @@ pub fn simulate_day(store: &MailStore, mb: &mut Mailbox, day_no: u64, day_start:
         let old = mb.folders[f as usize].parent;
         let target = if old == Some(ARCHIVE) { INBOX } else { ARCHIVE };
         let name = mb.folders[f as usize].name.clone();
-        let clash = mb.folders.iter().any(|x| x.parent == Some(target) && !x.deleted && x.name.eq_ignore_ascii_case(&name));
+        let clash = mb
+            .folders
+            .iter()
+            .any(|x| x.parent == Some(target) && !x.deleted && x.name.eq_ignore_ascii_case(&name));
         if !clash {
             mb.folders[f as usize].parent = Some(target);
             mb.log_folder(f);
@@ -217,7 +244,10 @@ async fn activity(State(state): State<AppState>, body: axum::body::Bytes) -> Res
         Ok(u) => u,
         Err(r) => return r,
     };
-    let mut report = ActivityReport { mailboxes: users.len(), ..Default::default() };
+    let mut report = ActivityReport {
+        mailboxes: users.len(),
+        ..Default::default()
+    };
     let per_day = b.messages_per_day.unwrap_or(3).min(1000);
     let day_counter = state.ext(|_| DayCounter::default());
     for _ in 0..b.days {
@@ -229,7 +259,14 @@ async fn activity(State(state): State<AppState>, body: axum::body::Bytes) -> Res
         let day_start = state.clock.now();
         for u in &users {
             let mb = state.mail.mailbox(*u);
-            simulate_day(&state.mail, &mut mb.lock(), day_no, day_start, per_day, &mut report);
+            simulate_day(
+                &state.mail,
+                &mut mb.lock(),
+                day_no,
+                day_start,
+                per_day,
+                &mut report,
+            );
         }
         state.clock.advance(std::time::Duration::from_secs(86_400));
         apply_departures(&state);
@@ -252,7 +289,13 @@ struct InsiderBody {
 
 /// Mass deletion: messages of all visible folders go to Recoverable Items; Deleted Items is
 /// emptied; with `purge`, Recoverable Items is purged too. Returns (deleted, purged).
-pub fn insider_delete(store: &MailStore, mb: &mut Mailbox, share: f64, purge: bool, now: DateTime<Utc>) -> (usize, usize) {
+pub fn insider_delete(
+    store: &MailStore,
+    mb: &mut Mailbox,
+    share: f64,
+    purge: bool,
+    now: DateTime<Utc>,
+) -> (usize, usize) {
     let mut rng = rng_for(store.seed, "scenario.insider", &[mb.user as u64, mb.seq]);
     let mut deleted = 0;
     for f in 0..mb.folders.len() as u32 {
@@ -290,7 +333,13 @@ async fn insider(State(state): State<AppState>, body: axum::body::Bytes) -> Resp
         Err(r) => return r,
     };
     let mb = state.mail.mailbox(users[0]);
-    let (deleted, purged) = insider_delete(&state.mail, &mut mb.lock(), share, b.purge_recoverable, state.clock.now());
+    let (deleted, purged) = insider_delete(
+        &state.mail,
+        &mut mb.lock(),
+        share,
+        b.purge_recoverable,
+        state.clock.now(),
+    );
     Json(json!({"deleted": deleted, "purged": purged})).into_response()
 }
 
@@ -314,16 +363,26 @@ async fn departure(State(state): State<AppState>, body: axum::body::Bytes) -> Re
     let days = b.mailbox_retention_days.unwrap_or(30);
     let idx = {
         let mut dir = state.directory.write();
-        let Some(u) = dir.users.iter_mut().find(|u| u.deleted.is_none() && (u.id.eq_ignore_ascii_case(&b.user) || u.upn.eq_ignore_ascii_case(&b.user))) else {
+        let Some(u) = dir.users.iter_mut().find(|u| {
+            u.deleted.is_none()
+                && (u.id.eq_ignore_ascii_case(&b.user) || u.upn.eq_ignore_ascii_case(&b.user))
+        }) else {
             return err(StatusCode::NOT_FOUND, format!("no live user '{}'", b.user));
         };
         u.deleted = Some(now);
         u.idx
     };
     let until = now + Duration::days(days as i64);
-    state.ext(|_| Departures::default()).0.lock().push((idx, until));
+    state
+        .ext(|_| Departures::default())
+        .0
+        .lock()
+        .push((idx, until));
     apply_departures(&state);
-    Json(json!({"deleted": crate::clock::iso(now), "mailboxRemovedAfter": crate::clock::iso(until)})).into_response()
+    Json(
+        json!({"deleted": crate::clock::iso(now), "mailboxRemovedAfter": crate::clock::iso(until)}),
+    )
+    .into_response()
 }
 
 /// Remove mailboxes (and deleted accounts) whose retention ran out.
@@ -332,7 +391,11 @@ pub(crate) fn apply_departures(state: &AppState) {
     let due: Vec<u32> = {
         let d = state.ext(|_| Departures::default());
         let mut list = d.0.lock();
-        let due = list.iter().filter(|(_, t)| *t <= now).map(|(u, _)| *u).collect();
+        let due = list
+            .iter()
+            .filter(|(_, t)| *t <= now)
+            .map(|(u, _)| *u)
+            .collect();
         list.retain(|(_, t)| *t > now);
         due
     };

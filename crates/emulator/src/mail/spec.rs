@@ -46,7 +46,10 @@ impl Charset {
                     if cp < 0x80 || (0xA0..=0xFF).contains(&cp) {
                         return Some(cp as u8);
                     }
-                    WIN1252_HIGH.iter().position(|&h| h == c).map(|i| 0x80 + i as u8)
+                    WIN1252_HIGH
+                        .iter()
+                        .position(|&h| h == c)
+                        .map(|i| 0x80 + i as u8)
                 })
                 .collect(),
         }
@@ -55,8 +58,8 @@ impl Charset {
 
 /// Windows-1252 0x80–0x9F (undefined slots are '\0').
 const WIN1252_HIGH: [char; 32] = [
-    '€', '\0', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\0', 'Ž', '\0', '\0', '‘', '’', '“',
-    '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\0', 'ž', 'Ÿ',
+    '€', '\0', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\0', 'Ž', '\0', '\0', '‘',
+    '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\0', 'ž', 'Ÿ',
 ];
 
 /// What kind of attachment.
@@ -165,7 +168,10 @@ mod tests {
 
     #[test]
     fn charsets_encode_and_refuse() {
-        assert_eq!(Charset::Latin1.encode("café"), Some(vec![b'c', b'a', b'f', 0xE9]));
+        assert_eq!(
+            Charset::Latin1.encode("café"),
+            Some(vec![b'c', b'a', b'f', 0xE9])
+        );
         assert_eq!(Charset::Latin1.encode("€"), None);
         assert_eq!(Charset::Windows1252.encode("€5"), Some(vec![0x80, b'5']));
         assert_eq!(Charset::Windows1252.encode("日本"), None);

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 /// Identifies a message inside one mailbox: generated `(origin folder << 32) | index`, or
 /// created `1 << 63 | n`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct MsgKey(pub u64);
 
 impl MsgKey {
@@ -40,21 +42,48 @@ impl MsgKey {
 
 /// Well-known folders in creation order: (name, display name, role, hidden, share of mail).
 const WELL_KNOWN: &[(&str, &str, FolderRole, bool, u32)] = &[
-    ("msgfolderroot", "Top of Information Store", FolderRole::Incoming, true, 0),
+    (
+        "msgfolderroot",
+        "Top of Information Store",
+        FolderRole::Incoming,
+        true,
+        0,
+    ),
     ("inbox", "Inbox", FolderRole::Incoming, false, 45),
     ("sentitems", "Sent Items", FolderRole::Sent, false, 20),
     ("drafts", "Drafts", FolderRole::Drafts, false, 2),
-    ("deleteditems", "Deleted Items", FolderRole::Incoming, false, 5),
+    (
+        "deleteditems",
+        "Deleted Items",
+        FolderRole::Incoming,
+        false,
+        5,
+    ),
     ("junkemail", "Junk Email", FolderRole::Incoming, false, 3),
     ("archive", "Archive", FolderRole::Incoming, false, 8),
     ("outbox", "Outbox", FolderRole::Sent, false, 0),
-    ("conversationhistory", "Conversation History", FolderRole::Incoming, false, 0),
-    ("recoverableitemsdeletions", "Deletions", FolderRole::Incoming, true, 2),
+    (
+        "conversationhistory",
+        "Conversation History",
+        FolderRole::Incoming,
+        false,
+        0,
+    ),
+    (
+        "recoverableitemsdeletions",
+        "Deletions",
+        FolderRole::Incoming,
+        true,
+        2,
+    ),
 ];
 
 /// Folder index of a well-known name.
 pub fn well_known_index(name: &str) -> Option<u32> {
-    WELL_KNOWN.iter().position(|w| w.0.eq_ignore_ascii_case(name)).map(|i| i as u32)
+    WELL_KNOWN
+        .iter()
+        .position(|w| w.0.eq_ignore_ascii_case(name))
+        .map(|i| i as u32)
 }
 
 /// Index of msgfolderroot.
@@ -217,7 +246,11 @@ impl Mailbox {
         {
             let seq_next = self.seq + 1;
             let o = self.overlays.entry(key).or_default();
-            o.folder = if origin == Some(target) { None } else { Some(target) };
+            o.folder = if origin == Some(target) {
+                None
+            } else {
+                Some(target)
+            };
             o.moves += 1;
             o.arrived = seq_next;
         }
@@ -279,15 +312,29 @@ impl MailStore {
         let people: Vec<Person> = dir
             .users
             .iter()
-            .map(|u| Person { name: u.display_name.clone(), address: u.mail.clone().unwrap_or_else(|| u.upn.clone()) })
+            .map(|u| Person {
+                name: u.display_name.clone(),
+                address: u.mail.clone().unwrap_or_else(|| u.upn.clone()),
+            })
             .collect();
         let owners = dir
             .users
             .iter()
             .zip(people.iter())
-            .map(|(u, p)| Owner { person: p.clone(), has_mailbox: u.mailbox_enabled(), shared: u.kind == UserKind::Shared })
+            .map(|(u, p)| Owner {
+                person: p.clone(),
+                has_mailbox: u.mailbox_enabled(),
+                shared: u.kind == UserKind::Shared,
+            })
             .collect();
-        Self { seed, knobs, people: Arc::new(people), owners, boxes: RwLock::new(HashMap::new()), preloaded: Mutex::new(HashMap::new()) }
+        Self {
+            seed,
+            knobs,
+            people: Arc::new(people),
+            owners,
+            boxes: RwLock::new(HashMap::new()),
+            preloaded: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The mailbox of user `idx` (built on first use).
@@ -295,8 +342,16 @@ impl MailStore {
         if let Some(b) = self.boxes.read().get(&idx) {
             return b.clone();
         }
-        let built = self.preloaded.lock().remove(&idx).unwrap_or_else(|| self.build(idx));
-        self.boxes.write().entry(idx).or_insert_with(|| Arc::new(Mutex::new(built))).clone()
+        let built = self
+            .preloaded
+            .lock()
+            .remove(&idx)
+            .unwrap_or_else(|| self.build(idx));
+        self.boxes
+            .write()
+            .entry(idx)
+            .or_insert_with(|| Arc::new(Mutex::new(built)))
+            .clone()
     }
 
     /// Number of mailboxes materialised so far.
@@ -315,16 +370,28 @@ impl MailStore {
         let mut rng = rng_for(self.seed, "mailbox", &[idx as u64]);
         let owner = &self.owners[idx as usize];
         let mean = self.knobs.messages_per_mailbox as f64;
-        let total = if owner.has_mailbox { (mean * rng.gen_range(0.5..1.5)).round() as u32 } else { 0 };
+        let total = if owner.has_mailbox {
+            (mean * rng.gen_range(0.5..1.5)).round() as u32
+        } else {
+            0
+        };
         let mut folders: Vec<Folder> = WELL_KNOWN
             .iter()
             .enumerate()
             .map(|(i, (wk, name, role, hidden, share))| Folder {
                 name: name.to_string(),
-                parent: if i == ROOT as usize || i == RECOVERABLE as usize { None } else { Some(ROOT) },
+                parent: if i == ROOT as usize || i == RECOVERABLE as usize {
+                    None
+                } else {
+                    Some(ROOT)
+                },
                 well_known: Some(wk),
                 hidden: *hidden,
-                generated: if owner.shared && *wk != "inbox" { 0 } else { total * share / 100 },
+                generated: if owner.shared && *wk != "inbox" {
+                    0
+                } else {
+                    total * share / 100
+                },
                 role: *role,
                 deleted: false,
                 extras: vec![],
@@ -335,8 +402,16 @@ impl MailStore {
         if owner.shared {
             folders[INBOX as usize].generated = total * 85 / 100;
         }
-        let user_folders = if owner.shared { 0 } else { self.knobs.user_folders };
-        let per = if user_folders > 0 { total * 15 / 100 / user_folders } else { 0 };
+        let user_folders = if owner.shared {
+            0
+        } else {
+            self.knobs.user_folders
+        };
+        let per = if user_folders > 0 {
+            total * 15 / 100 / user_folders
+        } else {
+            0
+        };
         for k in 0..user_folders {
             let name = FOLDER_NAMES[(k as usize + idx as usize) % FOLDER_NAMES.len()].to_string();
             // Every third user folder nests under the previous user folder (two levels).
@@ -406,7 +481,9 @@ impl MailStore {
 
     /// Raw MIME kept for messages created from MIME.
     pub fn raw(&self, mb: &Mailbox, key: MsgKey) -> Option<Arc<[u8]>> {
-        key.created_index().and_then(|n| mb.created.get(n)).and_then(|c| c.raw.clone())
+        key.created_index()
+            .and_then(|n| mb.created.get(n))
+            .and_then(|c| c.raw.clone())
     }
 }
 
@@ -416,7 +493,14 @@ mod tests {
 
     fn store() -> MailStore {
         let dir = Directory::generate(3, 4, 1);
-        MailStore::new(3, GeneratorConfig { messages_per_mailbox: 50, ..Default::default() }, &dir)
+        MailStore::new(
+            3,
+            GeneratorConfig {
+                messages_per_mailbox: 50,
+                ..Default::default()
+            },
+            &dir,
+        )
     }
 
     #[test]

@@ -1,25 +1,96 @@
 //! Word lists for generated people, subjects and bodies.
 
 pub(crate) const GIVEN: &[&str] = &[
-    "Adele", "Alex", "Bianca", "Carlos", "Chloé", "Diego", "Elena", "François", "Grady", "Hana",
-    "Isaiah", "Jürgen", "Kenji", "Lidia", "Megan", "Nestor", "Olga", "Patti", "Quentin", "Renée",
-    "Søren", "Tomás", "Uma", "Vivek", "Wanda", "Xiu", "Yusuf", "Zoë", "Lee", "Miriam",
+    "Adele",
+    "Alex",
+    "Bianca",
+    "Carlos",
+    "Chloé",
+    "Diego",
+    "Elena",
+    "François",
+    "Grady",
+    "Hana",
+    "Isaiah",
+    "Jürgen",
+    "Kenji",
+    "Lidia",
+    "Megan",
+    "Nestor",
+    "Olga",
+    "Patti",
+    "Quentin",
+    "Renée",
+    "Søren",
+    "Tomás",
+    "Uma",
+    "Vivek",
+    "Wanda",
+    "Xiu",
+    "Yusuf",
+    "Zoë",
+    "Lee",
+    "Miriam",
 ];
 
 pub(crate) const SURNAMES: &[&str] = &[
-    "Vance", "Wilber", "Nørgaard", "Müller", "García", "Okafor", "Lindqvist", "Tanaka", "Brown",
-    "Dubois", "Kowalski", "Rossi", "Novak", "Haddad", "Ivanova", "Patel", "O'Neil", "Smith",
-    "Jensen", "Costa", "Fischer", "Silva", "Nakamura", "Kim", "Hughes",
+    "Vance",
+    "Wilber",
+    "Nørgaard",
+    "Müller",
+    "García",
+    "Okafor",
+    "Lindqvist",
+    "Tanaka",
+    "Brown",
+    "Dubois",
+    "Kowalski",
+    "Rossi",
+    "Novak",
+    "Haddad",
+    "Ivanova",
+    "Patel",
+    "O'Neil",
+    "Smith",
+    "Jensen",
+    "Costa",
+    "Fischer",
+    "Silva",
+    "Nakamura",
+    "Kim",
+    "Hughes",
 ];
 
 pub(crate) const JOBS: &[&str] = &[
-    "Accountant", "Marketing Manager", "Developer", "Sales Representative", "HR Generalist",
-    "Product Owner", "Designer", "Legal Counsel", "Support Engineer", "CFO",
+    "Accountant",
+    "Marketing Manager",
+    "Developer",
+    "Sales Representative",
+    "HR Generalist",
+    "Product Owner",
+    "Designer",
+    "Legal Counsel",
+    "Support Engineer",
+    "CFO",
 ];
 
-pub(crate) const DEPARTMENTS: &[&str] = &["Finance", "Marketing", "Engineering", "Sales", "HR", "Legal"];
+pub(crate) const DEPARTMENTS: &[&str] = &[
+    "Finance",
+    "Marketing",
+    "Engineering",
+    "Sales",
+    "HR",
+    "Legal",
+];
 
-pub(crate) const SHARED: &[&str] = &["info", "support", "billing", "reception", "hr-requests", "press"];
+pub(crate) const SHARED: &[&str] = &[
+    "info",
+    "support",
+    "billing",
+    "reception",
+    "hr-requests",
+    "press",
+];
 
 pub(crate) const SUBJECT_TOPICS: &[&str] = &[
     "Quarterly budget review",
@@ -58,16 +129,43 @@ pub(crate) const SENTENCES: &[&str] = &[
     "We should schedule a follow-up call with the auditors.",
 ];
 
-pub(crate) const EXTERNAL_DOMAINS: &[&str] = &["fabrikam.com", "northwind.example", "adatum.org", "tailspin.example"];
-
-pub(crate) const CATEGORIES: &[&str] = &["Red category", "Blue category", "Green category", "Project Falcon", "Follow up"];
-
-pub(crate) const FOLDER_NAMES: &[&str] = &[
-    "Projects", "Clients", "Receipts", "Newsletters", "2024", "2025", "Falcon", "Northwind",
-    "Travel", "Personal", "Reports", "Ärzte & Versicherung",
+pub(crate) const EXTERNAL_DOMAINS: &[&str] = &[
+    "fabrikam.com",
+    "northwind.example",
+    "adatum.org",
+    "tailspin.example",
 ];
 
-pub(crate) const LOCATIONS: &[&str] = &["Conference Room 1", "Teams meeting", "Café Central", "Building 4, Room 210", "Online"];
+pub(crate) const CATEGORIES: &[&str] = &[
+    "Red category",
+    "Blue category",
+    "Green category",
+    "Project Falcon",
+    "Follow up",
+];
+
+pub(crate) const FOLDER_NAMES: &[&str] = &[
+    "Projects",
+    "Clients",
+    "Receipts",
+    "Newsletters",
+    "2024",
+    "2025",
+    "Falcon",
+    "Northwind",
+    "Travel",
+    "Personal",
+    "Reports",
+    "Ärzte & Versicherung",
+];
+
+pub(crate) const LOCATIONS: &[&str] = &[
+    "Conference Room 1",
+    "Teams meeting",
+    "Café Central",
+    "Building 4, Room 210",
+    "Online",
+];
 
 /// ASCII-fold a name for use in an e-mail local part.
 pub(crate) fn ascii_fold(s: &str) -> String {

@@ -63,7 +63,11 @@ impl User {
     }
     /// `userType`.
     pub fn user_type(&self) -> &'static str {
-        if self.kind == UserKind::Guest { "Guest" } else { "Member" }
+        if self.kind == UserKind::Guest {
+            "Guest"
+        } else {
+            "Member"
+        }
     }
     /// Whether mail endpoints work for this user.
     pub fn mailbox_enabled(&self) -> bool {
@@ -111,7 +115,9 @@ pub struct Directory {
 
 /// The fixed instant generated content is anchored to (content never depends on wall time).
 pub fn content_anchor() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 impl Directory {
@@ -177,7 +183,10 @@ impl Directory {
                     let (upn, mail) = if kind == UserKind::Guest {
                         let ext = EXTERNAL_DOMAINS[i as usize % EXTERNAL_DOMAINS.len()];
                         let ext_mail = format!("{nick}@{ext}");
-                        (format!("{}#EXT#@{domain}", ext_mail.replace('@', "_")), Some(ext_mail))
+                        (
+                            format!("{}#EXT#@{domain}", ext_mail.replace('@', "_")),
+                            Some(ext_mail),
+                        )
                     } else {
                         let upn = format!("{nick}@{domain}");
                         (upn.clone(), Some(upn))
@@ -191,7 +200,9 @@ impl Directory {
                         surname: Some(sur.to_string()),
                         mail,
                         job_title: Some(JOBS.choose(&mut rng).expect("non-empty").to_string()),
-                        department: Some(DEPARTMENTS.choose(&mut rng).expect("non-empty").to_string()),
+                        department: Some(
+                            DEPARTMENTS.choose(&mut rng).expect("non-empty").to_string(),
+                        ),
                         kind,
                         created,
                         deleted: None,
@@ -247,9 +258,10 @@ impl Directory {
 
     /// Find a live (not deleted) user by id or UPN (case-insensitive).
     pub fn user(&self, key: &str) -> Option<&User> {
-        self.users
-            .iter()
-            .find(|u| u.deleted.is_none() && (u.id.eq_ignore_ascii_case(key) || u.upn.eq_ignore_ascii_case(key)))
+        self.users.iter().find(|u| {
+            u.deleted.is_none()
+                && (u.id.eq_ignore_ascii_case(key) || u.upn.eq_ignore_ascii_case(key))
+        })
     }
 
     /// Find a user by id or UPN, deleted or not.
@@ -281,13 +293,24 @@ mod tests {
     fn same_seed_same_directory_and_kinds_present() {
         let a = Directory::generate(7, 40, 3);
         let b = Directory::generate(7, 40, 3);
-        let ids = |d: &Directory| d.users.iter().map(|u| (u.id.clone(), u.upn.clone())).collect::<Vec<_>>();
+        let ids = |d: &Directory| {
+            d.users
+                .iter()
+                .map(|u| (u.id.clone(), u.upn.clone()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&a), ids(&b));
         assert_ne!(ids(&a), ids(&Directory::generate(8, 40, 3)));
-        for k in [UserKind::Licensed, UserKind::Shared, UserKind::Disabled, UserKind::Guest] {
+        for k in [
+            UserKind::Licensed,
+            UserKind::Shared,
+            UserKind::Disabled,
+            UserKind::Guest,
+        ] {
             assert!(a.users.iter().any(|u| u.kind == k), "{k:?} missing");
         }
-        let upns: std::collections::HashSet<_> = a.users.iter().map(|u| u.upn.to_lowercase()).collect();
+        let upns: std::collections::HashSet<_> =
+            a.users.iter().map(|u| u.upn.to_lowercase()).collect();
         assert_eq!(upns.len(), 40, "UPNs are unique");
     }
 }

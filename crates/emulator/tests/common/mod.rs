@@ -6,7 +6,11 @@ use tenantvault_emulator::{Emulator, EmulatorConfig};
 
 /// Start an emulator with `users` users and throttling as given.
 pub async fn start(users: usize, throttle: bool) -> Emulator {
-    let mut cfg = EmulatorConfig { seed: 42, users, ..Default::default() };
+    let mut cfg = EmulatorConfig {
+        seed: 42,
+        users,
+        ..Default::default()
+    };
     cfg.throttling.enabled = throttle;
     Emulator::start(cfg).await.expect("emulator starts")
 }
@@ -20,13 +24,21 @@ pub async fn token(emu: &Emulator) -> String {
 pub async fn token_for(emu: &Emulator, client: &str, secret: &str) -> String {
     let r = reqwest::Client::new()
         .post(emu.token_url())
-        .form(&[("client_id", client), ("client_secret", secret), ("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
+        .form(&[
+            ("client_id", client),
+            ("client_secret", secret),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
         .send()
         .await
         .expect("token request");
     assert_eq!(r.status(), 200, "token endpoint");
     let v: Value = r.json().await.expect("json");
-    v["access_token"].as_str().expect("access_token").to_string()
+    v["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 /// A Graph client bound to one emulator and token.
@@ -38,13 +50,26 @@ pub struct G {
 
 impl G {
     pub async fn new(emu: &Emulator) -> Self {
-        G { base: emu.graph_url(), token: token(emu).await, http: reqwest::Client::new() }
+        G {
+            base: emu.graph_url(),
+            token: token(emu).await,
+            http: reqwest::Client::new(),
+        }
     }
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("http") { path.to_string() } else { format!("{}{}", self.base, path) }
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base, path)
+        }
     }
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(&self.token).send().await.expect("send")
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("send")
     }
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
         let mut r = self.http.get(self.url(path)).bearer_auth(&self.token);
@@ -60,8 +85,16 @@ impl G {
         assert!(status.is_success(), "GET {path} → {status}: {v}");
         v
     }
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut r = self.http.request(method, self.url(path)).bearer_auth(&self.token);
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut r = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             r = r.json(&b);
         }
@@ -72,7 +105,9 @@ impl G {
         let mut url = first.to_string();
         let mut items = Vec::new();
         loop {
-            let r = self.get_with(&url, &[("Prefer", &format!("odata.maxpagesize={page}"))]).await;
+            let r = self
+                .get_with(&url, &[("Prefer", &format!("odata.maxpagesize={page}"))])
+                .await;
             assert_eq!(r.status(), 200, "delta page {url}");
             let v: Value = r.json().await.expect("json");
             let vals = v["value"].as_array().expect("value").clone();
@@ -83,7 +118,13 @@ impl G {
                 url = n.to_string();
                 continue;
             }
-            return (items, v["@odata.deltaLink"].as_str().expect("deltaLink").to_string());
+            return (
+                items,
+                v["@odata.deltaLink"]
+                    .as_str()
+                    .expect("deltaLink")
+                    .to_string(),
+            );
         }
     }
 }

@@ -17,7 +17,10 @@ fn schema() -> &'static Schema {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schema/");
         let mut props: HashMap<String, HashSet<String>> = HashMap::new();
         for f in ["v1.0-entity-types.json", "v1.0-complex-types.json"] {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(format!("{dir}{f}")).expect("schema file")).expect("json");
+            let v: Value = serde_json::from_str(
+                &std::fs::read_to_string(format!("{dir}{f}")).expect("schema file"),
+            )
+            .expect("json");
             for (name, t) in v["microsoft.graph"].as_object().expect("namespace") {
                 let e = props.entry(name.clone()).or_default();
                 for k in ["properties", "navigationProperties"] {
@@ -27,7 +30,10 @@ fn schema() -> &'static Schema {
                 }
             }
         }
-        let base: HashMap<String, String> = serde_json::from_str(&std::fs::read_to_string(format!("{dir}v1.0-base-types.json")).expect("bases")).expect("json");
+        let base: HashMap<String, String> = serde_json::from_str(
+            &std::fs::read_to_string(format!("{dir}v1.0-base-types.json")).expect("bases"),
+        )
+        .expect("json");
         Schema { props, base }
     })
 }
@@ -53,7 +59,11 @@ pub fn properties(type_name: &str) -> HashSet<String> {
 fn nested(type_name: &str, prop: &str) -> Option<&'static str> {
     Some(match (type_name, prop) {
         (_, "body" | "uniqueBody") => "itemBody",
-        (_, "from" | "sender" | "toRecipients" | "ccRecipients" | "bccRecipients" | "replyTo" | "organizer") => "recipient",
+        (
+            _,
+            "from" | "sender" | "toRecipients" | "ccRecipients" | "bccRecipients" | "replyTo"
+            | "organizer",
+        ) => "recipient",
         ("recipient" | "attendee", "emailAddress") => "emailAddress",
         ("contact", "emailAddresses") => "emailAddress",
         ("calendar", "owner") => "emailAddress",
@@ -94,7 +104,10 @@ pub fn check(type_name: &str, v: &Value) -> usize {
         if k.starts_with('@') {
             continue;
         }
-        assert!(known.contains(k), "property '{k}' is not in the v1.0 schema of '{t}' (object: {v})");
+        assert!(
+            known.contains(k),
+            "property '{k}' is not in the v1.0 schema of '{t}' (object: {v})"
+        );
         if let Some(sub) = nested(&t, k) {
             match val {
                 Value::Array(items) => {
