@@ -14,7 +14,7 @@
 //! |---|---|---|---|---|---|---|---|---|
 //! | `folder:<folder id>` | `mailFolder` | the folder's own display-name path (`Inbox/Projects`) | display name | – | `changeKey` if served | none | Graph `mailFolder` JSON | `folderId` (= parent folder id), `displayName`, `wellKnownName` |
 //! | `msg:<immutable id>` | `message` | path of the folder holding it | subject | received = `receivedDateTime`, created = `createdDateTime`, modified = `lastModifiedDateTime` | `changeKey` | exact MIME bytes from `GET …/messages/{id}/$value` | Graph `message` JSON as served by the delta round (merged with earlier JSON when an update carried only some properties) | `folderId`, `from`, `fromName`, `recipients`, `isRead`, `isDraft`, `hasAttachments`, `internetMessageId` |
-//! | `event:<immutable id>` | `event` | `Calendar` | subject | created/modified | `changeKey` | the event's attachments collection JSON (`GET …/events/{id}/attachments`, `{"value":[…]}` with `contentBytes`) when `hasAttachments`, else empty | Graph `event` JSON from calendarView delta (occurrences and exceptions are separate events) | `start`, `end`, `type` |
+//! | `event:<immutable id>` | `event` | `Calendar` | subject | created/modified | `changeKey` | the event's attachments as a JSON array (`GET …/events/{id}/attachments`, each element exactly as served, with `contentBytes`) when `hasAttachments`, else empty | Graph `event` JSON from calendarView delta (occurrences and exceptions are separate events) | `start`, `end`, `type` |
 //! | `contact:<immutable id>` | `contact` | `Contacts` | display name | created/modified | `changeKey` | none | Graph `contact` JSON | `email` |
 //!
 //! Paths are display names joined with `/`; a `/` or `%` inside a name is escaped as `%2F` / `%25`

@@ -65,29 +65,62 @@ pub async fn get_mime(
     })
 }
 
-/// GET an event's attachments collection (JSON, with `contentBytes`).
+/// GET an event's attachments (with `contentBytes`) as a JSON array whose elements are exactly
+/// the attachment objects Graph served (paged collections are followed; the collection envelope,
+/// which names the server, is not kept).
 pub async fn get_event_attachments(
     client: &GraphClient,
     user_id: &str,
     event_id: &str,
 ) -> Result<Bytes, GraphError> {
-    let url = format!("users/{}/events/{}/attachments", enc(user_id), enc(event_id));
-    let resp = client
-        .request(Method::GET, &url)
-        .prefer(PREFER_IMMUTABLE_ID)
-        .send()
-        .await?;
-    Ok(resp.body)
+    let mut out = Vec::from(&b"["[..]);
+    let mut url = Some(format!("users/{}/events/{}/attachments", enc(user_id), enc(event_id)));
+    let mut first = true;
+    while let Some(u) = url.take() {
+        let page = get_page(client, &u, 100).await?;
+        for raw in page.items {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(raw.get().as_bytes());
+        }
+        url = page.next_link;
+    }
+    out.push(b']');
+    Ok(Bytes::from(out))
 }
 
-/// GET a single JSON object as raw bytes (e.g. a well-known folder).
+/// GET a single JSON object as raw bytes (e.g. a well-known folder), without the leading
+/// `@odata.context` member (it names the server, so it is not part of the object).
 pub async fn get_object(client: &GraphClient, url: &str) -> Result<Bytes, GraphError> {
     let resp = client
         .request(Method::GET, url)
         .prefer(PREFER_IMMUTABLE_ID)
         .send()
         .await?;
-    Ok(resp.body)
+    Ok(Bytes::from(strip_context(&resp.body)))
+}
+
+/// Remove a leading `"@odata.context":"…"` member from a JSON object, keeping every other byte.
+pub fn strip_context(body: &[u8]) -> Vec<u8> {
+    const PREFIX: &[u8] = b"{\"@odata.context\":";
+    let Some(rest) = body.strip_prefix(PREFIX) else {
+        return body.to_vec();
+    };
+    let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<String>();
+    if !matches!(values.next(), Some(Ok(_))) {
+        return body.to_vec();
+    }
+    let after = rest[values.byte_offset()..].trim_ascii_start();
+    match after.first() {
+        Some(b',') => [&b"{"[..], after[1..].trim_ascii_start()].concat(),
+        Some(b'}') => after.to_vec().into_iter().fold(b"{".to_vec(), |mut v, b| {
+            v.push(b);
+            v
+        }),
+        _ => body.to_vec(),
+    }
 }
 
 /// Percent-encode an id for a URL path segment (Graph ids may hold `/`, `+`, `=`).
@@ -173,6 +206,16 @@ mod tests {
     fn encodes_ids() {
         assert_eq!(enc("AAMk-_.=="), "AAMk-_.==");
         assert_eq!(enc("a/b+c"), "a%2Fb%2Bc");
+    }
+
+    #[test]
+    fn context_is_stripped() {
+        assert_eq!(
+            strip_context(br#"{"@odata.context":"http://h:1/v1.0/$metadata#x","id":"a","z":1}"#),
+            br#"{"id":"a","z":1}"#
+        );
+        assert_eq!(strip_context(br#"{"@odata.context":"c"}"#), b"{}");
+        assert_eq!(strip_context(br#"{"id":"a"}"#), br#"{"id":"a"}"#);
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub(crate) struct MailboxRun<'a> {
     items_since_checkpoint: u64,
     last_checkpoint: Instant,
     current_page: Option<Arc<str>>,
+    /// The running round re-enumerates a collection the parent holds (its resume point is the
+    /// old delta link, so a resumed run enumerates again and still finds what disappeared).
+    reset_mode: bool,
+    /// Items deleted in this run (a later put of the same id is a move, not a removal).
+    deleted_now: HashSet<String>,
 }
 
 /// Back up one mailbox. Never panics on Graph or repository errors: they end up in the report.
@@ -133,6 +138,8 @@ async fn run(
         items_since_checkpoint: 0,
         last_checkpoint: Instant::now(),
         current_page: None,
+        reset_mode: false,
+        deleted_now: HashSet::new(),
     };
     match run.body().await {
         Ok(()) => {}
@@ -187,23 +194,18 @@ impl MailboxRun<'_> {
 
     /// Run one collection's round, handling an expired token and per-collection failures.
     async fn collection(&mut self, coll: Collection) -> Result<(), RoundError> {
-        let (links, known_before) = match &coll {
-            Collection::Folder { id, .. } => {
-                let f = &self.state.folders[id];
-                let known = self
-                    .prev_state
-                    .as_ref()
-                    .is_some_and(|p| p.folders.contains_key(id));
-                ((f.resume_link.clone(), f.delta_link.clone()), known)
+        let links = self.links(&coll);
+        // Whether the parent may hold items of this collection: it was enumerated before.
+        let known_before = match (&coll, &self.prev_state) {
+            (_, None) => false,
+            (Collection::Folder { id, .. }, Some(p)) => p
+                .folders
+                .get(id)
+                .is_some_and(|f| f.delta_link.is_some() || f.resume_link.is_some()),
+            (Collection::Events, Some(p)) => p.events.delta_link.is_some() || p.events.resume_link.is_some(),
+            (Collection::Contacts, Some(p)) => {
+                p.contacts.delta_link.is_some() || p.contacts.resume_link.is_some()
             }
-            Collection::Events => (
-                (self.state.events.resume_link.clone(), self.state.events.delta_link.clone()),
-                self.prev_state.is_some(),
-            ),
-            Collection::Contacts => (
-                (self.state.contacts.resume_link.clone(), self.state.contacts.delta_link.clone()),
-                self.prev_state.is_some(),
-            ),
         };
         let fresh_url = self.initial_url(&coll);
         let (mut url, mut fresh) = match links {
@@ -216,7 +218,11 @@ impl MailboxRun<'_> {
             // A fresh enumeration of a collection the previous snapshot already holds must
             // also find what disappeared: remember every id it reports.
             let mut seen = (fresh && known_before && self.ctx.parent.is_some()).then(HashSet::new);
-            match self.round(&coll, &url, seen.as_mut()).await {
+            self.reset_mode = seen.is_some();
+            self.current_page = None;
+            let result = self.round(&coll, &url, seen.as_mut()).await;
+            self.reset_mode = false;
+            match result {
                 Ok(delta_link) => {
                     if let Some(seen) = seen {
                         self.delete_unseen(&coll, &seen).await?;
@@ -276,7 +282,7 @@ impl MailboxRun<'_> {
                     end.format("%Y-%m-%dT%H:%M:%SZ")
                 )
             }
-            Collection::Contacts => format!("{}/contacts/delta", self.user_path()),
+            Collection::Contacts => format!("{}/contactFolders/contacts/contacts/delta", self.user_path()),
         }
     }
 
@@ -392,6 +398,15 @@ impl MailboxRun<'_> {
             _ => None,
         };
         let mut stored = false;
+        let put_id = match &step.kind {
+            StepKind::Put { meta, .. } | StepKind::Reuse { meta, .. } => Some(meta.id.clone()),
+            _ => None,
+        };
+        if let Some(id) = put_id
+            && self.deleted_now.remove(&id)
+        {
+            self.report.items_deleted -= 1;
+        }
         match step.kind {
             StepKind::Put { meta, body, moved } => {
                 let id = meta.id.clone();
@@ -463,6 +478,7 @@ impl MailboxRun<'_> {
             self.session.delete_item(item_id).await?;
             self.placements.forget(item_id);
             self.report.items_deleted += 1;
+            self.deleted_now.insert(item_id.to_string());
         }
         Ok(())
     }
@@ -499,6 +515,8 @@ impl MailboxRun<'_> {
         st.complete = false;
         let resume = self.current_page.as_ref().map(|p| p.to_string());
         match coll {
+            // Keep the old links: a resumed run enumerates again (keeping what is stored).
+            _ if self.reset_mode => {}
             Collection::Folder { id, .. } => {
                 if let Some(f) = st.folders.get_mut(id) {
                     f.resume_link = resume;
@@ -608,6 +626,7 @@ impl MailboxRun<'_> {
                         if gone.contains(&fid) {
                             self.session.delete_item(&rec.id).await?;
                             self.report.items_deleted += 1;
+                            self.deleted_now.insert(rec.id.clone());
                         } else if repath.contains(&fid) {
                             rec.path = folders[&fid].path.clone();
                             self.session.keep_item(rec).await?;
