@@ -48,6 +48,7 @@ mod body;
 pub mod browse;
 mod config;
 pub mod decide;
+pub mod export;
 pub mod filter;
 pub mod folders;
 mod graph_io;
