@@ -85,7 +85,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// A name safe as one path component on Windows and Unix: no NUL/control characters, no
-/// `/ \ : * ? " < > |` (replaced by `_`), not `.`/`..`/empty, no trailing dots or spaces, not a
+/// `/ \ : * ? " < > |` (replaced by `_`), no trailing dots or spaces (so `.`/`..`/empty become `_`), not a
 /// reserved device name (`CON`, `NUL.txt`, `com1` …, which get a `_` prefix), at most
 /// [`MAX_NAME_BYTES`] bytes (truncated on a character boundary, keeping the extension).
 pub fn safe_name(name: &str) -> String {
@@ -93,8 +93,8 @@ pub fn safe_name(name: &str) -> String {
     while s.ends_with('.') || s.ends_with(' ') {
         s.pop();
     }
-    if s.is_empty() || s.chars().all(|c| c == '.') {
-        s = format!("_{s}");
+    if s.is_empty() {
+        s.push('_');
     }
     let stem = s.split('.').next().unwrap_or("").trim_end().to_ascii_uppercase();
     if RESERVED.contains(&stem.as_str()) {
@@ -277,8 +277,8 @@ mod tests {
 
     #[test]
     fn hostile_names_become_safe() {
-        assert_eq!(safe_name(".."), "_..");
-        assert_eq!(safe_name("."), "_.");
+        assert_eq!(safe_name(".."), "_");
+        assert_eq!(safe_name("."), "_");
         assert_eq!(safe_name(""), "_");
         assert_eq!(safe_name("a/b\\c"), "a_b_c");
         assert_eq!(safe_name("nul\0byte"), "nul_byte");
