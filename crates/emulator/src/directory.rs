@@ -283,9 +283,9 @@ async fn list_users(
         ));
     }
     if q.search.is_some()
-        && !headers
+        && headers
             .get("consistencylevel")
-            .is_some_and(|v| v == "eventual")
+            .is_none_or(|v| v != "eventual")
     {
         return Err(GraphError::bad_request(
             "Request_UnsupportedQuery",

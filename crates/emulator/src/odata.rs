@@ -223,7 +223,7 @@ impl TokenCodec {
         mac.update(kind.as_bytes());
         mac.update(&body);
         let full = mac.finalize().into_bytes();
-        if tag.len() != 12 || !bool::from(subtle_eq(&full[..12], &tag)) {
+        if tag.len() != 12 || !subtle_eq(&full[..12], &tag) {
             return None;
         }
         serde_json::from_slice(&body).ok()

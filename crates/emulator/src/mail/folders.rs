@@ -432,7 +432,7 @@ pub(crate) async fn delta(
     let prefer = Prefer::from_headers(&headers);
     let size = prefer.max_page_size.unwrap_or(10).min(1000);
     let (uidx, mb) = access::mailbox(&state, &user)?;
-    let mut mb = mb.lock();
+    let mb = mb.lock();
     let now = state.clock.now().timestamp();
     let tok = if let Some(t) = &q.skiptoken {
         state
@@ -541,7 +541,7 @@ pub(crate) async fn delta(
             ))),
         )
     };
-    let _ = &mut mb;
+    drop(mb);
     let body = collection(&state.context("Collection(mailFolder)"), out, next, delta);
     Ok(respond::with_preference(
         respond::ok(&body),

@@ -188,8 +188,8 @@ pub fn generate(ctx: &GenCtx, index: u32) -> MessageSpec {
         ctx.seed,
         "mail.threaded",
         &[ctx.user as u64, ctx.folder as u64, thread as u64],
-    ) % 2
-        == 0;
+    )
+    .is_multiple_of(2);
     let is_reply = threaded && pos > 0;
     let subject_root = if threaded {
         root_subject(ctx, thread)

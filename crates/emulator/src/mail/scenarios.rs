@@ -31,22 +31,25 @@ fn err(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({"error": msg.into()}))).into_response()
 }
 
-fn parse<T: for<'a> Deserialize<'a>>(body: &[u8]) -> Result<T, Response> {
+fn parse<T: for<'a> Deserialize<'a>>(body: &[u8]) -> Result<T, Box<Response>> {
     serde_json::from_slice(body)
-        .map_err(|e| err(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+        .map_err(|e| Box::new(err(StatusCode::BAD_REQUEST, format!("invalid body: {e}"))))
 }
 
 /// Users (idx) selected by an optional id/UPN; only live users with mailboxes.
-fn targets(state: &AppState, user: Option<&str>) -> Result<Vec<u32>, Response> {
+fn targets(state: &AppState, user: Option<&str>) -> Result<Vec<u32>, Box<Response>> {
     let dir = state.directory.read();
     match user {
         Some(u) => match dir.user(u) {
             Some(x) if x.mailbox_enabled() => Ok(vec![x.idx]),
-            Some(_) => Err(err(
+            Some(_) => Err(Box::new(err(
                 StatusCode::BAD_REQUEST,
                 format!("user '{u}' has no mailbox"),
-            )),
-            None => Err(err(StatusCode::NOT_FOUND, format!("no live user '{u}'"))),
+            ))),
+            None => Err(Box::new(err(
+                StatusCode::NOT_FOUND,
+                format!("no live user '{u}'"),
+            ))),
         },
         None => Ok(dir
             .live_users()
@@ -71,11 +74,11 @@ pub fn expire_tokens(mb: &mut Mailbox) {
 async fn expire(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let b: ExpireBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let users = match targets(&state, b.user.as_deref()) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     for u in &users {
         expire_tokens(&mut state.mail.mailbox(*u).lock());
@@ -235,14 +238,14 @@ pub fn simulate_day(
 async fn activity(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let b: ActivityBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if b.days == 0 || b.days > 3650 {
         return err(StatusCode::BAD_REQUEST, "days must be within 1..=3650");
     }
     let users = match targets(&state, b.user.as_deref()) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut report = ActivityReport {
         mailboxes: users.len(),
@@ -322,7 +325,7 @@ pub fn insider_delete(
 async fn insider(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let b: InsiderBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let share = b.share.unwrap_or(1.0);
     if !(0.0..=1.0).contains(&share) {
@@ -330,7 +333,7 @@ async fn insider(State(state): State<AppState>, body: axum::body::Bytes) -> Resp
     }
     let users = match targets(&state, Some(&b.user)) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mb = state.mail.mailbox(users[0]);
     let (deleted, purged) = insider_delete(
@@ -357,7 +360,7 @@ pub(crate) struct Departures(pub(crate) Mutex<Vec<(u32, DateTime<Utc>)>>);
 async fn departure(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let b: DepartureBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let now = state.clock.now();
     let days = b.mailbox_retention_days.unwrap_or(30);

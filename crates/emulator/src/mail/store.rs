@@ -407,11 +407,7 @@ impl MailStore {
         } else {
             self.knobs.user_folders
         };
-        let per = if user_folders > 0 {
-            total * 15 / 100 / user_folders
-        } else {
-            0
-        };
+        let per = (total * 15 / 100).checked_div(user_folders).unwrap_or(0);
         for k in 0..user_folders {
             let name = FOLDER_NAMES[(k as usize + idx as usize) % FOLDER_NAMES.len()].to_string();
             // Every third user folder nests under the previous user folder (two levels).
