@@ -153,7 +153,7 @@ fn serve(st: &AppState, token: &str, headers: &HeaderMap) -> Result<Response, Gr
         ));
     }
     let ds = drive_state(st);
-    let (content, mime, name, etag, ctag): (Content, String, String, String, String) = {
+    let (content, mime, name, etag, ctag): (Content, &'static str, String, String, String) = {
         let store = ds.store.read();
         let d = store.drive(&state.d).ok_or_else(not_found)?;
         let idx = d.find(&state.i).ok_or_else(not_found)?;
@@ -176,7 +176,7 @@ fn serve(st: &AppState, token: &str, headers: &HeaderMap) -> Result<Response, Gr
                 .map(|h| h.content.clone())
                 .ok_or_else(not_found)?
         };
-        (c, mime.clone(), it.name.clone(), it.etag(), it.ctag())
+        (c, *mime, it.name.clone(), it.etag(), it.ctag())
     };
     if if_none_match_hits(headers, &etag, &ctag) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
@@ -206,7 +206,7 @@ fn serve(st: &AppState, token: &str, headers: &HeaderMap) -> Result<Response, Gr
             h.insert(k, v);
         }
     };
-    set(h, header::CONTENT_TYPE, mime);
+    set(h, header::CONTENT_TYPE, mime.to_string());
     set(h, header::CONTENT_LENGTH, (end - start).to_string());
     set(h, header::ETAG, etag);
     set(h, header::ACCEPT_RANGES, "bytes".into());

@@ -248,7 +248,7 @@ pub fn item_json(r: &Render<'_>, drive: &Drive, site: &Site, idx: ItemIdx, delta
     );
     m.insert(
         "sharepointIds".into(),
-        json!({"listId": drive.list_id, "listItemUniqueId": it.guid.to_ascii_lowercase(), "siteId": site.collection_guid, "siteUrl": site.web_url, "tenantId": r.tenant_id, "webId": site.web_guid}),
+        json!({"listId": drive.list_id, "listItemUniqueId": it.guid().to_ascii_lowercase(), "siteId": site.collection_guid, "siteUrl": site.web_url, "tenantId": r.tenant_id, "webId": site.web_guid}),
     );
     if it.permissions.iter().any(|p| !p.roles.contains(&"owner")) {
         let scope = if it

@@ -134,7 +134,7 @@ pub enum Kind {
         /// Current content.
         content: Content,
         /// `file.mimeType`.
-        mime: String,
+        mime: &'static str,
         /// Current version label.
         version: u32,
         /// Earlier versions, oldest first.
@@ -181,8 +181,9 @@ pub struct Item {
     pub permissions: Vec<Permission>,
     /// Optional description.
     pub description: Option<String>,
-    /// GUID used in eTag/cTag and sharepointIds.
-    pub guid: String,
+    /// `(drive id seed, item number)`: the GUID used in eTag/cTag and sharepointIds is
+    /// derived from it on demand (no per-item string).
+    pub guid_key: (u64, u64),
 }
 
 impl Item {
@@ -199,14 +200,19 @@ impl Item {
         }
     }
 
+    /// The item's GUID (upper-case, no braces).
+    pub fn guid(&self) -> String {
+        guid(self.guid_key.0, self.guid_key.1)
+    }
+
     /// `eTag` as ODB/SPO write it.
     pub fn etag(&self) -> String {
-        format!("\"{{{}}},{}\"", self.guid, self.etag_n)
+        format!("\"{{{}}},{}\"", self.guid(), self.etag_n)
     }
 
     /// `cTag` as ODB/SPO write it.
     pub fn ctag(&self) -> String {
-        format!("\"c:{{{}}},{}\"", self.guid, self.ctag_n)
+        format!("\"c:{{{}}},{}\"", self.guid(), self.ctag_n)
     }
 }
 
@@ -342,7 +348,7 @@ impl Drive {
                 link: None,
             }],
             description: None,
-            guid: guid(id_seed, 0),
+            guid_key: (id_seed, 0),
         };
         let mut by_id = HashMap::new();
         by_id.insert(root.id.clone(), 0);
@@ -546,7 +552,7 @@ impl Drive {
             deleted: None,
             permissions: Vec::new(),
             description: None,
-            guid: guid(self.id_seed, n),
+            guid_key: (self.id_seed, n),
         };
         let idx = self.items.len() as ItemIdx;
         self.by_id.insert(item.id.clone(), idx);
@@ -590,7 +596,7 @@ impl Drive {
             self.replace_content(existing, content, by, now, fs)?;
             return Ok((existing, false));
         }
-        let mime = super::content::mime_for(&name).to_string();
+        let mime = super::content::mime_for(&name);
         let idx = self.push_item(
             parent,
             name,

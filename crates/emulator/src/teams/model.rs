@@ -113,6 +113,8 @@ pub struct TeamsStore {
     pub chats: Vec<Chat>,
     /// Global message counter (ids and seqs stay unique).
     pub counter: u64,
+    /// Chat id → index.
+    chat_index: std::collections::HashMap<String, usize>,
 }
 
 /// A Teams-enabled group.
@@ -233,7 +235,9 @@ impl TeamsStore {
         let mut store = TeamsStore::default();
         let users: Vec<Arc<Ident>> = users.iter().cloned().map(Arc::new).collect();
         let images = image_assets();
-        let by_id = |id: &str| users.iter().find(|u| u.id == id).cloned();
+        let user_map: std::collections::HashMap<&str, &Arc<Ident>> =
+            users.iter().map(|u| (u.id.as_str(), u)).collect();
+        let by_id = |id: &str| user_map.get(id).map(|u| (*u).clone());
         for (ti, t) in teams.iter().enumerate() {
             let mut rng = rng_for(seed, "teams.team", &[ti as u64]);
             let created = anchor - Duration::days(rng.gen_range(100..900));
@@ -316,19 +320,27 @@ impl TeamsStore {
         for (ui, u) in users.iter().enumerate() {
             for k in 0..cfg.chats_per_user {
                 let mut rng = rng_for(seed, "teams.chat", &[ui as u64, u64::from(k)]);
-                let others: Vec<&Arc<Ident>> = users.iter().filter(|o| o.id != u.id).collect();
-                if others.is_empty() {
+                let others = users.len() - 1;
+                if others == 0 {
                     break;
                 }
-                let group = rng.gen_bool(0.4) && others.len() >= 2;
+                let group = rng.gen_bool(0.4) && others >= 2;
                 let mut members = vec![u.clone()];
                 let n = if group {
-                    rng.gen_range(2..=others.len().min(4))
+                    rng.gen_range(2..=others.min(4))
                 } else {
                     1
                 };
-                for o in others.choose_multiple(&mut rng, n) {
-                    members.push((*o).clone());
+                // Distinct other members, sampled without scanning the whole directory.
+                let mut picked = std::collections::BTreeSet::new();
+                while picked.len() < n {
+                    let j = rng.gen_range(0..users.len());
+                    if j != ui {
+                        picked.insert(j);
+                    }
+                }
+                for j in picked {
+                    members.push(users[j].clone());
                 }
                 let (id, topic, chat_type) = if group {
                     (
@@ -348,7 +360,7 @@ impl TeamsStore {
                         "oneOnOne",
                     )
                 };
-                if store.chats.iter().any(|c| c.id == id) {
+                if store.chat_index.contains_key(&id) {
                     continue;
                 }
                 let created = anchor - Duration::days(rng.gen_range(10..400));
@@ -370,6 +382,7 @@ impl TeamsStore {
                     let m = store.message(&mut rng, at, from, None, None, img, &images);
                     chat.messages.push(m);
                 }
+                store.chat_index.insert(chat.id.clone(), store.chats.len());
                 store.chats.push(chat);
             }
         }
@@ -383,7 +396,7 @@ impl TeamsStore {
 
     /// Chat by id.
     pub fn chat(&self, id: &str) -> Option<&Chat> {
-        self.chats.iter().find(|c| c.id == id)
+        self.chat_index.get(id).map(|&i| &self.chats[i])
     }
 }
 
