@@ -15,7 +15,9 @@ use futures::TryStreamExt;
 use tenantvault_emulator::{Emulator, EmulatorConfig, GeneratorConfig};
 use tenantvault_graph::{Credential, GraphClient, GraphConfig, SecretString};
 use tenantvault_repo::{InitOptions, ItemRecord, LocalStorage, OpenOptions, Repository, Snapshot};
-use tenantvault_workloads::exchange::{self, BackupConfig, BackupReport, ItemFilter, Selection, layout::attr};
+use tenantvault_workloads::exchange::{
+    self, BackupConfig, BackupReport, ItemFilter, Selection, layout::attr,
+};
 
 use crate::{GlobalArgs, exit, output};
 
@@ -62,7 +64,9 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<u8> {
         return Err(exit::usage("--users and --messages must be at least 1"));
     }
     let started = Instant::now();
-    let say = Say { quiet: g.quiet || g.json };
+    let say = Say {
+        quiet: g.quiet || g.json,
+    };
     if !say.quiet {
         eprintln!(
             "tenantvault demo — a simulated Microsoft 365 tenant, backed up twice; \
@@ -70,7 +74,10 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<u8> {
         );
     }
 
-    say.step(1, "Starting a simulated tenant (Graph-compatible emulator, in this process)");
+    say.step(
+        1,
+        "Starting a simulated tenant (Graph-compatible emulator, in this process)",
+    );
     let mut emu_cfg = EmulatorConfig {
         seed: args.seed,
         users: args.users,
@@ -82,7 +89,9 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<u8> {
     };
     // Microsoft's Exchange limits stay on; the demo is small enough not to hit them.
     emu_cfg.throttling.enabled = true;
-    let emu = Emulator::start(emu_cfg).await.context("starting the emulator")?;
+    let emu = Emulator::start(emu_cfg)
+        .await
+        .context("starting the emulator")?;
     say.line(&format!(
         "Graph at {} — tenant {} ({} users)",
         emu.graph_url(),
@@ -101,7 +110,10 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<u8> {
             (Some(t), p)
         }
     };
-    say.step(2, &format!("Creating an encrypted repository in {}", repo_dir.display()));
+    say.step(
+        2,
+        &format!("Creating an encrypted repository in {}", repo_dir.display()),
+    );
     let repo = create_repo(&repo_dir).await?;
     say.line(&format!("passphrase: {DEMO_PASSPHRASE:?}"));
 
@@ -121,17 +133,25 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<u8> {
         .context("first backup")?;
     report_line(&say, &first);
 
-    say.step(4, "Simulated users at work: new mail, read and flagged mail, moves, deletions");
-    let deleted = simulate_activity(&emu, &graph, &first).await?;
-    say.line(&format!("{deleted} message(s) deleted by users"));
+    say.step(
+        4,
+        "Simulated users at work, and an insider who deletes mail for good",
+    );
+    simulate_activity(&emu, &say, &first).await?;
 
-    say.step(5, "Second backup (incremental: delta links from the first snapshot)");
+    say.step(
+        5,
+        "Second backup (incremental: delta links from the first snapshot)",
+    );
     let second = exchange::backup(&repo, &graph, &cfg, &Selection::default(), None)
         .await
         .context("second backup")?;
     report_line(&say, &second);
 
-    say.step(6, "Looking for a message that no longer exists in the tenant");
+    say.step(
+        6,
+        "A message the tenant no longer has, found in the first backup",
+    );
     let found = find_deleted(&repo, &first, &second).await?;
     let code = match found {
         Some((snap, item, mailbox)) => {
@@ -169,8 +189,15 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<u8> {
 }
 
 async fn create_repo(dir: &std::path::Path) -> Result<Repository> {
-    if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(exit::usage(format!("{} exists and is not empty", dir.display())));
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(exit::usage(format!(
+            "{} exists and is not empty",
+            dir.display()
+        )));
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let storage = Arc::new(LocalStorage::new(dir).context("repository storage")?);
@@ -205,26 +232,82 @@ fn report_line(say: &Say, r: &BackupReport) {
         output::secs(r.elapsed)
     ));
     if r.failures() > 0 {
-        say.line(&format!("{} item(s) failed (listed in the snapshots)", r.failures()));
+        say.line(&format!(
+            "{} item(s) failed (listed in the snapshots)",
+            r.failures()
+        ));
     }
 }
 
-/// Let the simulated users work through the emulator's admin API; returns how many messages
-/// they deleted.
-async fn simulate_activity(emu: &Emulator, _graph: &GraphClient, _first: &BackupReport) -> Result<u64> {
+/// Let the simulated users work through the emulator's admin API (three days of activity:
+/// new, read, flagged, moved and deleted mail, renamed folders), then an insider deletes part of
+/// one mailbox and purges Recoverable Items, so the tenant keeps no copy.
+async fn simulate_activity(emu: &Emulator, say: &Say, first: &BackupReport) -> Result<()> {
     let client = reqwest_client()?;
-    let url = format!("{}/_emulator/scenarios/activity", emu.base_url());
+    let activity = admin(
+        &client,
+        emu,
+        "scenarios/activity",
+        serde_json::json!({"days": 3}),
+    )
+    .await?;
+    let r = &activity["report"];
+    let n = |k: &str| r.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    say.line(&format!(
+        "3 simulated days: {} new messages, {} read/flagged/categorised, {} moved, {} deleted to Deleted Items, {} folders renamed",
+        n("new"),
+        n("modified"),
+        n("moved"),
+        n("deleted"),
+        n("renamedFolders")
+    ));
+    if let Some(victim) = first
+        .mailboxes
+        .iter()
+        .find(|m| m.error.is_none() && m.messages_downloaded > 0)
+    {
+        let insider = admin(
+            &client,
+            emu,
+            "scenarios/insider",
+            serde_json::json!({"user": victim.mailbox.id, "purgeRecoverable": true, "share": 0.3}),
+        )
+        .await?;
+        say.line(&format!(
+            "an insider deleted {} messages of {} and purged Recoverable Items ({} purged)",
+            insider
+                .get("deleted")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0),
+            victim.mailbox.upn,
+            insider
+                .get("purged")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0),
+        ));
+    }
+    Ok(())
+}
+
+async fn admin(
+    client: &reqwest::Client,
+    emu: &Emulator,
+    path: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value> {
+    let url = format!("{}/_emulator/{path}", emu.base_url());
     let resp = client
         .post(&url)
-        .json(&serde_json::json!({"days": 3}))
+        .json(&body)
         .send()
         .await
-        .context("asking the emulator for user activity")?;
-    if !resp.status().is_success() {
-        anyhow::bail!("emulator activity scenario failed: {}", resp.status());
+        .with_context(|| format!("calling the emulator's {path}"))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("emulator {path} failed: {status} {text}");
     }
-    let body: serde_json::Value = resp.json().await.unwrap_or_default();
-    Ok(body.get("deleted").and_then(|v| v.as_u64()).unwrap_or(0))
+    Ok(serde_json::from_str(&text).unwrap_or_default())
 }
 
 fn reqwest_client() -> Result<reqwest::Client> {
@@ -257,14 +340,16 @@ async fn find_deleted(
         futures::pin_mut!(items);
         let mut fallback = None;
         while let Some(item) = items.try_next().await? {
-            if item.path.starts_with("Deleted Items") || item.path.starts_with("Recoverable Items") {
+            if item.path.starts_with("Deleted Items") || item.path.starts_with("Recoverable Items")
+            {
                 continue;
             }
             match snap2.item(&item.id).await? {
                 None => return Ok(Some((snap1, item, m1.mailbox.upn.clone()))),
                 Some(now)
                     if fallback.is_none()
-                        && (now.path.starts_with("Deleted Items") || now.path.starts_with("Recoverable Items")) =>
+                        && (now.path.starts_with("Deleted Items")
+                            || now.path.starts_with("Recoverable Items")) =>
                 {
                     fallback = Some(item);
                 }
@@ -278,7 +363,13 @@ async fn find_deleted(
     Ok(None)
 }
 
-async fn show_message(say: &Say, repo: &Repository, snap: &Snapshot, item: &ItemRecord, mailbox: &str) -> Result<()> {
+async fn show_message(
+    say: &Say,
+    repo: &Repository,
+    snap: &Snapshot,
+    item: &ItemRecord,
+    mailbox: &str,
+) -> Result<()> {
     let mime: Vec<bytes::Bytes> = repo.content_stream(item).try_collect().await?;
     let mime = mime.concat();
     say.line(&format!("mailbox  {mailbox}"));
@@ -286,12 +377,20 @@ async fn show_message(say: &Say, repo: &Repository, snap: &Snapshot, item: &Item
     say.line(&format!("subject  {}", item.name));
     say.line(&format!(
         "from     {} {}",
-        item.attrs.get(attr::FROM_NAME).map(String::as_str).unwrap_or(""),
-        item.attrs.get(attr::FROM).map(|a| format!("<{a}>")).unwrap_or_default()
+        item.attrs
+            .get(attr::FROM_NAME)
+            .map(String::as_str)
+            .unwrap_or(""),
+        item.attrs
+            .get(attr::FROM)
+            .map(|a| format!("<{a}>"))
+            .unwrap_or_default()
     ));
     say.line(&format!(
         "received {}",
-        item.received.map(|d| d.to_rfc2822()).unwrap_or_else(|| "-".into())
+        item.received
+            .map(|d| d.to_rfc2822())
+            .unwrap_or_else(|| "-".into())
     ));
     say.line(&format!(
         "found in snapshot {} (first backup), {} of MIME exactly as Graph served it; it begins:",

@@ -154,14 +154,25 @@ pub async fn backup(g: &GlobalArgs, args: BackupExchangeArgs) -> Result<u8> {
     } else if !g.quiet {
         print_summary(&report);
     }
-    Ok(if report.failures() > 0 { exit::PARTIAL } else { exit::OK })
+    Ok(if report.failures() > 0 {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    })
 }
 
 fn print_summary(r: &BackupReport) {
     for m in &r.mailboxes {
-        let who = if m.mailbox.upn.is_empty() { &m.mailbox.id } else { &m.mailbox.upn };
+        let who = if m.mailbox.upn.is_empty() {
+            &m.mailbox.id
+        } else {
+            &m.mailbox.upn
+        };
         if m.departed {
-            println!("{who}: departed (user gone from the tenant); snapshot {} keeps its mail", short(&m.snapshot));
+            println!(
+                "{who}: departed (user gone from the tenant); snapshot {} keeps its mail",
+                short(&m.snapshot)
+            );
             continue;
         }
         if let Some(e) = &m.error {
@@ -249,7 +260,9 @@ impl FindArgs {
     fn filter(&self) -> Result<ItemFilter> {
         let kinds = match self.kind.as_str() {
             "all" => vec![],
-            k @ (kind::MESSAGE | kind::EVENT | kind::CONTACT | kind::MAIL_FOLDER) => vec![k.to_string()],
+            k @ (kind::MESSAGE | kind::EVENT | kind::CONTACT | kind::MAIL_FOLDER) => {
+                vec![k.to_string()]
+            }
             other => {
                 return Err(exit::usage(format!(
                     "unknown kind {other:?}: message, event, contact, mailFolder or all"

@@ -13,6 +13,8 @@
 
 mod commands;
 mod context;
+mod demo;
+mod exchange;
 mod exit;
 mod output;
 mod password;
@@ -79,6 +81,10 @@ pub enum Command {
     Check(commands::check::CheckArgs),
     /// Remove data that no snapshot references (two-phase, safe beside running backups).
     Gc(commands::gc::GcArgs),
+    /// Find items of an Exchange snapshot by folder, subject, sender, recipient and date.
+    Find(exchange::FindArgs),
+    /// Run the whole story on a simulated tenant: back up, change, back up, find a deleted message.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {

@@ -15,6 +15,8 @@ use crate::{GlobalArgs, context, exit, output};
 pub enum BackupCommand {
     /// Back up a local folder into a snapshot of OWNER (workload `dir`).
     Dir(DirArgs),
+    /// Back up Exchange Online mailboxes (mail, calendars, contacts), one snapshot per mailbox.
+    Exchange(crate::exchange::BackupExchangeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +63,7 @@ pub struct BackupJson {
 pub async fn run(g: &GlobalArgs, cmd: BackupCommand) -> Result<u8> {
     match cmd {
         BackupCommand::Dir(args) => dir(g, args).await,
+        BackupCommand::Exchange(args) => crate::exchange::backup(g, args).await,
     }
 }
 
