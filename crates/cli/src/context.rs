@@ -19,7 +19,8 @@ pub fn repo_path(global: &GlobalArgs) -> Result<&Path> {
 
 /// The storage stack for a local repository directory: local files behind the retry wrapper.
 pub fn storage(path: &Path) -> Result<Arc<dyn Storage>> {
-    let local = LocalStorage::new(path).with_context(|| format!("cannot use {} as a repository", path.display()))?;
+    let local = LocalStorage::new(path)
+        .with_context(|| format!("cannot use {} as a repository", path.display()))?;
     Ok(Arc::new(RetryStorage::new(Arc::new(local))))
 }
 
@@ -38,7 +39,9 @@ pub async fn open(global: &GlobalArgs) -> Result<Repository> {
         )));
     }
     let pass = password::repository_passphrase(global.password_file.as_deref(), false)?;
-    let opts = OpenOptions { cache_dir: cache_dir(global), ..OpenOptions::default() };
+    let opts = OpenOptions {
+        cache_dir: cache_dir(global),
+    };
     Repository::open(storage(path)?, &pass, opts)
         .await
         .with_context(|| format!("cannot open the repository at {}", path.display()))

@@ -43,12 +43,20 @@ impl std::error::Error for CliError {}
 
 /// A usage error (exit code 2).
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    CliError { code: USAGE, message: message.into() }.into()
+    CliError {
+        code: USAGE,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// A not-found error (exit code 6).
 pub fn not_found(message: impl Into<String>) -> anyhow::Error {
-    CliError { code: NOT_FOUND, message: message.into() }.into()
+    CliError {
+        code: NOT_FOUND,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// The exit code for an error: the first error in the chain that has a known kind decides.
@@ -65,10 +73,11 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         }
         if let Some(e) = cause.downcast_ref::<std::io::Error>() {
             // streamed reads wrap the repository error inside an io::Error
-            if let Some(inner) = e.get_ref() {
-                if let Some(r) = inner.downcast_ref::<RepoError>() {
-                    return repo_code(r);
-                }
+            if let Some(r) = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<RepoError>())
+            {
+                return repo_code(r);
             }
             if e.kind() == std::io::ErrorKind::StorageFull {
                 return NO_SPACE;

@@ -23,7 +23,8 @@ impl Progress {
     /// if stderr is also a terminal.
     pub fn new(verb: &str, visible: bool, total_bytes: Option<u64>) -> Progress {
         let bar = if visible && std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(total_bytes, ProgressDrawTarget::stderr_with_hz(8));
+            let bar =
+                ProgressBar::with_draw_target(total_bytes, ProgressDrawTarget::stderr_with_hz(8));
             let template = if total_bytes.is_some() {
                 "{prefix:>8} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}"
             } else {
@@ -68,7 +69,8 @@ impl Progress {
         if !self.bar.is_hidden() {
             self.bar.inc(bytes);
             let secs = self.started.elapsed().as_secs_f64().max(0.001);
-            self.bar.set_message(format!("{n} items {:.0} items/s", n as f64 / secs));
+            self.bar
+                .set_message(format!("{n} items {:.0} items/s", n as f64 / secs));
         }
     }
 
@@ -97,7 +99,9 @@ impl tenantvault_repo::Progress for ItemProgress {
 
     fn failure(&self, id: &str, reason: &str) {
         if self.report_failures {
-            self.progress.bar.suspend(|| eprintln!("warning: {} {id}: {reason}", self.verb));
+            self.progress
+                .bar
+                .suspend(|| eprintln!("warning: {} {id}: {reason}", self.verb));
         }
     }
 }

@@ -30,21 +30,33 @@ pub fn parse_size(text: &str) -> Result<u64> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| exit::usage(format!("size {text:?}: expected a number with an optional unit")))?;
+    let n: u64 = num.parse().map_err(|_| {
+        exit::usage(format!(
+            "size {text:?}: expected a number with an optional unit"
+        ))
+    })?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        other => return Err(exit::usage(format!("size {text:?}: unknown unit {other:?} (use KiB, MiB, GiB)"))),
+        other => {
+            return Err(exit::usage(format!(
+                "size {text:?}: unknown unit {other:?} (use KiB, MiB, GiB)"
+            )));
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| exit::usage(format!("size {text:?} is too large")))
+    n.checked_mul(mult)
+        .ok_or_else(|| exit::usage(format!("size {text:?} is too large")))
 }
 
 /// `0s`, `90s`, `15m`, `2h`, `1day` → duration.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| exit::usage(format!("duration {text:?}: {e} (examples: 0s, 15m, 2h, 1day)")))
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        exit::usage(format!(
+            "duration {text:?}: {e} (examples: 0s, 15m, 2h, 1day)"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -54,7 +66,10 @@ mod tests {
     #[test]
     fn snapshot_refs() {
         assert_eq!(SnapshotRef::parse("latest").unwrap(), SnapshotRef::Latest);
-        assert_eq!(SnapshotRef::parse("ABCD12").unwrap(), SnapshotRef::Id("abcd12".into()));
+        assert_eq!(
+            SnapshotRef::parse("ABCD12").unwrap(),
+            SnapshotRef::Id("abcd12".into())
+        );
         assert!(SnapshotRef::parse("ab").is_err());
         assert!(SnapshotRef::parse("../etc").is_err());
     }

@@ -20,7 +20,11 @@ fn objects(repo: &Path, prefix: &str) -> Vec<PathBuf> {
 }
 
 fn key_of(repo: &Path, path: &Path) -> String {
-    path.strip_prefix(repo).unwrap().to_str().unwrap().to_owned()
+    path.strip_prefix(repo)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// A repository with two owners' snapshots of different trees.
@@ -51,11 +55,15 @@ fn check_damage(env: &Env, read_data: bool) -> serde_json::Value {
 
 #[test]
 fn flipped_bit_in_a_pack_is_named_and_unaffected_items_restore() {
-    let (env, src_a, _) = setup();
+    let (env, src_a, src_b) = setup();
     let repo = env.repo();
     let packs = pack_files(&repo);
     // the largest pack holds file data of alice's big file at least
-    let victim = packs.iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap().clone();
+    let victim = packs
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap()
+        .clone();
     flip_bit(&victim, 100);
     let key = key_of(&repo, &victim);
 
@@ -63,20 +71,32 @@ fn flipped_bit_in_a_pack_is_named_and_unaffected_items_restore() {
     let text = report.to_string();
     assert!(text.contains(&key), "check does not name {key}: {report:#}");
     assert_eq!(report["clean"], false);
-    let affected: Vec<String> = report["affected_items"]
-        .as_array()
-        .unwrap()
+    let items = report["affected_items"].as_array().unwrap();
+    assert!(!items.is_empty(), "no affected item named: {report:#}");
+    assert!(
+        items.iter().all(|a| a["object"] == key.as_str()),
+        "{report:#}"
+    );
+    let owner = items[0]["owner"]["owner"].as_str().unwrap().to_owned();
+    let src = if owner == "alice" { &src_a } else { &src_b };
+    let affected: Vec<String> = items
         .iter()
-        .filter(|a| a["owner"]["owner"] == "alice")
+        .filter(|a| a["owner"]["owner"] == owner.as_str())
         .filter_map(|a| a["path"].as_str().map(str::to_owned))
         .collect();
-    assert!(!affected.is_empty(), "no affected item named: {report:#}");
 
-    // restore alice: fails for the affected items only (exit 3), the others are byte-identical
-    let target = env.path("restore-a");
-    let out = env.run(&["restore", "latest", "--owner", "alice", "--target", target.to_str().unwrap()]);
+    // restore that owner: fails for the affected items only (exit 3), the others are byte-identical
+    let target = env.path("restore");
+    let out = env.run(&[
+        "restore",
+        "latest",
+        "--owner",
+        &owner,
+        "--target",
+        target.to_str().unwrap(),
+    ]);
     let err = stderr(&out);
-    let expected = snapshot_tree(&src_a);
+    let expected = snapshot_tree(src);
     let restored = snapshot_tree(&target);
     let mut unaffected = 0;
     for (path, entry) in &expected {
@@ -85,7 +105,11 @@ fn flipped_bit_in_a_pack_is_named_and_unaffected_items_restore() {
             assert!(err.contains(p), "failed item {p} not reported: {err}");
             continue;
         }
-        assert_eq!(restored.get(path), Some(entry), "unaffected {p} not restored identically");
+        assert_eq!(
+            restored.get(path),
+            Some(entry),
+            "unaffected {p} not restored identically"
+        );
         unaffected += 1;
     }
     assert!(unaffected > 10);
@@ -105,7 +129,10 @@ fn flipped_bit_in_an_index_file_is_named() {
     flip_bit(victim, len / 2);
     let report = check_damage(&env, false);
     let key = key_of(&repo, victim);
-    assert!(report.to_string().contains(&key), "check does not name {key}: {report:#}");
+    assert!(
+        report.to_string().contains(&key),
+        "check does not name {key}: {report:#}"
+    );
 }
 
 #[test]
@@ -113,7 +140,12 @@ fn flipped_bit_in_a_snapshot_root_is_named_and_other_snapshots_restore() {
     let (env, _, src_b) = setup();
     let repo = env.repo();
     let snaps = env.json(&["snapshots"]);
-    let alice = snaps.as_array().unwrap().iter().find(|s| s["owner"] == "alice").unwrap()["id"]
+    let alice = snaps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["owner"] == "alice")
+        .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -126,12 +158,26 @@ fn flipped_bit_in_a_snapshot_root_is_named_and_other_snapshots_restore() {
 
     let report = check_damage(&env, false);
     let key = key_of(&repo, &victim);
-    assert!(report.to_string().contains(&key), "check does not name {key}: {report:#}");
+    assert!(
+        report.to_string().contains(&key),
+        "check does not name {key}: {report:#}"
+    );
 
     let target = env.path("restore-b");
-    env.ok(&["restore", "latest", "--owner", "bob", "--target", target.to_str().unwrap()]);
+    env.ok(&[
+        "restore",
+        "latest",
+        "--owner",
+        "bob",
+        "--target",
+        target.to_str().unwrap(),
+    ]);
     assert_same_tree(&src_b, &target);
     let out = env.run(&["ls", &alice]);
     assert_ne!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains(&alice[..8]) || stderr(&out).contains("snapshots/"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&alice[..8]) || stderr(&out).contains("snapshots/"),
+        "{}",
+        stderr(&out)
+    );
 }

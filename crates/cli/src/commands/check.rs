@@ -18,16 +18,32 @@ pub struct CheckArgs {
 
 pub async fn run(g: &GlobalArgs, args: CheckArgs) -> Result<u8> {
     let repo = context::open(g).await?;
-    let what = if args.read_data { "checking structure and reading all data" } else { "checking structure" };
+    let what = if args.read_data {
+        "checking structure and reading all data"
+    } else {
+        "checking structure"
+    };
     let progress = Progress::spinner(what, !g.json && !g.quiet);
-    let report = repo.check(CheckOptions { read_data: args.read_data }).await.context("check could not complete")?;
+    let report = repo
+        .check(CheckOptions {
+            read_data: args.read_data,
+        })
+        .await
+        .context("check could not complete")?;
     progress.finish();
     let paths = affected_paths(&repo, &report).await;
-    let code = if report.is_clean() { exit::OK } else { exit::DAMAGE };
+    let code = if report.is_clean() {
+        exit::OK
+    } else {
+        exit::DAMAGE
+    };
     if g.json {
         let mut value = serde_json::to_value(&report)?;
         // item paths beside ids, for people and scripts that know files by path
-        if let Some(items) = value.get_mut("affected_items").and_then(|v| v.as_array_mut()) {
+        if let Some(items) = value
+            .get_mut("affected_items")
+            .and_then(|v| v.as_array_mut())
+        {
             for (item, path) in items.iter_mut().zip(&paths) {
                 item["path"] = json!(path);
             }
@@ -36,7 +52,11 @@ pub async fn run(g: &GlobalArgs, args: CheckArgs) -> Result<u8> {
         output::print_json(&value)?;
         return Ok(code);
     }
-    let what = if args.read_data { "structure and data" } else { "structure" };
+    let what = if args.read_data {
+        "structure and data"
+    } else {
+        "structure"
+    };
     println!(
         "checked {what}: {} snapshots, {} items, {} packs, {} blobs verified, {} read",
         report.snapshots,
@@ -46,7 +66,10 @@ pub async fn run(g: &GlobalArgs, args: CheckArgs) -> Result<u8> {
         output::bytes(report.bytes_read)
     );
     if report.unindexed_packs > 0 {
-        println!("{} pack(s) without index (left by an interrupted backup; harmless, gc removes them)", report.unindexed_packs);
+        println!(
+            "{} pack(s) without index (left by an interrupted backup; harmless, gc removes them)",
+            report.unindexed_packs
+        );
     }
     if report.is_clean() {
         println!("no damage found");
@@ -65,7 +88,13 @@ pub async fn run(g: &GlobalArgs, args: CheckArgs) -> Result<u8> {
     if !report.affected_items.is_empty() {
         println!("affected items ({}):", report.affected_items.len());
         for (a, path) in report.affected_items.iter().zip(&paths) {
-            println!("  snapshot {} {} item {} (via {})", a.snapshot.short(), a.owner, path, a.object);
+            println!(
+                "  snapshot {} {} item {} (via {})",
+                a.snapshot.short(),
+                a.owner,
+                path,
+                a.object
+            );
         }
     }
     Ok(code)
@@ -77,7 +106,11 @@ async fn affected_paths(repo: &Repository, report: &CheckReport) -> Vec<String> 
     let mut current: Option<(String, tenantvault_repo::Snapshot)> = None;
     for a in &report.affected_items {
         if current.as_ref().is_none_or(|(id, _)| *id != a.snapshot.0) {
-            current = repo.snapshot(&a.snapshot.0).await.ok().map(|s| (a.snapshot.0.clone(), s));
+            current = repo
+                .snapshot(&a.snapshot.0)
+                .await
+                .ok()
+                .map(|s| (a.snapshot.0.clone(), s));
         }
         let path = match &current {
             Some((_, snap)) => match snap.item(&a.item_id).await {

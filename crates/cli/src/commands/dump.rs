@@ -35,13 +35,24 @@ pub async fn run(g: &GlobalArgs, args: DumpArgs) -> Result<u8> {
                     break;
                 }
             }
-            found.ok_or_else(|| exit::not_found(format!("no item {:?} in snapshot {}", args.item, snap.id().short())))?
+            found.ok_or_else(|| {
+                exit::not_found(format!(
+                    "no item {:?} in snapshot {}",
+                    args.item,
+                    snap.id().short()
+                ))
+            })?
         }
     };
     let mut stdout = tokio::io::stdout();
     if args.metadata {
-        let doc = repo.item_metadata(&item).await?.ok_or_else(|| exit::not_found(format!("item {:?} has no metadata document", args.item)))?;
-        stdout.write_all(&doc).await.context("cannot write to stdout")?;
+        let doc = repo.item_metadata(&item).await?.ok_or_else(|| {
+            exit::not_found(format!("item {:?} has no metadata document", args.item))
+        })?;
+        stdout
+            .write_all(&doc)
+            .await
+            .context("cannot write to stdout")?;
     } else {
         let mut reader = repo.content_reader(&snap, &item);
         tokio::io::copy(&mut reader, &mut stdout)

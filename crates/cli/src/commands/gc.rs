@@ -20,16 +20,26 @@ pub struct GcArgs {
 }
 
 pub async fn run(g: &GlobalArgs, args: GcArgs) -> Result<u8> {
-    let mut opts = GcOptions { dry_run: args.dry_run, ..GcOptions::default() };
+    let mut opts = GcOptions {
+        dry_run: args.dry_run,
+        ..GcOptions::default()
+    };
     if let Some(grace) = &args.grace {
         opts.grace = parse_duration(grace)?;
     }
     let repo = context::open(g).await?;
-    let report = repo.gc(opts).await.context("gc failed (nothing was deleted that is still referenced)")?;
+    let report = repo
+        .gc(opts)
+        .await
+        .context("gc failed (nothing was deleted that is still referenced)")?;
     if g.json {
         output::print_json(&report)?;
     } else {
-        let prefix = if args.dry_run { "dry run: would have " } else { "" };
+        let prefix = if args.dry_run {
+            "dry run: would have "
+        } else {
+            ""
+        };
         println!(
             "{prefix}marked {} unreferenced pack(s); swept {} candidate list(s) ({} waiting for the grace period, {} postponed by running backups)",
             report.packs_marked, report.lists_swept, report.lists_waiting, report.lists_postponed

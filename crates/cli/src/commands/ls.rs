@@ -74,9 +74,15 @@ pub async fn run(g: &GlobalArgs, args: LsArgs) -> Result<u8> {
         if g.json {
             json_items.push(serde_json::to_value(ItemJson::from(&item))?);
         } else if args.long {
-            let mtime = item.modified.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+            let mtime = item
+                .modified
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default();
             let mode = item.attrs.get("mode").map(String::as_str).unwrap_or("");
-            println!("{:<8} {:>7} {:>11} {:<19} {}", item.kind, mode, item.size, mtime, path);
+            println!(
+                "{:<8} {:>7} {:>11} {:<19} {}",
+                item.kind, mode, item.size, mtime, path
+            );
         } else {
             println!("{path}");
         }

@@ -50,7 +50,11 @@ impl KdfArgs {
         if !(8..=4 * 1024 * 1024).contains(&kib) {
             return Err(exit::usage("--kdf-memory must be between 8KiB and 4GiB"));
         }
-        Ok(KdfParams { m_kib: kib as u32, t: self.kdf_iterations, p: 1 })
+        Ok(KdfParams {
+            m_kib: kib as u32,
+            t: self.kdf_iterations,
+            p: 1,
+        })
     }
 }
 
@@ -85,12 +89,21 @@ async fn init(g: &GlobalArgs, args: InitArgs) -> Result<u8> {
     let pack_target = parse_size(&args.pack_size)?;
     let kdf = args.kdf.params()?;
     if context::repo_exists(path) {
-        return Err(exit::usage(format!("a repository already exists at {}", path.display())));
+        return Err(exit::usage(format!(
+            "a repository already exists at {}",
+            path.display()
+        )));
     }
     let pass = password::repository_passphrase(g.password_file.as_deref(), true)?;
     let created_dir = !path.exists();
     std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let opts = InitOptions { kdf, pack_target, zstd_level: args.zstd_level, cache_dir: g.cache_dir.clone(), ..InitOptions::default() };
+    let opts = InitOptions {
+        kdf,
+        pack_target,
+        zstd_level: args.zstd_level,
+        cache_dir: g.cache_dir.clone(),
+        ..InitOptions::default()
+    };
     let repo = match Repository::init(context::storage(path)?, &pass, opts).await {
         Ok(repo) => repo,
         Err(e) => {
@@ -98,14 +111,20 @@ async fn init(g: &GlobalArgs, args: InitArgs) -> Result<u8> {
                 // bad input must leave nothing behind; only remove what we created, and only if empty
                 let _ = std::fs::remove_dir(path);
             }
-            return Err(anyhow::Error::new(e).context(format!("cannot create a repository at {}", path.display())));
+            return Err(anyhow::Error::new(e)
+                .context(format!("cannot create a repository at {}", path.display())));
         }
     };
     let info = repo.info();
     if g.json {
         output::print_json(&info)?;
     } else if !g.quiet {
-        println!("created repository {} (format version {}) at {}", info.id, info.version, path.display());
+        println!(
+            "created repository {} (format version {}) at {}",
+            info.id,
+            info.version,
+            path.display()
+        );
         println!("keep the passphrase safe: without it the data cannot be read");
     }
     Ok(exit::OK)
@@ -133,11 +152,17 @@ async fn info(g: &GlobalArgs) -> Result<u8> {
 
 async fn key(g: &GlobalArgs, cmd: KeyCommand) -> Result<u8> {
     match cmd {
-        KeyCommand::Add { new_password_file, kdf } => {
+        KeyCommand::Add {
+            new_password_file,
+            kdf,
+        } => {
             let params = kdf.params()?;
             let repo = context::open(g).await?;
             let new = password::new_passphrase(new_password_file.as_deref())?;
-            let id = repo.add_key_with(&new, params).await.context("cannot add the key slot")?;
+            let id = repo
+                .add_key_with(&new, params)
+                .await
+                .context("cannot add the key slot")?;
             if g.json {
                 output::print_json(&json!({ "id": id }))?;
             } else {
@@ -146,7 +171,9 @@ async fn key(g: &GlobalArgs, cmd: KeyCommand) -> Result<u8> {
         }
         KeyCommand::Remove { id } => {
             let repo = context::open(g).await?;
-            repo.remove_key(&id).await.with_context(|| format!("cannot remove key slot {id}"))?;
+            repo.remove_key(&id)
+                .await
+                .with_context(|| format!("cannot remove key slot {id}"))?;
             if g.json {
                 output::print_json(&json!({ "removed": id }))?;
             } else {
@@ -161,7 +188,12 @@ async fn key(g: &GlobalArgs, cmd: KeyCommand) -> Result<u8> {
             } else {
                 println!("{:<34} {:<26} current", "ID", "CREATED");
                 for k in keys {
-                    println!("{:<34} {:<26} {}", k.id, k.created.to_rfc3339(), if k.current { "*" } else { "" });
+                    println!(
+                        "{:<34} {:<26} {}",
+                        k.id,
+                        k.created.to_rfc3339(),
+                        if k.current { "*" } else { "" }
+                    );
                 }
             }
         }

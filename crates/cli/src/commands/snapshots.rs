@@ -50,14 +50,21 @@ impl From<&SnapshotSummary> for SnapshotJson {
 
 pub async fn run(g: &GlobalArgs, args: SnapshotsArgs) -> Result<u8> {
     let repo = context::open(g).await?;
-    let filter = SnapshotFilter { owner: args.owner, workload: args.workload, include_partial: args.all };
+    let filter = SnapshotFilter {
+        owner: args.owner,
+        workload: args.workload,
+        include_partial: args.all,
+    };
     let list = repo.list_snapshots(filter).await?;
     if g.json {
         let out: Vec<SnapshotJson> = list.iter().map(SnapshotJson::from).collect();
         output::print_json(&out)?;
         return Ok(exit::OK);
     }
-    println!("{:<10} {:<20} {:<24} {:>9} {:>11}  status", "ID", "TIME (UTC)", "OWNER", "ITEMS", "SIZE");
+    println!(
+        "{:<10} {:<20} {:<24} {:>9} {:>11}  status",
+        "ID", "TIME (UTC)", "OWNER", "ITEMS", "SIZE"
+    );
     for s in &list {
         let status = match (s.complete, s.stats.failures) {
             (false, _) => "partial".to_owned(),

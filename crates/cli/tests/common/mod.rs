@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
-use rand::{Rng, RngCore};
+use rand::Rng;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -20,7 +20,9 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().expect("tempdir") }
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -59,13 +61,23 @@ impl Env {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let text = self.ok(&all);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON from {args:?}: {e}\n{text}"))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("bad JSON from {args:?}: {e}\n{text}"))
     }
 
     /// `repo init` with a small pack size so that tests produce several packs, and a cheap
     /// Argon2id cost so that each command does not spend most of its time unlocking.
     pub fn init(&self, pack_size: &str) {
-        self.ok(&["repo", "init", "--pack-size", pack_size, "--kdf-memory", "64KiB", "--kdf-iterations", "1"]);
+        self.ok(&[
+            "repo",
+            "init",
+            "--pack-size",
+            pack_size,
+            "--kdf-memory",
+            "64KiB",
+            "--kdf-iterations",
+            "1",
+        ]);
     }
 }
 
@@ -95,7 +107,10 @@ fn write_file(path: &Path, data: &[u8], mtime_secs: i64) {
 
 pub fn set_mtime(path: &Path, secs: i64) {
     let t = SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64);
-    let f = fs::File::options().write(true).open(path).expect("open for mtime");
+    let f = fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open for mtime");
     f.set_modified(t).expect("set mtime");
 }
 
@@ -103,7 +118,14 @@ pub fn set_mtime(path: &Path, secs: i64) {
 pub fn content(rng: &mut impl Rng, len: usize) -> Vec<u8> {
     let mut out = vec![0u8; len];
     rng.fill_bytes(&mut out);
-    let words: &[&[u8]] = &[b"mailbox ", b"tenant ", b"backup ", b"report ", b"invoice ", b"\n"];
+    let words: &[&[u8]] = &[
+        b"mailbox ",
+        b"tenant ",
+        b"backup ",
+        b"report ",
+        b"invoice ",
+        b"\n",
+    ];
     let mut i = 0;
     while i < len {
         let run = rng.gen_range(64..4096).min(len - i);
@@ -125,7 +147,14 @@ pub fn content(rng: &mut impl Rng, len: usize) -> Vec<u8> {
 /// an empty dir and an executable file. Returns the list of regular files (relative paths).
 pub fn make_tree(root: &Path, rng: &mut impl Rng, big: usize) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in ["a", "a/b", "a/b/c", "Ünïcødé ✓", "docs/2024/Q1", "empty-dir"] {
+    for dir in [
+        "a",
+        "a/b",
+        "a/b/c",
+        "Ünïcødé ✓",
+        "docs/2024/Q1",
+        "empty-dir",
+    ] {
         fs::create_dir_all(root.join(dir)).expect("mkdir");
     }
     fn add(root: &Path, rng: &mut impl Rng, rel: &str, len: usize, files: &mut Vec<PathBuf>) {
@@ -140,9 +169,21 @@ pub fn make_tree(root: &Path, rng: &mut impl Rng, big: usize) -> Vec<PathBuf> {
     for i in 0..20 {
         let len = rng.gen_range(1..40_000);
         let dir = ["a", "a/b", "a/b/c", "docs/2024/Q1", "Ünïcødé ✓"][i % 5];
-        add(root, rng, &format!("{dir}/file-{i:02}.dat"), len, &mut files);
+        add(
+            root,
+            rng,
+            &format!("{dir}/file-{i:02}.dat"),
+            len,
+            &mut files,
+        );
     }
-    add(root, rng, "Ünïcødé ✓/Grüße, 日本語 & spaces.txt", 5000, &mut files);
+    add(
+        root,
+        rng,
+        "Ünïcødé ✓/Grüße, 日本語 & spaces.txt",
+        5000,
+        &mut files,
+    );
     add(root, rng, "run.sh", 100, &mut files);
     fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(0o755)).expect("chmod");
     std::os::unix::fs::symlink("a/b/file-01.dat", root.join("link-to-file")).expect("symlink");
@@ -153,7 +194,11 @@ pub fn make_tree(root: &Path, rng: &mut impl Rng, big: usize) -> Vec<PathBuf> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Entry {
     Dir,
-    File { data: Vec<u8>, mtime: i64, mode: u32 },
+    File {
+        data: Vec<u8>,
+        mtime: i64,
+        mode: u32,
+    },
     Symlink(PathBuf),
 }
 
@@ -168,7 +213,11 @@ pub fn snapshot_tree(root: &Path) -> BTreeMap<PathBuf, Entry> {
         } else if meta.is_dir() {
             Entry::Dir
         } else {
-            Entry::File { data: fs::read(e.path()).expect("read"), mtime: meta.mtime(), mode: meta.mode() & 0o777 }
+            Entry::File {
+                data: fs::read(e.path()).expect("read"),
+                mtime: meta.mtime(),
+                mode: meta.mode() & 0o777,
+            }
         };
         out.insert(rel, entry);
     }
@@ -186,8 +235,25 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
         let other = &b[path];
         if entry != other {
             match (entry, other) {
-                (Entry::File { data: d1, mtime: m1, mode: p1 }, Entry::File { data: d2, mtime: m2, mode: p2 }) => {
-                    assert!(d1 == d2, "{}: content differs ({} vs {} bytes)", path.display(), d1.len(), d2.len());
+                (
+                    Entry::File {
+                        data: d1,
+                        mtime: m1,
+                        mode: p1,
+                    },
+                    Entry::File {
+                        data: d2,
+                        mtime: m2,
+                        mode: p2,
+                    },
+                ) => {
+                    assert!(
+                        d1 == d2,
+                        "{}: content differs ({} vs {} bytes)",
+                        path.display(),
+                        d1.len(),
+                        d2.len()
+                    );
                     assert_eq!(m1, m2, "{}: mtime differs", path.display());
                     assert_eq!(p1, p2, "{}: mode differs", path.display());
                 }
@@ -209,7 +275,10 @@ pub fn listing(dir: &Path) -> BTreeMap<PathBuf, (u64, u64)> {
             for b in &data {
                 h = (h ^ u64::from(*b)).wrapping_mul(0x100000001b3);
             }
-            out.insert(e.path().strip_prefix(dir).expect("prefix").to_path_buf(), (data.len() as u64, h));
+            out.insert(
+                e.path().strip_prefix(dir).expect("prefix").to_path_buf(),
+                (data.len() as u64, h),
+            );
         }
     }
     out
