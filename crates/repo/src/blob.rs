@@ -23,8 +23,19 @@ pub struct EncodedBlob {
 
 /// Compress `data` with zstd at `level` if that shrinks it; returns `flags ‖ payload`.
 pub fn compress(data: &[u8], level: i32) -> Vec<u8> {
+    thread_local! {
+        // Creating a zstd context per blob costs more than compressing a small blob.
+        static CCTX: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { std::cell::RefCell::new(None) };
+    }
+    let compressed = CCTX.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().is_none_or(|(l, _)| *l != level) {
+            *c = zstd::bulk::Compressor::new(level).ok().map(|z| (level, z));
+        }
+        c.as_mut().and_then(|(_, z)| z.compress(data).ok())
+    });
     if data.len() >= 64
-        && let Ok(c) = zstd::bulk::compress(data, level)
+        && let Some(c) = compressed
         && c.len() + 1 < data.len()
     {
         let mut out = Vec::with_capacity(c.len() + 1);

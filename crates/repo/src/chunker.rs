@@ -17,6 +17,9 @@ pub struct ChunkerParams {
     pub large: ChunkSizes,
     /// Items whose declared size is at least this use the large profile.
     pub large_from: u64,
+    /// The same threshold for items of kind `"file"` (absent in older configs: `large_from`).
+    #[serde(default)]
+    pub file_large_from: Option<u64>,
 }
 
 impl Default for ChunkerParams {
@@ -33,14 +36,19 @@ impl Default for ChunkerParams {
                 max: 4 * 1024 * 1024,
             },
             large_from: 8 * 1024 * 1024,
+            file_large_from: Some(64 * 1024),
         }
     }
 }
 
 impl ChunkerParams {
-    /// The profile used for an item of (declared) size `size`.
-    pub fn profile(&self, size: u64) -> ChunkSizes {
-        if size >= self.large_from { self.large } else { self.small }
+    /// The profile used for an item of this kind and (declared) size.
+    pub fn profile(&self, kind: &str, size: u64) -> ChunkSizes {
+        let from = match (kind, self.file_large_from) {
+            ("file", Some(f)) => f,
+            _ => self.large_from,
+        };
+        if size >= from { self.large } else { self.small }
     }
 
     pub(crate) fn validate(&self) -> bool {

@@ -3,11 +3,11 @@
 use crate::error::{Error, Result};
 use crate::model::{ItemMeta, ItemRecord, OwnerRef, SnapshotSummary};
 use crate::repository::Repository;
-use crate::session::BackupOptions;
+use crate::session::{BackupOptions, BackupSession, PREPARE_MAX, PreparedItem};
 use crate::snapshot::Snapshot;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -83,6 +83,7 @@ pub async fn backup_dir(repo: &Repository, path: &Path, owner: &str, opts: DirBa
         }
     });
     let mut last_checkpoint = Instant::now();
+    let mut inflight: VecDeque<Prepared> = VecDeque::new();
     while let Some(entry) = rx.recv().await {
         let entry = match entry {
             Ok(e) => e,
@@ -150,22 +151,24 @@ pub async fn backup_dir(repo: &Repository, path: &Path, owner: &str, opts: DirBa
                     let size = prev.size;
                     session.keep_item(prev).await?;
                     progress.item(&id, size, false);
-                } else {
-                    match tokio::fs::File::open(entry.path()).await {
-                        Ok(f) => match session.put_item(meta, f).await {
-                            Ok(r) => progress.item(&id, r.size, true),
-                            Err(Error::Io { context, source }) => {
-                                let reason = format!("{context}: {source}");
-                                progress.failure(&id, &reason);
-                                session.record_failure(&id, &reason);
-                            }
-                            Err(e) => return Err(e),
-                        },
-                        Err(e) => {
-                            progress.failure(&id, &format!("open: {e}"));
-                            session.record_failure(&id, &format!("open: {e}"));
-                        }
+                } else if md.len() as usize <= PREPARE_MAX / 2 {
+                    let prep = session.preparer();
+                    let path = entry.path().to_path_buf();
+                    inflight.push_back(tokio::spawn(async move {
+                        let p2 = path.clone();
+                        let data = tokio::task::spawn_blocking(move || std::fs::read(&p2)).await.expect("read task");
+                        let r = match data {
+                            Ok(d) => prep.prepare(meta.clone(), &d[..]).await,
+                            Err(e) => Err(Error::io("read", e)),
+                        };
+                        (meta, path, r)
+                    }));
+                    if inflight.len() >= IN_FLIGHT {
+                        drain(&mut session, &mut inflight, 1, progress).await?;
                     }
+                } else {
+                    drain(&mut session, &mut inflight, usize::MAX, progress).await?;
+                    put_file(&mut session, meta, entry.path(), progress).await?;
                 }
             }
             "symlink" => {
@@ -187,12 +190,60 @@ pub async fn backup_dir(repo: &Repository, path: &Path, owner: &str, opts: DirBa
         if let Some(every) = opts.checkpoint_every
             && last_checkpoint.elapsed() >= every
         {
+            drain(&mut session, &mut inflight, usize::MAX, progress).await?;
             session.checkpoint(state.clone()).await?;
             last_checkpoint = Instant::now();
         }
     }
     walker.await.expect("walker task");
+    drain(&mut session, &mut inflight, usize::MAX, progress).await?;
     session.commit(state).await
+}
+
+/// Small files prepared concurrently (both cores busy on trees of small files).
+const IN_FLIGHT: usize = 6;
+
+type Prepared = tokio::task::JoinHandle<(ItemMeta, PathBuf, Result<Option<PreparedItem>>)>;
+
+async fn put_file(session: &mut BackupSession, meta: ItemMeta, path: &Path, progress: &dyn Progress) -> Result<()> {
+    let id = meta.id.clone();
+    let r = match tokio::fs::File::open(path).await {
+        Ok(f) => session.put_item(meta, f).await,
+        Err(e) => Err(Error::io("open", e)),
+    };
+    match r {
+        Ok(r) => progress.item(&id, r.size, true),
+        Err(Error::Io { context, source }) => {
+            let reason = format!("{context}: {source}");
+            progress.failure(&id, &reason);
+            session.record_failure(&id, &reason);
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Add up to `n` prepared files to the session, in order.
+async fn drain(session: &mut BackupSession, inflight: &mut VecDeque<Prepared>, n: usize, progress: &dyn Progress) -> Result<()> {
+    for _ in 0..n {
+        let Some(h) = inflight.pop_front() else { break };
+        let (meta, path, r) = h.await.map_err(|e| Error::Invalid(format!("prepare task: {e}")))?;
+        match r {
+            Ok(Some(p)) => {
+                let r = session.put_prepared(p).await?;
+                progress.item(&meta.id, r.size, true);
+            }
+            // Grew beyond the in-memory limit while we looked: stream it.
+            Ok(None) => put_file(session, meta, &path, progress).await?,
+            Err(Error::Io { context, source }) => {
+                let reason = format!("{context}: {source}");
+                progress.failure(&meta.id, &reason);
+                session.record_failure(&meta.id, &reason);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Options for [`restore_items`].

@@ -58,7 +58,7 @@ pub use model::{
     SnapshotSummary,
 };
 pub use repository::{FORMAT_VERSION, InitOptions, OpenOptions, RepoInfo, Repository};
-pub use session::{BackupOptions, BackupSession, ParentSelect};
+pub use session::{BackupOptions, BackupSession, PREPARE_MAX, ParentSelect, PreparedItem, Preparer};
 pub use snapshot::{ListRef, Snapshot};
 pub use storage::{
     Fault, FaultKind, FaultOp, FaultStorage, LocalStorage, MetricsSnapshot, MetricsStorage, PutOutcome, RetryStorage, Storage,

@@ -1,20 +1,26 @@
 //! The packer: collects new blobs of one session into packs and writes pack → index.
+//!
+//! A full pack is uploaded by a background task while the next one fills, so at most two
+//! packs are in memory.
 
 use crate::blob::EncodedBlob;
-use crate::crypto::{BlobId, PackId};
+use crate::crypto::{BlobId, MasterKeys, PackId};
 use crate::error::{Error, Result};
 use crate::index::{encode_index, index_key};
-use crate::pack::{BlobKind, PackBuilder, pack_key};
+use crate::pack::{BlobKind, PackBuilder, PackEntry, pack_key};
 use crate::repository::Repository;
 use parking_lot::RwLock;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// Packs of one writer. Holds at most one pack in memory.
+type Upload = tokio::task::JoinHandle<Result<(PackId, Vec<PackEntry>)>>;
+
+/// Packs of one writer.
 pub(crate) struct Packer {
     repo: Repository,
     builder: PackBuilder,
     in_pack: HashSet<BlobId>,
+    inflight: Option<(Upload, HashSet<BlobId>)>,
     target: usize,
     /// Packs named in live GC candidate lists: never dedup against them.
     pub candidates: Arc<RwLock<HashSet<PackId>>>,
@@ -25,6 +31,32 @@ pub(crate) struct Packer {
     failed: bool,
 }
 
+/// Is a blob stored and usable for dedup (indexed, and its pack not a GC candidate)?
+pub(crate) fn stored_usable(repo: &Repository, candidates: &RwLock<HashSet<PackId>>, id: &BlobId) -> Result<bool> {
+    Ok(match repo.inner.cache.lookup(id)? {
+        Some(loc) => !candidates.read().contains(&loc.pack),
+        None => false,
+    })
+}
+
+async fn upload(repo: Repository, keys: MasterKeys, builder: PackBuilder) -> Result<(PackId, Vec<PackEntry>)> {
+    let (id, bytes, entries) = tokio::task::spawn_blocking(move || {
+        let r = builder.finish(&keys.meta_key);
+        let index = encode_index(&keys.meta_key, &r.0, &r.2);
+        (r.0, (r.1, index), r.2)
+    })
+    .await
+    .expect("pack finish task");
+    let (pack, index) = bytes;
+    let storage = repo.storage().clone();
+    storage.put_if_absent(&pack_key(&id), pack.into()).await?;
+    fail::fail_point!("after-pack-write", |_| Err(Error::Invalid("failpoint after-pack-write".into())));
+    storage.put_if_absent(&index_key(&id), index.into()).await?;
+    fail::fail_point!("after-index-write", |_| Err(Error::Invalid("failpoint after-index-write".into())));
+    tracing::debug!(pack = %id, blobs = entries.len(), "pack written");
+    Ok((id, entries))
+}
+
 impl Packer {
     pub fn new(repo: Repository, candidates: Arc<RwLock<HashSet<PackId>>>) -> Self {
         let target = repo.config().pack_target as usize;
@@ -32,6 +64,7 @@ impl Packer {
             repo,
             builder: PackBuilder::new(),
             in_pack: HashSet::new(),
+            inflight: None,
             target,
             candidates,
             blobs_new: 0,
@@ -41,77 +74,80 @@ impl Packer {
         }
     }
 
-    /// A predicate usable off the async runtime: is this blob already stored (usable for dedup)?
+    /// A predicate usable off the async runtime: is this blob already stored (indexed)?
+    /// Blobs pending in this session's packs are caught later by [`Packer::add`].
     pub fn known_fn(&self) -> impl Fn(&BlobId) -> Result<bool> + Send + Sync + 'static {
         let repo = self.repo.clone();
-        let in_pack = self.in_pack.clone();
         let candidates = self.candidates.clone();
-        move |id| {
-            if in_pack.contains(id) {
-                return Ok(true);
-            }
-            Ok(match repo.inner.cache.lookup(id)? {
-                Some(loc) => !candidates.read().contains(&loc.pack),
-                None => false,
-            })
-        }
+        move |id| stored_usable(&repo, &candidates, id)
     }
 
-    /// Is the blob already in the pending pack?
+    /// Is the blob in a pack of this session not yet recorded in the index cache?
     pub fn pending(&self, id: &BlobId) -> bool {
-        self.in_pack.contains(id)
+        self.in_pack.contains(id) || self.inflight.as_ref().is_some_and(|(_, ids)| ids.contains(id))
     }
 
-    /// Add a new blob; writes the pack when it reaches the target size.
+    /// Add a new blob (skipped if it is already stored); starts a pack upload when full.
     pub async fn add(&mut self, blob: &EncodedBlob, kind: BlobKind) -> Result<()> {
         self.check_ok()?;
-        if !self.in_pack.insert(blob.id) {
+        if self.pending(&blob.id) || stored_usable(&self.repo, &self.candidates, &blob.id)? {
             return Ok(());
         }
+        self.in_pack.insert(blob.id);
         self.builder.add(blob.id, kind, blob.plain_len, &blob.stored);
         self.blobs_new += 1;
         self.bytes_stored += blob.stored.len() as u64;
         if self.builder.len() >= self.target {
-            self.flush().await?;
+            self.start_upload().await?;
         }
         Ok(())
     }
 
-    /// Write the pending pack, then its index file, then record it in the local cache.
-    pub async fn flush(&mut self) -> Result<()> {
-        self.check_ok()?;
+    async fn wait_inflight(&mut self) -> Result<()> {
+        if let Some((h, _)) = self.inflight.take() {
+            self.failed = true;
+            let (id, entries) = h.await.map_err(|e| Error::Invalid(format!("pack upload task: {e}")))??;
+            self.repo.inner.cache.insert(&id, &entries)?;
+            self.packs_written += 1;
+            self.failed = false;
+        }
+        Ok(())
+    }
+
+    async fn start_upload(&mut self) -> Result<()> {
+        self.wait_inflight().await?;
         if self.builder.is_empty() {
             return Ok(());
         }
-        self.failed = true;
-        self.write_pack().await?;
-        self.failed = false;
+        let builder = std::mem::take(&mut self.builder);
+        let ids = std::mem::take(&mut self.in_pack);
+        let h = tokio::spawn(upload(self.repo.clone(), self.repo.keys().clone(), builder));
+        self.inflight = Some((h, ids));
         Ok(())
+    }
+
+    /// Write everything pending (pack, then its index) and record it in the local cache.
+    pub async fn flush(&mut self) -> Result<()> {
+        self.check_ok()?;
+        self.start_upload().await?;
+        self.wait_inflight().await
     }
 
     fn check_ok(&self) -> Result<()> {
         if self.failed {
-            return Err(Error::Invalid("an earlier pack write failed; this backup session cannot continue (start a new one to resume)".into()));
+            return Err(Error::Invalid(
+                "an earlier pack write failed; this backup session cannot continue (start a new one to resume)".into(),
+            ));
         }
         Ok(())
     }
+}
 
-    async fn write_pack(&mut self) -> Result<()> {
-        let builder = std::mem::take(&mut self.builder);
-        let keys = self.repo.keys().clone();
-        let (id, bytes, entries) = tokio::task::spawn_blocking(move || builder.finish(&keys.meta_key))
-            .await
-            .expect("pack finish task");
-        let storage = self.repo.storage().clone();
-        storage.put_if_absent(&pack_key(&id), bytes.into()).await?;
-        fail::fail_point!("after-pack-write", |_| Err(Error::Invalid("failpoint after-pack-write".into())));
-        let index = encode_index(&self.repo.keys().meta_key, &id, &entries);
-        storage.put_if_absent(&index_key(&id), index.into()).await?;
-        fail::fail_point!("after-index-write", |_| Err(Error::Invalid("failpoint after-index-write".into())));
-        self.repo.inner.cache.insert(&id, &entries)?;
-        self.in_pack.clear();
-        self.packs_written += 1;
-        tracing::debug!(pack = %id, blobs = entries.len(), "pack written");
-        Ok(())
+impl Drop for Packer {
+    fn drop(&mut self) {
+        // An abandoned upload may finish or not; either way the repository stays valid.
+        if let Some((h, _)) = self.inflight.take() {
+            drop(h);
+        }
     }
 }

@@ -138,6 +138,77 @@ impl Repository {
     }
 }
 
+/// Items up to this many bytes can go through a [`Preparer`] (content held in memory).
+pub const PREPARE_MAX: usize = 1 << 20;
+
+/// Prepares small items (read, chunk, hash, compress, encrypt) concurrently, outside the
+/// session's `&mut` borrow; hand the results to [`BackupSession::put_prepared`]. Cheap to clone.
+/// Memory: each prepared item holds at most [`PREPARE_MAX`] bytes of content plus its encoded
+/// new blobs, so bound the number in flight (e.g. `buffered(4)`).
+#[derive(Clone)]
+pub struct Preparer {
+    repo: Repository,
+    candidates: Arc<RwLock<HashSet<PackId>>>,
+}
+
+/// An item whose content is chunked and encoded, not yet in the session.
+pub struct PreparedItem {
+    meta: ItemMeta,
+    refs: Vec<ContentRef>,
+    blobs: Vec<EncodedBlob>,
+    total: u64,
+}
+
+impl std::fmt::Debug for PreparedItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedItem").field("id", &self.meta.id).field("size", &self.total).finish()
+    }
+}
+
+impl PreparedItem {
+    /// The item's id.
+    pub fn id(&self) -> &str {
+        &self.meta.id
+    }
+}
+
+impl Preparer {
+    /// Read and encode an item's content. Returns `Ok(None)` if the content is larger than
+    /// [`PREPARE_MAX`]: use [`BackupSession::put_item`] (streaming) for it instead.
+    pub async fn prepare<R: AsyncRead + Unpin + Send>(&self, meta: ItemMeta, content: R) -> Result<Option<PreparedItem>> {
+        validate_id(&meta.id)?;
+        let mut data = Vec::with_capacity((meta.size_hint as usize).min(PREPARE_MAX) + 1);
+        content
+            .take(PREPARE_MAX as u64 + 1)
+            .read_to_end(&mut data)
+            .await
+            .map_err(|e| Error::io(format!("reading content of item {}", meta.id), e))?;
+        if data.len() > PREPARE_MAX {
+            return Ok(None);
+        }
+        let sizes = self.repo.config().chunker.profile(&meta.kind, meta.size_hint);
+        let level = self.repo.config().zstd_level;
+        let keys = self.repo.keys().clone();
+        let (repo, candidates) = (self.repo.clone(), self.candidates.clone());
+        let total = data.len() as u64;
+        let (refs, blobs) = tokio::task::spawn_blocking(move || {
+            let (lens, _) = cut(&data, sizes, true);
+            let known = move |id: &BlobId| crate::packer::stored_usable(&repo, &candidates, id);
+            let out = process_chunks(&keys, &data, &lens, level, &known)?;
+            let mut refs = Vec::with_capacity(out.len());
+            let mut blobs = Vec::new();
+            for (r, b) in out {
+                refs.push(r);
+                blobs.extend(b);
+            }
+            Ok::<_, Error>((refs, blobs))
+        })
+        .await
+        .expect("encode task")?;
+        Ok(Some(PreparedItem { meta, refs, blobs, total }))
+    }
+}
+
 /// Hash, dedup-check and encode a batch of chunks (runs on a blocking thread, uses rayon).
 fn process_chunks(
     keys: &crate::crypto::MasterKeys,
@@ -219,10 +290,28 @@ impl BackupSession {
         Ok(r)
     }
 
+    /// A handle to prepare small items concurrently (see [`Preparer`]).
+    pub fn preparer(&self) -> Preparer {
+        Preparer {
+            repo: self.repo.clone(),
+            candidates: self.packer.candidates.clone(),
+        }
+    }
+
+    /// Add an item prepared by [`Preparer::prepare`].
+    pub async fn put_prepared(&mut self, item: PreparedItem) -> Result<ItemRecord> {
+        for b in &item.blobs {
+            self.packer.add(b, BlobKind::Data).await?;
+        }
+        self.stats.items_new += 1;
+        self.stats.bytes_read += item.total;
+        self.finish_item(item.meta, item.refs, item.total).await
+    }
+
     /// Store an item: stream its content through the chunker, dedup, pack. Bounded memory.
     pub async fn put_item<R: AsyncRead + Unpin + Send>(&mut self, meta: ItemMeta, mut content: R) -> Result<ItemRecord> {
         validate_id(&meta.id)?;
-        let sizes = self.repo.config().chunker.profile(meta.size_hint);
+        let sizes = self.repo.config().chunker.profile(&meta.kind, meta.size_hint);
         // Read window: several chunks per round (parallel hashing/compression), but never a big
         // allocation for a small item.
         let window = (sizes.max as usize * 2).max(4 << 20);
