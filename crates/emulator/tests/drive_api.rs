@@ -919,6 +919,29 @@ async fn sites_libraries_lists_and_items() {
     let it = &items["value"][0];
     schema::check("listItem", it);
     assert!(it["fields"]["Title"].is_string());
+    // Microsoft 365 groups have a team site whose default library is the group's drive.
+    let (_, _, groups) = t.get("/groups").await;
+    let unified = groups["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| {
+            g["groupTypes"]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!("Unified")))
+        })
+        .expect("a Microsoft 365 group");
+    let gid = unified["id"].as_str().unwrap();
+    let (s, _, gdrive) = t.get(&format!("/groups/{gid}/drive")).await;
+    assert_eq!(s, StatusCode::OK, "{gdrive}");
+    assert_eq!(gdrive["driveType"], "documentLibrary");
+    assert_eq!(gdrive["owner"]["group"]["id"], json!(gid));
+    let (s, _, gsite) = t.get(&format!("/groups/{gid}/sites/root")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, _, gdrives) = t
+        .get(&format!("/sites/{}/drives", gsite["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(gdrives["value"][0]["id"], gdrive["id"]);
     let (s, _, _) = t.get("/sites/contoso.sharepoint.com,00000000-0000-0000-0000-000000000000,00000000-0000-0000-0000-000000000000").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     t.emu.shutdown().await;
