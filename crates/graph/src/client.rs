@@ -300,6 +300,8 @@ impl GraphClient {
             match &self.scope {
                 Scope::Tenant => {}
                 Scope::Mailbox(l) => permits.extend(l.acquire(clock, spec.cost).await),
+                // Pre-authenticated download/upload URLs are not Graph calls: no resource units.
+                Scope::SharePoint if !spec.authed => {}
                 Scope::SharePoint => {
                     let cost = resource_unit_cost(&spec.method, &spec.url) * spec.cost;
                     permits.extend(inner.budgets.sharepoint.acquire(clock, cost).await);
