@@ -13,11 +13,16 @@ root="$(cd "$here/../../.." && pwd)"
 venv="${CONFORMANCE_VENV:-$root/target/conformance-venv}"
 python="${PYTHON:-python3}"
 
-# 1. Python environment (only PyPI needed).
-if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv"
+# 1. Python environment (only PyPI needed): a venv, or the user site when venv is unavailable.
+if [ -x "$venv/bin/python" ] || "$python" -m venv "$venv" >/dev/null 2>&1; then
+    py="$venv/bin/python"
+    "$py" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+else
+    echo "python venv unavailable; installing into the user site" >&2
+    rm -rf "$venv"
+    py="$python"
+    "$py" -m pip install --quiet --disable-pip-version-check --user -r "$here/requirements.txt"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 
 # 2. The emulator binary.
 if [ -z "${EMULATOR_BIN:-}" ]; then
@@ -51,11 +56,11 @@ fi
 # Keep draining stdout in the background so the emulator never blocks on a full pipe.
 cat <&3 >/dev/null &
 export EMULATOR_INFO="$info"
-echo "emulator: $(printf '%s' "$info" | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["url"])')"
+echo "emulator: $(printf '%s' "$info" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["url"])')"
 
 # 4. The suite. pytest's exit status is the script's.
 status=0
-(cd "$here" && "$venv/bin/python" -m pytest -p no:cacheprovider -q -rA "$@") || status=$?
+(cd "$here" && "$py" -m pytest -p no:cacheprovider -q -rA "$@") || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- emulator log (last 50 lines) ---" >&2
     tail -n 50 "$workdir/emulator.log" >&2 || true
