@@ -35,6 +35,9 @@ pub(crate) fn build(state: AppState) -> Router {
         .nest("/v1.0", graph_routes().fallback(not_found))
         .merge(root_routes())
         .fallback(not_found)
+        // Handlers enforce Graph's own size limits (4 MB chunks, 3 MB attachments, 60 MiB drive
+        // fragments); axum's 2 MB default would reject legitimate uploads first.
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::middleware::pipeline,

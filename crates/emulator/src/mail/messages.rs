@@ -323,18 +323,6 @@ pub(crate) async fn get(
     ))
 }
 
-/// MIME of a message (kept raw for MIME-created ones, rendered otherwise).
-pub(crate) fn mime_of(state: &AppState, mb: &Mailbox, key: MsgKey) -> Option<Vec<u8>> {
-    if let Some(raw) = state.mail.raw(mb, key) {
-        return Some(raw.to_vec());
-    }
-    let spec = state.mail.spec(mb, key)?;
-    Some(super::mime::render(&effective(
-        &spec,
-        mb.overlays.get(&key),
-    )))
-}
-
 /// `GET .../messages/{m}/$value`.
 pub(crate) async fn value(
     State(state): State<AppState>,
@@ -345,8 +333,24 @@ pub(crate) async fn value(
     let (_, mb) = access::mailbox(&state, p.user())?;
     let mb = mb.lock();
     let (key, _) = locate(&mb, &p.r())?;
-    let bytes = mime_of(&state, &mb, key).ok_or_else(GraphError::item_not_found)?;
+    // Take what is needed under the lock; render outside it (big messages render in parallel).
+    let raw = state.mail.raw(&mb, key);
+    let spec = match raw {
+        Some(_) => None,
+        None => Some(effective(
+            &state
+                .mail
+                .spec(&mb, key)
+                .ok_or_else(GraphError::item_not_found)?,
+            mb.overlays.get(&key),
+        )),
+    };
     drop(mb);
+    let bytes = match (raw, spec) {
+        (Some(raw), _) => raw.to_vec(),
+        (None, Some(spec)) => super::mime::render(&spec),
+        (None, None) => return Err(GraphError::item_not_found()),
+    };
     let mut r = (StatusCode::OK, bytes).into_response();
     r.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,

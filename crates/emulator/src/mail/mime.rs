@@ -355,11 +355,18 @@ pub fn quoted_printable(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Base64 in 76-column lines.
+/// Base64 in 76-column lines, encoded straight into `out` (one pass, no intermediate string).
 pub fn base64_lines(out: &mut Vec<u8>, data: &[u8]) {
-    let enc = STANDARD.encode(data);
-    for chunk in enc.as_bytes().chunks(76) {
-        out.extend_from_slice(chunk);
+    use base64::Engine as _;
+    let lines = data.len().div_ceil(57);
+    out.reserve(lines * 78);
+    for chunk in data.chunks(57) {
+        let start = out.len();
+        out.resize(start + 76, 0);
+        let n = STANDARD
+            .encode_slice(chunk, &mut out[start..])
+            .expect("76 bytes hold 57 encoded");
+        out.truncate(start + n);
         out.extend_from_slice(b"\r\n");
     }
 }
@@ -376,6 +383,16 @@ mod tests {
         assert!(enc.lines().all(|l| l.len() <= 76), "{enc}");
         assert!(enc.contains("=FC"), "ü encoded as =FC");
         assert!(!enc.trim_end_matches("=\r\n").ends_with(' '));
+    }
+
+    #[test]
+    fn base64_lines_match_the_plain_encoding() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 256) as u8).collect();
+        let mut out = Vec::new();
+        base64_lines(&mut out, &data);
+        let text = String::from_utf8(out).expect("ascii");
+        assert!(text.lines().all(|l| l.len() <= 76));
+        assert_eq!(text.replace("\r\n", ""), STANDARD.encode(&data));
     }
 
     #[test]
