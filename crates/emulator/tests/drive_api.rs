@@ -1054,3 +1054,38 @@ async fn activity_is_deterministic_across_runs() {
     }
     assert_eq!(names[0], names[1]);
 }
+
+#[tokio::test]
+async fn departed_users_onedrive_disappears_after_retention() {
+    let t = T::start(cfg()).await;
+    let user = t.first_user().await;
+    let (_, _, drive) = t.get(&format!("/users/{user}/drive")).await;
+    let did = drive["id"].as_str().unwrap().to_string();
+    let r = t
+        .http
+        .post(format!(
+            "{}/_emulator/scenarios/departure",
+            t.emu.base_url()
+        ))
+        .json(&json!({"user": user}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    // The account is gone, the drive is still reachable by id during retention.
+    let (s, _, _) = t.get(&format!("/users/{user}/drive")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = t.get(&format!("/drives/{did}/root/children")).await;
+    assert_eq!(s, StatusCode::OK);
+    t.admin("/_emulator/clock/advance", json!({"days": 31}))
+        .await;
+    let mut t = t;
+    t.token = token_for(&t.http, &t.emu, &t.emu.client_id(), &t.emu.client_secret()).await;
+    let (s, _, _) = t.get(&format!("/drives/{did}")).await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "OneDrive removed after 30 days of retention"
+    );
+    t.emu.shutdown().await;
+}

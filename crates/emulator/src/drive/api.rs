@@ -70,7 +70,13 @@ pub(crate) fn resolve_drive(
     sel: &DriveSel,
 ) -> Result<String, GraphError> {
     match sel {
-        DriveSel::Id(id) => store.drive(id).map(|d| d.id.clone()).ok_or_else(not_found),
+        DriveSel::Id(id) => {
+            let d = store.drive(id).ok_or_else(not_found)?;
+            if d.drive_type == super::model::DriveType::Business && owner_gone(st, &d.owner.id) {
+                return Err(not_found());
+            }
+            Ok(d.id.clone())
+        }
         DriveSel::User(u) => {
             let user_id = st
                 .directory
@@ -104,6 +110,19 @@ pub(crate) fn resolve_drive(
                 .ok_or_else(not_found)
         }
     }
+}
+
+/// Whether a OneDrive owner was deleted longer ago than the retention period.
+fn owner_gone(st: &AppState, user_id: &str) -> bool {
+    let days = drive_state(st).cfg.read().onedrive_retention_days;
+    let deleted = st
+        .directory
+        .read()
+        .users
+        .iter()
+        .find(|u| u.id == user_id)
+        .and_then(|u| u.deleted);
+    deleted.is_some_and(|d| st.clock.now() - d > chrono::Duration::days(i64::from(days)))
 }
 
 /// Resolves an item address to a live item.

@@ -25,6 +25,9 @@ pub struct DriveConfig {
     pub upload_session_ttl: Duration,
     /// Drive delta tokens older than this (simulated time) answer 410 resync. `None` = never.
     pub delta_token_ttl: Option<Duration>,
+    /// Days (simulated) a departed user's OneDrive stays reachable by drive id after the
+    /// account is deleted (Microsoft's default retention is 30 days).
+    pub onedrive_retention_days: u32,
     /// Channel messages per channel.
     pub channel_messages: u32,
     /// Chats per licensed user (1:1 and group).
@@ -49,6 +52,7 @@ impl Default for DriveConfig {
             download_url_ttl: Duration::from_secs(3600),
             upload_session_ttl: Duration::from_secs(24 * 3600),
             delta_token_ttl: None,
+            onedrive_retention_days: 30,
             channel_messages: 12,
             chats_per_user: 2,
             chat_messages: 8,
