@@ -140,11 +140,15 @@ enum AdminCmd {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() {
     let cli = Cli::parse();
-    match cli.cmd {
+    let r = match cli.cmd {
         Cmd::Serve(a) => serve(a).await,
         Cmd::Admin { url, action } => admin(&url, action).await,
+    };
+    if let Err(e) = r {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
 }
 
