@@ -122,10 +122,10 @@ mod schema {
                 has(t, k),
                 "property '{k}' at {path} is not in microsoft.graph.{t}"
             );
-            if let Some(n) = nested(t, k) {
-                if let Some(o) = v.as_object() {
-                    check_map(n, o, &format!("{path}.{k}"));
-                }
+            if let Some(n) = nested(t, k)
+                && let Some(o) = v.as_object()
+            {
+                check_map(n, o, &format!("{path}.{k}"));
             }
             if t == "driveItem" && k == "children" {
                 for c in v.as_array().into_iter().flatten() {
