@@ -191,7 +191,6 @@ async fn serve(a: ServeArgs) -> Result<()> {
             large_file_size: a.large_file_mb * 1024 * 1024,
             ..Default::default()
         },
-        ..Default::default()
     };
     let emu = Emulator::start(config)
         .await
