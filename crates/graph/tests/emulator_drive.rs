@@ -37,7 +37,7 @@ fn pattern(n: usize, salt: u8) -> Bytes {
 
 #[tokio::test]
 async fn drive_delta_download_and_upload_round_trip() {
-    let cfg = EmulatorConfig {
+    let mut cfg = EmulatorConfig {
         seed: 31,
         users: 2,
         // Cut half of all downloads mid-body: the client resumes with Range.
@@ -48,6 +48,7 @@ async fn drive_delta_download_and_upload_round_trip() {
         },
         ..Default::default()
     };
+    cfg.drive.large_files = 0;
     let (emu, client) = start(cfg).await;
     let sp = client.sharepoint();
     let drive = user_drive(&client).await;
