@@ -109,3 +109,54 @@ fn storage_code(e: &StorageError) -> u8 {
         _ => ERROR,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    fn code(e: impl Into<anyhow::Error>) -> u8 {
+        code_for(&e.into())
+    }
+
+    #[test]
+    fn library_errors_map_to_documented_codes_through_context() {
+        assert_eq!(code(RepoError::WrongPassphrase), WRONG_PASSPHRASE);
+        assert_eq!(
+            code(RepoError::UnsupportedVersion { found: 9 }),
+            UNSUPPORTED_VERSION
+        );
+        assert_eq!(
+            code(RepoError::Corrupt {
+                object: "data/ab/cd".into(),
+                detail: "x".into()
+            }),
+            DAMAGE
+        );
+        assert_eq!(code(RepoError::NotFound("snapshot 1234".into())), NOT_FOUND);
+        assert_eq!(code(RepoError::Invalid("ambiguous".into())), USAGE);
+        assert_eq!(
+            code(RepoError::Storage(StorageError::NoSpace {
+                key: "data/x".into()
+            })),
+            NO_SPACE
+        );
+        let wrapped: anyhow::Result<()> =
+            Err(RepoError::WrongPassphrase).context("cannot open the repository");
+        assert_eq!(code_for(&wrapped.unwrap_err()), WRONG_PASSPHRASE);
+        assert_eq!(code(usage("bad")), USAGE);
+        assert_eq!(code(anyhow::anyhow!("something else")), ERROR);
+    }
+
+    #[test]
+    fn repository_errors_inside_streamed_io_errors_are_found() {
+        let io = std::io::Error::other(RepoError::Corrupt {
+            object: "blob 1".into(),
+            detail: "auth".into(),
+        });
+        let err = anyhow::Error::new(io).context("cannot dump item");
+        assert_eq!(code_for(&err), DAMAGE);
+        let full = std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full");
+        assert_eq!(code(full), NO_SPACE);
+    }
+}
