@@ -15,7 +15,7 @@ use super::message::{MimeAttachment, create_body, parse_mime};
 use super::pim::{EventType, contact_body, event_attachments, event_body, event_type};
 use super::target::{FolderResolver, seg};
 use super::{ConflictPolicy, ItemOutcome, RestoreError, RestorePlan, RestoreReport, Status};
-use crate::exchange::layout::kind;
+use crate::exchange::layout::{attr, kind};
 
 /// Attachments whose total raw size stays under this go inside the create request (one request
 /// instead of one per attachment). Graph takes 4 MB per request after base64; we stay well
@@ -141,9 +141,6 @@ async fn restore_message(
     folder_id: &str,
     existing: &[String],
 ) -> Result<(Status, String, usize, Option<String>), ItemError> {
-    let stored = metadata(ctx.repo, rec).await?;
-    let mime = content(ctx.repo, rec).await?;
-    let parts = parse_mime(&mime);
     if !existing.is_empty() && ctx.conflict == ConflictPolicy::Skip {
         return Ok((
             Status::Skipped,
@@ -152,6 +149,9 @@ async fn restore_message(
             Some("a message with the same internetMessageId is already in the target folder".into()),
         ));
     }
+    let stored = metadata(ctx.repo, rec).await?;
+    let mime = content(ctx.repo, rec).await?;
+    let parts = parse_mime(&mime);
     let mut body = create_body(&stored, parts.as_ref());
     let attachments = parts.map(|p| p.attachments).unwrap_or_default();
     let mut inline = Vec::new();
@@ -263,6 +263,38 @@ async fn restore_contact(ctx: &Ctx<'_>, rec: &ItemRecord) -> Result<String, Item
     Ok(created.id)
 }
 
+/// Few messages: one filtered query each (Graph's `$filter` on internetMessageId); many, or a
+/// server refusing the filter: one listing of the folder.
+async fn existing_in(
+    resolver: &FolderResolver,
+    folder_id: &str,
+    mids: &[String],
+) -> Result<HashMap<String, Vec<String>>, GraphError> {
+    const FEW: usize = 20;
+    if mids.len() <= FEW {
+        let mut out = HashMap::new();
+        let mut refused = false;
+        for mid in mids.iter().filter(|m| !m.is_empty()) {
+            match resolver.find_by_message_id(folder_id, mid).await {
+                Ok(ids) => {
+                    if !ids.is_empty() {
+                        out.insert(mid.clone(), ids);
+                    }
+                }
+                Err(e) if e.status() == Some(400) => {
+                    refused = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !refused {
+            return Ok(out);
+        }
+    }
+    resolver.existing_messages(folder_id).await
+}
+
 fn target_path(container: Option<&str>, path: &str) -> String {
     match container {
         Some(c) if path.is_empty() => c.to_string(),
@@ -326,18 +358,25 @@ pub async fn run(
         });
     }
 
-    // Messages already in the target folders, for conflict detection.
-    let mut existing: HashMap<String, Result<HashMap<String, Vec<String>>, String>> = HashMap::new();
+    // Messages already in the target folders, for conflict detection: nothing in folders this
+    // restore created; a filtered query per message when a folder gets few; else one listing.
+    let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
     for rec in plan.items.iter().filter(|i| i.kind == kind::MESSAGE) {
-        if let Some(Ok(fid)) = folder_ids.get(&rec.path)
-            && !existing.contains_key(fid)
-        {
-            let r = resolver
-                .existing_messages(fid)
-                .await
-                .map_err(|e| format!("cannot list the target folder to detect conflicts: {e}"));
-            existing.insert(fid.clone(), r);
+        if let Some(Ok(fid)) = folder_ids.get(&rec.path) {
+            let mid = rec.attrs.get(attr::INTERNET_MESSAGE_ID).cloned().unwrap_or_default();
+            wanted.entry(fid.clone()).or_default().push(mid);
         }
+    }
+    let mut existing: HashMap<String, Result<HashMap<String, Vec<String>>, String>> = HashMap::new();
+    for (fid, mids) in &wanted {
+        let r = if resolver.created_here(fid) {
+            Ok(HashMap::new())
+        } else {
+            existing_in(&resolver, fid, mids)
+                .await
+                .map_err(|e| format!("cannot look into the target folder to detect conflicts: {e}"))
+        };
+        existing.insert(fid.clone(), r);
     }
 
     let ctx = Ctx {
@@ -361,7 +400,7 @@ pub async fn run(
                 let same = match existing.get(&fid) {
                     Some(Ok(map)) => rec
                         .attrs
-                        .get(crate::exchange::layout::attr::INTERNET_MESSAGE_ID)
+                        .get(attr::INTERNET_MESSAGE_ID)
                         .and_then(|mid| map.get(mid))
                         .cloned()
                         .unwrap_or_default(),

@@ -57,8 +57,9 @@ pub struct FolderResolver {
     source: BTreeMap<String, SourceFolder>,
     resolved: HashMap<String, String>,
     children: HashMap<String, Vec<FolderRow>>,
-    /// Folders this restore created (paths in the target), for the report.
+    /// Folders this restore created (names), for the report.
     pub created: Vec<String>,
+    created_ids: std::collections::HashSet<String>,
 }
 
 impl FolderResolver {
@@ -86,6 +87,7 @@ impl FolderResolver {
             resolved: HashMap::new(),
             children: HashMap::new(),
             created: Vec::new(),
+            created_ids: std::collections::HashSet::new(),
         }
     }
 
@@ -143,6 +145,7 @@ impl FolderResolver {
                     display_name: Some(name.to_string()),
                 });
                 self.created.push(name.to_string());
+                self.created_ids.insert(id.clone());
                 Ok(id)
             }
             Err(e) if e.status() == Some(409) || e.code() == Some("ErrorFolderExists") => {
@@ -216,6 +219,38 @@ impl FolderResolver {
         }
         let name = unescape_segment(segment);
         self.child(parent, &name).await
+    }
+
+    /// Whether this restore created the folder (then it holds nothing to conflict with).
+    pub fn created_here(&self, folder_id: &str) -> bool {
+        self.created_ids.contains(folder_id)
+    }
+
+    /// Ids of the messages in `folder_id` with this `internetMessageId` (one filtered query;
+    /// cheaper than [`Self::existing_messages`] for a few messages in a large folder).
+    pub async fn find_by_message_id(
+        &self,
+        folder_id: &str,
+        internet_message_id: &str,
+    ) -> Result<Vec<String>, GraphError> {
+        let literal = internet_message_id.replace('\'', "''");
+        let expr = format!("internetMessageId eq '{literal}'");
+        let filter = percent_encoding::utf8_percent_encode(&expr, percent_encoding::NON_ALPHANUMERIC);
+        let url = format!(
+            "users/{}/mailFolders/{}/messages?$filter={filter}&$select=id,internetMessageId",
+            self.user,
+            seg(folder_id)
+        );
+        let rows: Vec<MessageRow> = self
+            .graph
+            .pages_with(&url, ListOptions::default().immutable_ids())
+            .try_collect()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.internet_message_id.as_deref() == Some(internet_message_id))
+            .map(|r| r.id)
+            .collect())
     }
 
     /// Messages in folder `folder_id` by `internetMessageId` → their ids.
