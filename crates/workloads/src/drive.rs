@@ -44,7 +44,9 @@ pub use backup::DriveError;
 pub use config::{DriveBackupConfig, DriveSelection};
 pub use export::{ExportError, ExportOptions, ExportReport, RenamedEntry, export, safe_name};
 pub use quickxor::QuickXorHash;
-pub use report::{DriveBackupReport, DriveItemFailure, DriveProgress, DriveReport, NoDriveProgress};
+pub use report::{
+    DriveBackupReport, DriveItemFailure, DriveProgress, DriveReport, NoDriveProgress,
+};
 pub use restore::{Conflict, RestoreError, RestoreOptions, RestoreReport, RestoreTarget, restore};
 pub use run::{DriveRunError, backup, onedrives, site_libraries};
 pub use state::{DriveInfo, DriveKind, DriveState};

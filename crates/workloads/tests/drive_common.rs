@@ -42,7 +42,11 @@ pub async fn start(cfg: EmulatorConfig) -> Emulator {
 }
 
 pub fn graph(emu: &Emulator) -> GraphClient {
-    let mut cfg = GraphConfig::new(emu.tenant_id(), emu.client_id(), Credential::Secret(SecretString::new(emu.client_secret())));
+    let mut cfg = GraphConfig::new(
+        emu.tenant_id(),
+        emu.client_id(),
+        Credential::Secret(SecretString::new(emu.client_secret())),
+    );
     cfg.authority_host = emu.base_url().to_string();
     cfg.graph_base = emu.graph_url();
     cfg.read_timeout = Duration::from_secs(20);
@@ -78,23 +82,43 @@ pub fn config() -> DriveBackupConfig {
     }
 }
 
-pub async fn backup(repo: &Repository, graph: &GraphClient, cfg: &DriveBackupConfig, sel: &DriveSelection) -> DriveBackupReport {
-    let r = tenantvault_workloads::drive::backup(repo, graph, cfg, sel, None).await.expect("backup run");
+pub async fn backup(
+    repo: &Repository,
+    graph: &GraphClient,
+    cfg: &DriveBackupConfig,
+    sel: &DriveSelection,
+) -> DriveBackupReport {
+    let r = tenantvault_workloads::drive::backup(repo, graph, cfg, sel, None)
+        .await
+        .expect("backup run");
     for d in &r.drives {
-        assert!(d.error.is_none(), "drive {} failed: {:?}", d.drive.drive_id, d.error);
+        assert!(
+            d.error.is_none(),
+            "drive {} failed: {:?}",
+            d.drive.drive_id,
+            d.error
+        );
     }
     r
 }
 
 /// Bytes the emulator served from pre-authenticated content URLs (downloads).
 pub fn content_bytes(emu: &Emulator) -> u64 {
-    emu.state().stats.totals().get(&EndpointClass::Content).map_or(0, |c| c.bytes)
+    emu.state()
+        .stats
+        .totals()
+        .get(&EndpointClass::Content)
+        .map_or(0, |c| c.bytes)
 }
 
 /// Requests the emulator answered on drive and content URLs.
 pub fn drive_requests(emu: &Emulator) -> u64 {
     let t = emu.state().stats.totals();
-    [EndpointClass::Drive, EndpointClass::Content].iter().filter_map(|c| t.get(c)).map(|c| c.requests).sum()
+    [EndpointClass::Drive, EndpointClass::Content]
+        .iter()
+        .filter_map(|c| t.get(c))
+        .map(|c| c.requests)
+        .sum()
 }
 
 /// The emulator's live items of a drive: path below the root (`A/b.txt`) → content (`None`
@@ -128,7 +152,11 @@ pub async fn tree_of(repo: &Repository, snap: &Snapshot) -> BTreeMap<String, Opt
                 }
             }
             "file" => {
-                let content: Vec<bytes::Bytes> = repo.content_stream(&it).try_collect().await.expect("content");
+                let content: Vec<bytes::Bytes> = repo
+                    .content_stream(&it)
+                    .try_collect()
+                    .await
+                    .expect("content");
                 out.insert(full_path(&it), Some(content.concat()));
             }
             _ => {}
@@ -138,18 +166,38 @@ pub async fn tree_of(repo: &Repository, snap: &Snapshot) -> BTreeMap<String, Opt
 }
 
 /// Every record of a snapshot with content and metadata, by id (for run-to-run comparisons).
-pub async fn dump(repo: &Repository, snap: &Snapshot) -> BTreeMap<String, (String, String, Vec<u8>, BTreeMap<String, String>)> {
+pub async fn dump(
+    repo: &Repository,
+    snap: &Snapshot,
+) -> BTreeMap<String, (String, String, Vec<u8>, BTreeMap<String, String>)> {
     let items: Vec<ItemRecord> = snap.items().try_collect().await.expect("items");
     let mut out = BTreeMap::new();
     for it in items {
-        let content: Vec<bytes::Bytes> = repo.content_stream(&it).try_collect().await.expect("content");
-        out.insert(it.id.clone(), (it.path.clone(), it.name.clone(), content.concat(), it.attrs.clone()));
+        let content: Vec<bytes::Bytes> = repo
+            .content_stream(&it)
+            .try_collect()
+            .await
+            .expect("content");
+        out.insert(
+            it.id.clone(),
+            (
+                it.path.clone(),
+                it.name.clone(),
+                content.concat(),
+                it.attrs.clone(),
+            ),
+        );
     }
     out
 }
 
 pub async fn admin(emu: &Emulator, path: &str, body: serde_json::Value) -> serde_json::Value {
-    let r = reqwest::Client::new().post(format!("{}{path}", emu.base_url())).json(&body).send().await.expect("admin call");
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", emu.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("admin call");
     assert!(r.status().is_success(), "{path}: {}", r.status());
     r.json().await.expect("admin json")
 }

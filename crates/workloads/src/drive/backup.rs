@@ -18,7 +18,10 @@ use std::time::Instant;
 use futures::StreamExt;
 use serde_json::Value;
 use tenantvault_graph::{DeltaEvent, DriveItem, GraphClient, GraphError, Page, WithRaw};
-use tenantvault_repo::{BackupMode, BackupOptions, BackupSession, ItemMeta, ItemRecord, OwnerRef, ParentSelect, Repository};
+use tenantvault_repo::{
+    BackupMode, BackupOptions, BackupSession, ItemMeta, ItemRecord, OwnerRef, ParentSelect,
+    Repository,
+};
 
 use super::config::DriveBackupConfig;
 use super::fetch::verifying;
@@ -115,7 +118,9 @@ impl<'a> Job<'a> {
         progress: &'a dyn DriveProgress,
         report: &'a mut DriveReport,
     ) -> Result<Job<'a>, DriveError> {
-        let prev = session.parent().and_then(|p| DriveState::from_json(p.state()));
+        let prev = session
+            .parent()
+            .and_then(|p| DriveState::from_json(p.state()));
         let mut tree = Tree::default();
         if let Some(parent) = session.parent() {
             let mut items = Box::pin(parent.items());
@@ -124,11 +129,19 @@ impl<'a> Job<'a> {
                 if !rec.id.starts_with(FOLDER_PREFIX) {
                     break;
                 }
-                let id = rec.attrs.get(ATTR_ITEM).cloned().unwrap_or_else(|| rec.id[FOLDER_PREFIX.len()..].to_string());
+                let id = rec
+                    .attrs
+                    .get(ATTR_ITEM)
+                    .cloned()
+                    .unwrap_or_else(|| rec.id[FOLDER_PREFIX.len()..].to_string());
                 if rec.attrs.get(ATTR_ROOT).is_some_and(|v| v == "true") {
                     tree.set_root(&id);
                 } else {
-                    tree.upsert(&id, rec.attrs.get(ATTR_PARENT).map(String::as_str), &rec.name);
+                    tree.upsert(
+                        &id,
+                        rec.attrs.get(ATTR_PARENT).map(String::as_str),
+                        &rec.name,
+                    );
                 }
             }
         }
@@ -175,8 +188,16 @@ impl<'a> Job<'a> {
 
     /// Runs the delta round(s), the final passes, and commits. Returns the snapshot id.
     async fn run(&mut self) -> Result<String, DriveError> {
-        let base = format!("drives/{}/root/delta?$top={}", self.drive_id(), self.cfg.page_size.max(1));
-        let mut url = self.state.delta_link.clone().unwrap_or_else(|| base.clone());
+        let base = format!(
+            "drives/{}/root/delta?$top={}",
+            self.drive_id(),
+            self.cfg.page_size.max(1)
+        );
+        let mut url = self
+            .state
+            .delta_link
+            .clone()
+            .unwrap_or_else(|| base.clone());
         let new_link = loop {
             let mut round = self.graph.delta::<WithRaw<DriveItem>>(&url);
             let mut failure = None;
@@ -201,7 +222,9 @@ impl<'a> Job<'a> {
                     tracing::info!(drive = %self.drive_id(), code = %info.code, "delta token expired: enumerating the drive again");
                     self.report.resynced = true;
                     self.seen = Some(HashSet::new());
-                    url = location.filter(|l| !l.is_empty()).unwrap_or_else(|| base.clone());
+                    url = location
+                        .filter(|l| !l.is_empty())
+                        .unwrap_or_else(|| base.clone());
                 }
                 Some(e) => {
                     self.checkpoint_on_error().await;
@@ -232,7 +255,9 @@ impl<'a> Job<'a> {
 
     async fn maybe_checkpoint(&mut self) -> Result<(), DriveError> {
         self.since_checkpoint += 1;
-        if self.since_checkpoint < self.cfg.checkpoint_items && self.last_checkpoint.elapsed() < self.cfg.checkpoint_interval {
+        if self.since_checkpoint < self.cfg.checkpoint_items
+            && self.last_checkpoint.elapsed() < self.cfg.checkpoint_interval
+        {
             return Ok(());
         }
         let mut st = self.state.clone();
@@ -254,12 +279,17 @@ impl<'a> Job<'a> {
                 match entry_of(&w.value) {
                     Entry::Root => {
                         self.tree.set_root(&w.value.id);
-                        self.store_folder(&w.value, w.raw.get(), Some(String::new())).await?;
+                        self.store_folder(&w.value, w.raw.get(), Some(String::new()))
+                            .await?;
                     }
                     Entry::Folder => {
                         let item = &w.value;
                         let parent = item.parent_reference.as_ref().and_then(|p| p.id.clone());
-                        if self.tree.upsert(&item.id, parent.as_deref(), item.name.as_deref().unwrap_or_default()) {
+                        if self.tree.upsert(
+                            &item.id,
+                            parent.as_deref(),
+                            item.name.as_deref().unwrap_or_default(),
+                        ) {
                             self.check_paths = true;
                         }
                         let path = parent.as_deref().and_then(|p| self.tree.folder_path(p));
@@ -287,13 +317,22 @@ impl<'a> Job<'a> {
         }
     }
 
-    async fn store_folder(&mut self, item: &DriveItem, raw: &str, path: Option<String>) -> Result<(), DriveError> {
+    async fn store_folder(
+        &mut self,
+        item: &DriveItem,
+        raw: &str,
+        path: Option<String>,
+    ) -> Result<(), DriveError> {
         let id = folder_id(&item.id);
         self.touched.insert(id.clone());
         let orphan = path.is_none();
         let path = path.unwrap_or_default();
         let prev = self.session().previous(&id).await?;
-        let name = if item.root.is_some() { String::new() } else { item.name.clone().unwrap_or_default() };
+        let name = if item.root.is_some() {
+            String::new()
+        } else {
+            item.name.clone().unwrap_or_default()
+        };
         if let Some(p) = &prev
             && p.version == version_of(item)
             && p.path == path
@@ -323,12 +362,17 @@ impl<'a> Job<'a> {
         }
         let path = path.unwrap_or_default();
         if item.malware.is_some() {
-            self.fail(&id, "Graph flags this file as malware; not downloaded".into());
+            self.fail(
+                &id,
+                "Graph flags this file as malware; not downloaded".into(),
+            );
             return Ok(());
         }
         let prev = self.session().previous(&id).await?;
         if let Some(p) = prev.as_ref().filter(|p| same_content(p, item)) {
-            let same_meta = p.attrs.get(ATTR_ETAG) == item.e_tag.as_ref() && p.path == path && p.name == item.name.clone().unwrap_or_default();
+            let same_meta = p.attrs.get(ATTR_ETAG) == item.e_tag.as_ref()
+                && p.path == path
+                && p.name == item.name.clone().unwrap_or_default();
             if same_meta {
                 return Ok(());
             }
@@ -358,16 +402,13 @@ impl<'a> Job<'a> {
         let url = format!("drives/{}/items/{}/content", self.drive_id(), item.id);
         let expected_hash = meta.attrs.get(ATTR_QXH).cloned();
         let size = item.size.map(|s| s.max(0) as u64);
-        match self.download(&id, &url, size, expected_hash, meta).await? {
-            Some((bytes, hash)) => {
-                if let Some(h) = hash {
-                    tracing::trace!(item = %id, hash = %h, "verified");
-                }
-                self.report.files_downloaded += 1;
-                self.report.bytes_downloaded += bytes;
-                self.progress.files(1, bytes);
+        if let Some((bytes, hash)) = self.download(&id, &url, size, expected_hash, meta).await? {
+            if let Some(h) = hash {
+                tracing::trace!(item = %id, hash = %h, "verified");
             }
-            None => {}
+            self.report.files_downloaded += 1;
+            self.report.bytes_downloaded += bytes;
+            self.progress.files(1, bytes);
         }
         Ok(())
     }
@@ -414,26 +455,42 @@ impl<'a> Job<'a> {
 
     /// Lists the file's versions, stores the previous `cfg.versions` ones not stored yet,
     /// deletes stored ones that are no longer wanted, and returns the kept ids (comma list).
-    async fn store_versions(&mut self, item: &DriveItem, path: &str, prev: Option<&ItemRecord>) -> Result<String, DriveError> {
+    async fn store_versions(
+        &mut self,
+        item: &DriveItem,
+        path: &str,
+        prev: Option<&ItemRecord>,
+    ) -> Result<String, DriveError> {
         let url = format!("drives/{}/items/{}/versions", self.drive_id(), item.id);
         let listed: Vec<Value> = match self.graph.get::<Page<Value>>(&url).await {
             Ok(p) => p.value,
             Err(e) => {
-                self.fail(&version_id(&item.id, "*"), format!("listing versions: {}", reason(&e)));
-                return Ok(prev.and_then(|p| p.attrs.get(ATTR_VERSIONS).cloned()).unwrap_or_default());
+                self.fail(
+                    &version_id(&item.id, "*"),
+                    format!("listing versions: {}", reason(&e)),
+                );
+                return Ok(prev
+                    .and_then(|p| p.attrs.get(ATTR_VERSIONS).cloned())
+                    .unwrap_or_default());
             }
         };
         let mut kept = Vec::new();
         // Newest first; the first entry is the current version.
         for v in listed.iter().skip(1).take(self.cfg.versions as usize) {
-            let Some(vid) = v.get("id").and_then(Value::as_str).map(str::to_string) else { continue };
+            let Some(vid) = v.get("id").and_then(Value::as_str).map(str::to_string) else {
+                continue;
+            };
             let iid = version_id(&item.id, &vid);
             self.touched.insert(iid.clone());
             if self.session().previous(&iid).await?.is_some() {
                 kept.push(vid);
                 continue;
             }
-            let modified = v.get("lastModifiedDateTime").and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&chrono::Utc));
+            let modified = v
+                .get("lastModifiedDateTime")
+                .and_then(Value::as_str)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc));
             let size = v.get("size").and_then(Value::as_u64);
             let mut attrs = std::collections::BTreeMap::new();
             attrs.insert(ATTR_ITEM.to_string(), item.id.clone());
@@ -454,7 +511,11 @@ impl<'a> Job<'a> {
                 metadata: serde_json::to_vec(v).ok(),
                 attrs,
             };
-            let url = format!("drives/{}/items/{}/versions/{vid}/content", self.drive_id(), item.id);
+            let url = format!(
+                "drives/{}/items/{}/versions/{vid}/content",
+                self.drive_id(),
+                item.id
+            );
             if let Some((bytes, _)) = self.download(&iid, &url, size, None, meta).await? {
                 self.report.versions_downloaded += 1;
                 self.report.bytes_downloaded += bytes;
@@ -462,7 +523,10 @@ impl<'a> Job<'a> {
             }
         }
         if let Some(old) = prev.and_then(|p| p.attrs.get(ATTR_VERSIONS)) {
-            for vid in old.split(',').filter(|v| !v.is_empty() && !kept.iter().any(|k| k == v)) {
+            for vid in old
+                .split(',')
+                .filter(|v| !v.is_empty() && !kept.iter().any(|k| k == v))
+            {
                 let iid = version_id(&item.id, vid);
                 self.touched.insert(iid.clone());
                 self.session().delete_item(&iid).await?;
@@ -473,7 +537,9 @@ impl<'a> Job<'a> {
 
     /// Gives a moved file's stored versions the file's new path.
     async fn move_versions(&mut self, file: &ItemRecord, path: &str) -> Result<(), DriveError> {
-        let Some(list) = file.attrs.get(ATTR_VERSIONS).cloned() else { return Ok(()) };
+        let Some(list) = file.attrs.get(ATTR_VERSIONS).cloned() else {
+            return Ok(());
+        };
         let gid = file.attrs.get(ATTR_ITEM).cloned().unwrap_or_default();
         for vid in list.split(',').filter(|v| !v.is_empty()) {
             let iid = version_id(&gid, vid);
@@ -568,7 +634,11 @@ impl<'a> Job<'a> {
     /// Deletes a record whose folder is gone (or that a resync did not list) and re-paths a
     /// record whose folder moved.
     async fn recheck(&mut self, mut rec: ItemRecord, from_parent: bool) -> Result<(), DriveError> {
-        let gid = rec.attrs.get(ATTR_ITEM).cloned().unwrap_or_else(|| graph_id_of(&rec.id).to_string());
+        let gid = rec
+            .attrs
+            .get(ATTR_ITEM)
+            .cloned()
+            .unwrap_or_else(|| graph_id_of(&rec.id).to_string());
         if rec.attrs.get(ATTR_ROOT).is_some_and(|v| v == "true") {
             return Ok(());
         }
@@ -614,7 +684,11 @@ fn same_content(prev: &ItemRecord, item: &DriveItem) -> bool {
     if item.size.is_some_and(|s| s.max(0) as u64 != prev.size) {
         return false;
     }
-    let hash = item.file.as_ref().and_then(|f| f.hashes.as_ref()).and_then(|h| h.quick_xor_hash.as_deref());
+    let hash = item
+        .file
+        .as_ref()
+        .and_then(|f| f.hashes.as_ref())
+        .and_then(|h| h.quick_xor_hash.as_deref());
     match (hash, prev.attrs.get(ATTR_QXH)) {
         (Some(a), Some(b)) => same_hash(a, b),
         _ => match (item.c_tag.as_deref(), prev.attrs.get(ATTR_CTAG)) {

@@ -49,11 +49,17 @@ pub struct DriveSelection {
 impl DriveSelection {
     /// Every OneDrive.
     pub fn onedrive() -> Self {
-        Self { onedrive: true, ..Self::default() }
+        Self {
+            onedrive: true,
+            ..Self::default()
+        }
     }
 
     /// Every SharePoint document library.
     pub fn sharepoint() -> Self {
-        Self { sharepoint: true, ..Self::default() }
+        Self {
+            sharepoint: true,
+            ..Self::default()
+        }
     }
 }

@@ -81,7 +81,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExportError {
 }
 
 const RESERVED: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
 ];
 
 /// A name safe as one path component on Windows and Unix: no NUL/control characters, no
@@ -89,14 +90,28 @@ const RESERVED: &[&str] = &[
 /// reserved device name (`CON`, `NUL.txt`, `com1` …, which get a `_` prefix), at most
 /// [`MAX_NAME_BYTES`] bytes (truncated on a character boundary, keeping the extension).
 pub fn safe_name(name: &str) -> String {
-    let mut s: String = name.chars().map(|c| if c.is_control() || "/\\:*?\"<>|".contains(c) { '_' } else { c }).collect();
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || "/\\:*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
     while s.ends_with('.') || s.ends_with(' ') {
         s.pop();
     }
     if s.is_empty() {
         s.push('_');
     }
-    let stem = s.split('.').next().unwrap_or("").trim_end().to_ascii_uppercase();
+    let stem = s
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_ascii_uppercase();
     if RESERVED.contains(&stem.as_str()) {
         s = format!("_{s}");
     }
@@ -139,7 +154,12 @@ impl DirNames {
 }
 
 /// Exports `snap` (a drive snapshot) into `target`, which must be new or empty.
-pub async fn export(repo: &Repository, snap: &Snapshot, target: &Path, opts: &ExportOptions) -> Result<ExportReport, ExportError> {
+pub async fn export(
+    repo: &Repository,
+    snap: &Snapshot,
+    target: &Path,
+    opts: &ExportOptions,
+) -> Result<ExportReport, ExportError> {
     match std::fs::read_dir(target) {
         Ok(mut it) => {
             if it.next().is_some() {
@@ -147,13 +167,17 @@ pub async fn export(repo: &Repository, snap: &Snapshot, target: &Path, opts: &Ex
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(target).map_err(io(format!("creating {}", target.display())))?;
+            std::fs::create_dir_all(target)
+                .map_err(io(format!("creating {}", target.display())))?;
         }
         Err(e) => return Err(io(format!("reading {}", target.display()))(e)),
     }
-    let base = target.canonicalize().map_err(io(format!("resolving {}", target.display())))?;
+    let base = target
+        .canonicalize()
+        .map_err(io(format!("resolving {}", target.display())))?;
     let prefix = opts.folder.trim_matches('/').to_string();
-    let under = |path: &str| prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/"));
+    let under =
+        |path: &str| prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/"));
     let mut report = ExportReport::default();
     // Folder path (snapshot) → directory written.
     let mut dirs: HashMap<String, PathBuf> = HashMap::new();
@@ -175,8 +199,18 @@ pub async fn export(repo: &Repository, snap: &Snapshot, target: &Path, opts: &Ex
         }
     }
     // Parents before children: sort folders by depth.
-    folders.sort_by_key(|f| (f.path.matches('/').count() + usize::from(!f.path.is_empty()), f.path.clone(), f.name.clone()));
-    if !prefix.is_empty() && !folders.iter().any(|f| super::layout::full_path(f) == prefix) {
+    folders.sort_by_key(|f| {
+        (
+            f.path.matches('/').count() + usize::from(!f.path.is_empty()),
+            f.path.clone(),
+            f.name.clone(),
+        )
+    });
+    if !prefix.is_empty()
+        && !folders
+            .iter()
+            .any(|f| super::layout::full_path(f) == prefix)
+    {
         return Err(ExportError::NoSuchFolder(prefix));
     }
     for f in &folders {
@@ -184,7 +218,9 @@ pub async fn export(repo: &Repository, snap: &Snapshot, target: &Path, opts: &Ex
         if full.is_empty() {
             continue;
         }
-        let Some(parent_dir) = dirs.get(&f.path).cloned() else { continue };
+        let Some(parent_dir) = dirs.get(&f.path).cloned() else {
+            continue;
+        };
         let wanted = safe_name(&f.name);
         let name = names.claim(&parent_dir, wanted);
         let dir = parent_dir.join(&name);
@@ -208,7 +244,10 @@ pub async fn export(repo: &Repository, snap: &Snapshot, target: &Path, opts: &Ex
     for rec in files {
         let full = super::layout::full_path(&rec);
         let Some(dir) = dirs.get(&rec.path).cloned() else {
-            report.failed.push((original_path(&full), "its folder is not in the snapshot".into()));
+            report.failed.push((
+                original_path(&full),
+                "its folder is not in the snapshot".into(),
+            ));
             continue;
         };
         let name = names.claim(&dir, safe_name(&rec.name));
@@ -231,11 +270,18 @@ pub async fn export(repo: &Repository, snap: &Snapshot, target: &Path, opts: &Ex
 }
 
 fn original_path(escaped: &str) -> String {
-    escaped.split('/').map(unescape_segment).collect::<Vec<_>>().join("/")
+    escaped
+        .split('/')
+        .map(unescape_segment)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn rel(base: &Path, p: &Path) -> String {
-    p.strip_prefix(base).unwrap_or(p).to_string_lossy().into_owned()
+    p.strip_prefix(base)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Creates `dir` (one new component below an existing directory inside `base`).
@@ -245,17 +291,31 @@ fn create_dir_safely(base: &Path, dir: &Path) -> std::io::Result<()> {
 }
 
 fn ensure_inside(base: &Path, p: &Path) -> std::io::Result<()> {
-    let parent = p.parent().ok_or_else(|| std::io::Error::other("no parent"))?;
+    let parent = p
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent"))?;
     let real = parent.canonicalize()?;
     if !real.starts_with(base) || p.file_name().is_none() {
-        return Err(std::io::Error::other(format!("{} would leave the target directory", p.display())));
+        return Err(std::io::Error::other(format!(
+            "{} would leave the target directory",
+            p.display()
+        )));
     }
     Ok(())
 }
 
-async fn write_file(repo: &Repository, base: &Path, path: &Path, rec: &ItemRecord) -> std::io::Result<u64> {
+async fn write_file(
+    repo: &Repository,
+    base: &Path,
+    path: &Path,
+    rec: &ItemRecord,
+) -> std::io::Result<u64> {
     ensure_inside(base, path)?;
-    let mut f = tokio::fs::OpenOptions::new().write(true).create_new(true).open(path).await?;
+    let mut f = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .await?;
     let mut stream = Box::pin(repo.content_stream(rec));
     let mut n = 0u64;
     while let Some(chunk) = stream.next().await {

@@ -23,7 +23,9 @@ pub enum FetchError {
     #[error("download failed: {0}")]
     Graph(String),
     /// The bytes do not hash to the published QuickXorHash.
-    #[error("quickXorHash mismatch: Graph published {expected}, the downloaded bytes hash to {actual}")]
+    #[error(
+        "quickXorHash mismatch: Graph published {expected}, the downloaded bytes hash to {actual}"
+    )]
     HashMismatch {
         /// Published hash.
         expected: String,
@@ -64,7 +66,11 @@ pub struct VerifyingReader<S> {
 
 impl<S> VerifyingReader<S> {
     /// Wraps `stream`; `expected_*` are what Graph published (a missing hash is not checked).
-    pub fn new(stream: S, expected_size: Option<u64>, expected_hash: Option<String>) -> (Self, Arc<Mutex<Outcome>>) {
+    pub fn new(
+        stream: S,
+        expected_size: Option<u64>,
+        expected_hash: Option<String>,
+    ) -> (Self, Arc<Mutex<Outcome>>) {
         let outcome = Arc::new(Mutex::new(Outcome::default()));
         (
             Self {
@@ -98,7 +104,10 @@ impl<S> VerifyingReader<S> {
         if let Some(expected) = self.expected_size
             && expected != bytes
         {
-            return Err(self.fail(FetchError::SizeMismatch { expected, actual: bytes }));
+            return Err(self.fail(FetchError::SizeMismatch {
+                expected,
+                actual: bytes,
+            }));
         }
         if let Some(expected) = self.expected_hash.clone()
             && !same_hash(&expected, &actual)
@@ -114,7 +123,11 @@ impl<S> AsyncRead for VerifyingReader<S>
 where
     S: Stream<Item = Result<Bytes, GraphError>> + Unpin,
 {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
         loop {
             if !this.chunk.is_empty() {
@@ -130,7 +143,9 @@ where
             match Pin::new(&mut this.stream).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(b))) => this.chunk = b,
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(this.fail(FetchError::Graph(e.to_string())))),
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(Err(this.fail(FetchError::Graph(e.to_string()))));
+                }
                 Poll::Ready(None) => return Poll::Ready(this.verify()),
             }
         }
@@ -138,7 +153,11 @@ where
 }
 
 /// Convenience: a verifying reader over a Graph download.
-pub fn verifying(stream: ByteStream, size: Option<u64>, hash: Option<String>) -> (VerifyingReader<ByteStream>, Arc<Mutex<Outcome>>) {
+pub fn verifying(
+    stream: ByteStream,
+    size: Option<u64>,
+    hash: Option<String>,
+) -> (VerifyingReader<ByteStream>, Arc<Mutex<Outcome>>) {
     VerifyingReader::new(stream, size, hash)
 }
 
@@ -153,22 +172,42 @@ mod tests {
 
     #[tokio::test]
     async fn good_content_passes_and_reports_its_hash() {
-        let (mut r, out) = VerifyingReader::new(stream(vec![b"hello", b" ", b"world"]), Some(11), Some("aCgDG9jwBhDc4Q1yawMZAAAAAAA=".into()));
+        let (mut r, out) = VerifyingReader::new(
+            stream(vec![b"hello", b" ", b"world"]),
+            Some(11),
+            Some("aCgDG9jwBhDc4Q1yawMZAAAAAAA=".into()),
+        );
         let mut v = Vec::new();
         r.read_to_end(&mut v).await.unwrap();
         assert_eq!(v, b"hello world");
         let o = out.lock();
-        assert_eq!((o.bytes, o.hash.as_deref(), o.error.is_none()), (11, Some("aCgDG9jwBhDc4Q1yawMZAAAAAAA="), true));
+        assert_eq!(
+            (o.bytes, o.hash.as_deref(), o.error.is_none()),
+            (11, Some("aCgDG9jwBhDc4Q1yawMZAAAAAAA="), true)
+        );
     }
 
     #[tokio::test]
     async fn wrong_hash_or_size_fails_the_read() {
-        let (mut r, out) = VerifyingReader::new(stream(vec![b"hello world"]), Some(11), Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()));
+        let (mut r, out) = VerifyingReader::new(
+            stream(vec![b"hello world"]),
+            Some(11),
+            Some("AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()),
+        );
         let mut v = Vec::new();
         assert!(r.read_to_end(&mut v).await.is_err());
-        assert!(matches!(out.lock().error, Some(FetchError::HashMismatch { .. })));
+        assert!(matches!(
+            out.lock().error,
+            Some(FetchError::HashMismatch { .. })
+        ));
         let (mut r, out) = VerifyingReader::new(stream(vec![b"hello"]), Some(11), None);
         assert!(r.read_to_end(&mut Vec::new()).await.is_err());
-        assert_eq!(out.lock().error, Some(FetchError::SizeMismatch { expected: 11, actual: 5 }));
+        assert_eq!(
+            out.lock().error,
+            Some(FetchError::SizeMismatch {
+                expected: 11,
+                actual: 5
+            })
+        );
     }
 }

@@ -157,7 +157,10 @@ pub fn item_meta(item: &DriveItem, path: &str, metadata: Vec<u8>) -> ItemMeta {
         }
     };
     put(ATTR_ITEM, Some(item.id.clone()));
-    put(ATTR_PARENT, item.parent_reference.as_ref().and_then(|p| p.id.clone()));
+    put(
+        ATTR_PARENT,
+        item.parent_reference.as_ref().and_then(|p| p.id.clone()),
+    );
     put(ATTR_ETAG, item.e_tag.clone());
     put(ATTR_CTAG, item.c_tag.clone());
     put(ATTR_FS_CREATED, rfc3339(fs.created_date_time));
@@ -167,13 +170,24 @@ pub fn item_meta(item: &DriveItem, path: &str, metadata: Vec<u8>) -> ItemMeta {
     }
     if let Some(f) = &item.file {
         put(ATTR_MIME, f.mime_type.clone());
-        put(ATTR_QXH, f.hashes.as_ref().and_then(|h| h.quick_xor_hash.clone()));
+        put(
+            ATTR_QXH,
+            f.hashes.as_ref().and_then(|h| h.quick_xor_hash.clone()),
+        );
     }
     ItemMeta {
         id,
         kind: kind.to_string(),
-        path: if entry == Entry::Root { String::new() } else { path.to_string() },
-        name: if entry == Entry::Root { String::new() } else { item.name.clone().unwrap_or_default() },
+        path: if entry == Entry::Root {
+            String::new()
+        } else {
+            path.to_string()
+        },
+        name: if entry == Entry::Root {
+            String::new()
+        } else {
+            item.name.clone().unwrap_or_default()
+        },
         created: fs.created_date_time.or(item.created_date_time),
         modified: fs.last_modified_date_time.or(item.last_modified_date_time),
         received: None,

@@ -30,7 +30,9 @@ impl Default for QuickXorHash {
 
 impl std::fmt::Debug for QuickXorHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QuickXorHash").field("len", &self.len).finish_non_exhaustive()
+        f.debug_struct("QuickXorHash")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
     }
 }
 
@@ -60,7 +62,10 @@ impl QuickXorHash {
         // Head: up to the next lane-0 boundary.
         if self.next != 0 {
             let n = (LANES - self.next).min(data.len());
-            for (lane, b) in self.lanes[self.next..self.next + n].iter_mut().zip(&data[..n]) {
+            for (lane, b) in self.lanes[self.next..self.next + n]
+                .iter_mut()
+                .zip(&data[..n])
+            {
                 *lane ^= b;
             }
             self.next = (self.next + n) % LANES;
@@ -118,7 +123,11 @@ fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
         for k in 0..4 {
             if k <= chunk.len() {
@@ -175,13 +184,18 @@ mod tests {
 
     #[test]
     fn microsoft_test_vector() {
-        assert_eq!(QuickXorHash::of(b"hello world"), "aCgDG9jwBhDc4Q1yawMZAAAAAAA=");
+        assert_eq!(
+            QuickXorHash::of(b"hello world"),
+            "aCgDG9jwBhDc4Q1yawMZAAAAAAA="
+        );
         assert_eq!(QuickXorHash::of(b""), "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
     }
 
     #[test]
     fn matches_the_bitwise_model_for_any_split() {
-        let data: Vec<u8> = (0..2000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..2000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         for len in [0, 1, 7, 159, 160, 161, 319, 320, 999, 2000] {
             let want = slow(&data[..len]);
             let mut one = QuickXorHash::new();

@@ -73,7 +73,10 @@ pub struct DriveBackupReport {
 impl DriveBackupReport {
     /// Failed items plus failed drives.
     pub fn failures(&self) -> usize {
-        self.drives.iter().map(|d| d.failures.len() + usize::from(d.error.is_some())).sum()
+        self.drives
+            .iter()
+            .map(|d| d.failures.len() + usize::from(d.error.is_some()))
+            .sum()
     }
 
     /// Files downloaded in total.

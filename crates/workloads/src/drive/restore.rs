@@ -12,11 +12,16 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
-use tenantvault_graph::{DRIVE_FRAGMENT_UNIT, DriveItem, FileSource, GraphClient, GraphError, UploadTarget};
+use tenantvault_graph::{
+    DRIVE_FRAGMENT_UNIT, DriveItem, FileSource, GraphClient, GraphError, UploadTarget,
+};
 use tenantvault_repo::{ItemRecord, Repository, Snapshot};
 use tokio::io::AsyncWriteExt;
 
-use super::layout::{ATTR_FS_CREATED, ATTR_FS_MODIFIED, ATTR_QXH, KIND_FILE, KIND_FOLDER, full_path, unescape_segment};
+use super::layout::{
+    ATTR_FS_CREATED, ATTR_FS_MODIFIED, ATTR_QXH, KIND_FILE, KIND_FOLDER, full_path,
+    unescape_segment,
+};
 use super::quickxor::same_hash;
 use super::state::DriveState;
 
@@ -53,7 +58,9 @@ impl std::str::FromStr for Conflict {
             "skip" => Ok(Conflict::Skip),
             "replace" => Ok(Conflict::Replace),
             "rename" => Ok(Conflict::Rename),
-            _ => Err(format!("conflict must be skip, replace or rename, not {s:?}")),
+            _ => Err(format!(
+                "conflict must be skip, replace or rename, not {s:?}"
+            )),
         }
     }
 }
@@ -174,11 +181,19 @@ struct Restorer<'a> {
 }
 
 /// Restores from `snap` (a drive snapshot) according to `opts`.
-pub async fn restore(repo: &Repository, graph: &GraphClient, snap: &Snapshot, opts: &RestoreOptions) -> Result<RestoreReport, RestoreError> {
+pub async fn restore(
+    repo: &Repository,
+    graph: &GraphClient,
+    snap: &Snapshot,
+    opts: &RestoreOptions,
+) -> Result<RestoreReport, RestoreError> {
     let started = Instant::now();
-    let state = DriveState::from_json(snap.state()).ok_or_else(|| RestoreError::NotADriveSnapshot(snap.id().0.clone()))?;
+    let state = DriveState::from_json(snap.state())
+        .ok_or_else(|| RestoreError::NotADriveSnapshot(snap.id().0.clone()))?;
     if opts.chunk_size == 0 || !opts.chunk_size.is_multiple_of(DRIVE_FRAGMENT_UNIT) {
-        return Err(RestoreError::Invalid(format!("chunk size must be a multiple of {DRIVE_FRAGMENT_UNIT} bytes")));
+        return Err(RestoreError::Invalid(format!(
+            "chunk size must be a multiple of {DRIVE_FRAGMENT_UNIT} bytes"
+        )));
     }
     let sel = opts.path.trim_matches('/').to_string();
     let inside = |p: &str| sel.is_empty() || p == sel || p.starts_with(&format!("{sel}/"));
@@ -228,7 +243,12 @@ pub async fn restore(repo: &Repository, graph: &GraphClient, snap: &Snapshot, op
     let base = match folder_name {
         None => root.id.clone(),
         Some(n) => {
-            let name = n.unwrap_or_else(|| format!("Restored {}", chrono::Utc::now().format("%Y-%m-%d %H-%M-%S")));
+            let name = n.unwrap_or_else(|| {
+                format!(
+                    "Restored {}",
+                    chrono::Utc::now().format("%Y-%m-%d %H-%M-%S")
+                )
+            });
             let created: DriveItem = sp
                 .post_json(&format!("drives/{drive}/items/{}/children", root.id), &json!({"name": name, "folder": {}, "@microsoft.graph.conflictBehavior": "rename"}))
                 .await?;
@@ -242,7 +262,9 @@ pub async fn restore(repo: &Repository, graph: &GraphClient, snap: &Snapshot, op
         if strip.is_empty() {
             p.to_string()
         } else {
-            p.strip_prefix(&strip).map(|x| x.trim_start_matches('/').to_string()).unwrap_or_else(|| p.to_string())
+            p.strip_prefix(&strip)
+                .map(|x| x.trim_start_matches('/').to_string())
+                .unwrap_or_else(|| p.to_string())
         }
     };
     for f in &folders {
@@ -256,7 +278,10 @@ pub async fn restore(repo: &Repository, graph: &GraphClient, snap: &Snapshot, op
         let original = full_path(f);
         match r.ensure_folder(&parent).await {
             Ok(pid) => r.upload(&pid, f, &original).await,
-            Err(e) => r.report.failed.push((original, format!("destination folder: {e}"))),
+            Err(e) => r
+                .report
+                .failed
+                .push((original, format!("destination folder: {e}"))),
         }
     }
     r.report.seconds = started.elapsed().as_secs_f64();
@@ -274,15 +299,31 @@ impl Restorer<'_> {
         let seg = rel.rsplit_once('/').map_or(rel, |(_, n)| n);
         let name = unescape_segment(seg);
         let url = format!("drives/{}/items/{parent}/children", self.drive);
-        let id = match self.graph.post_json::<DriveItem>(&url, &json!({"name": name, "folder": {}, "@microsoft.graph.conflictBehavior": "fail"})).await {
+        let id = match self
+            .graph
+            .post_json::<DriveItem>(
+                &url,
+                &json!({"name": name, "folder": {}, "@microsoft.graph.conflictBehavior": "fail"}),
+            )
+            .await
+        {
             Ok(item) => {
                 self.report.folders_created += 1;
                 item.id
             }
             Err(e) if e.status() == Some(409) => {
-                let existing: DriveItem = self.graph.get(&format!("drives/{}/items/{parent}:/{}:", self.drive, encode_segment(&name))).await?;
+                let existing: DriveItem = self
+                    .graph
+                    .get(&format!(
+                        "drives/{}/items/{parent}:/{}:",
+                        self.drive,
+                        encode_segment(&name)
+                    ))
+                    .await?;
                 if existing.folder.is_none() {
-                    return Err(GraphError::InvalidRequest(format!("a file named {name:?} is in the way of a folder")));
+                    return Err(GraphError::InvalidRequest(format!(
+                        "a file named {name:?} is in the way of a folder"
+                    )));
                 }
                 existing.id
             }
@@ -306,11 +347,18 @@ impl Restorer<'_> {
     async fn upload(&mut self, parent: &str, rec: &ItemRecord, original: &str) {
         match self.try_upload(parent, rec).await {
             Ok(Some(item)) => {
-                let got = item.file.as_ref().and_then(|f| f.hashes.as_ref()).and_then(|h| h.quick_xor_hash.clone());
+                let got = item
+                    .file
+                    .as_ref()
+                    .and_then(|f| f.hashes.as_ref())
+                    .and_then(|h| h.quick_xor_hash.clone());
                 if let (Some(want), Some(got)) = (rec.attrs.get(ATTR_QXH), got)
                     && !same_hash(want, &got)
                 {
-                    self.report.failed.push((original.to_string(), format!("uploaded content hashes to {got}, backup recorded {want}")));
+                    self.report.failed.push((
+                        original.to_string(),
+                        format!("uploaded content hashes to {got}, backup recorded {want}"),
+                    ));
                     return;
                 }
                 self.report.files += 1;
@@ -322,7 +370,11 @@ impl Restorer<'_> {
     }
 
     /// `Ok(None)` = skipped because of a name clash.
-    async fn try_upload(&mut self, parent: &str, rec: &ItemRecord) -> Result<Option<DriveItem>, String> {
+    async fn try_upload(
+        &mut self,
+        parent: &str,
+        rec: &ItemRecord,
+    ) -> Result<Option<DriveItem>, String> {
         let name = &rec.name;
         let behavior = self.opts.conflict.behavior();
         let fsi = Self::file_system_info(rec);
@@ -332,8 +384,16 @@ impl Restorer<'_> {
             while let Some(c) = stream.next().await {
                 buf.extend_from_slice(&c.map_err(|e| format!("reading the backup: {e}"))?);
             }
-            let url = format!("drives/{}/items/{parent}:/{}:/content?@microsoft.graph.conflictBehavior={behavior}", self.drive, encode_segment(name));
-            match self.graph.put_bytes::<DriveItem>(&url, buf.freeze(), "application/octet-stream").await {
+            let url = format!(
+                "drives/{}/items/{parent}:/{}:/content?@microsoft.graph.conflictBehavior={behavior}",
+                self.drive,
+                encode_segment(name)
+            );
+            match self
+                .graph
+                .put_bytes::<DriveItem>(&url, buf.freeze(), "application/octet-stream")
+                .await
+            {
                 Ok(i) => i,
                 Err(e) if e.status() == Some(409) => return Ok(None),
                 Err(e) => return Err(e.to_string()),
@@ -350,8 +410,17 @@ impl Restorer<'_> {
         };
         if fsi.as_object().is_some_and(|m| !m.is_empty()) {
             let url = format!("drives/{}/items/{}", self.drive, item.id);
-            match self.graph.patch_json::<DriveItem>(&url, &json!({"fileSystemInfo": fsi})).await {
-                Ok(updated) => return Ok(Some(DriveItem { file: item.file.clone(), ..updated })),
+            match self
+                .graph
+                .patch_json::<DriveItem>(&url, &json!({"fileSystemInfo": fsi}))
+                .await
+            {
+                Ok(updated) => {
+                    return Ok(Some(DriveItem {
+                        file: item.file.clone(),
+                        ..updated
+                    }));
+                }
                 Err(e) => return Err(format!("setting timestamps: {e}")),
             }
         }
@@ -360,28 +429,58 @@ impl Restorer<'_> {
 
     /// Upload session: the content is spooled to a temporary file (never held in memory) so
     /// fragments can be re-sent from any offset the server asks for.
-    async fn large(&mut self, parent: &str, rec: &ItemRecord, behavior: &str, fsi: &Value) -> Result<Option<DriveItem>, String> {
+    async fn large(
+        &mut self,
+        parent: &str,
+        rec: &ItemRecord,
+        behavior: &str,
+        fsi: &Value,
+    ) -> Result<Option<DriveItem>, String> {
         let spool = tempfile::NamedTempFile::new().map_err(|e| format!("temporary file: {e}"))?;
         {
-            let mut f = tokio::fs::File::create(spool.path()).await.map_err(|e| format!("temporary file: {e}"))?;
+            let mut f = tokio::fs::File::create(spool.path())
+                .await
+                .map_err(|e| format!("temporary file: {e}"))?;
             let mut stream = Box::pin(self.repo.content_stream(rec));
             while let Some(c) = stream.next().await {
                 let c: Bytes = c.map_err(|e| format!("reading the backup: {e}"))?;
-                f.write_all(&c).await.map_err(|e| format!("temporary file: {e}"))?;
+                f.write_all(&c)
+                    .await
+                    .map_err(|e| format!("temporary file: {e}"))?;
             }
-            f.flush().await.map_err(|e| format!("temporary file: {e}"))?;
+            f.flush()
+                .await
+                .map_err(|e| format!("temporary file: {e}"))?;
         }
-        let url = format!("drives/{}/items/{parent}:/{}:/createUploadSession", self.drive, encode_segment(&rec.name));
+        let url = format!(
+            "drives/{}/items/{parent}:/{}:/createUploadSession",
+            self.drive,
+            encode_segment(&rec.name)
+        );
         let body = json!({"item": {"@microsoft.graph.conflictBehavior": behavior, "name": rec.name, "fileSystemInfo": fsi}});
         let session = match self.graph.create_upload_session(&url, &body).await {
             Ok(s) => s,
             Err(e) if e.status() == Some(409) => return Ok(None),
             Err(e) => return Err(format!("creating the upload session: {e}")),
         };
-        let mut source = FileSource::open(spool.path()).await.map_err(|e| format!("temporary file: {e}"))?;
-        match self.graph.upload_to_session(&session, UploadTarget::Drive, &mut source, Some(self.opts.chunk_size)).await {
+        let mut source = FileSource::open(spool.path())
+            .await
+            .map_err(|e| format!("temporary file: {e}"))?;
+        match self
+            .graph
+            .upload_to_session(
+                &session,
+                UploadTarget::Drive,
+                &mut source,
+                Some(self.opts.chunk_size),
+            )
+            .await
+        {
             Ok(out) => {
-                let item: DriveItem = out.item.and_then(|v| serde_json::from_value(v).ok()).ok_or("upload finished without a driveItem")?;
+                let item: DriveItem = out
+                    .item
+                    .and_then(|v| serde_json::from_value(v).ok())
+                    .ok_or("upload finished without a driveItem")?;
                 Ok(Some(item))
             }
             Err(e) if e.status() == Some(409) => Ok(None),

@@ -47,22 +47,40 @@ fn drive_info(d: &Drive, kind: DriveKind) -> DriveInfo {
 }
 
 /// The OneDrives of the selected users (users without a OneDrive are skipped, unless named).
-pub async fn onedrives(graph: &GraphClient, sel: &DriveSelection) -> Result<(Vec<DriveInfo>, Vec<DriveReport>), DriveRunError> {
+pub async fn onedrives(
+    graph: &GraphClient,
+    sel: &DriveSelection,
+) -> Result<(Vec<DriveInfo>, Vec<DriveReport>), DriveRunError> {
     let users: Vec<User> = graph
         .pages::<User>("users?$select=id,userPrincipalName,displayName,mail")
         .try_collect()
         .await
-        .map_err(|source| DriveRunError::Listing { what: "users", source })?;
+        .map_err(|source| DriveRunError::Listing {
+            what: "users",
+            source,
+        })?;
     let wanted = |u: &User| {
         sel.users.is_empty()
             || sel.users.iter().any(|w| {
-                w.eq_ignore_ascii_case(&u.id) || u.user_principal_name.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(w)) || u.mail.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(w))
+                w.eq_ignore_ascii_case(&u.id)
+                    || u.user_principal_name
+                        .as_deref()
+                        .is_some_and(|p| p.eq_ignore_ascii_case(w))
+                    || u.mail.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(w))
             })
     };
     let unknown: Vec<String> = sel
         .users
         .iter()
-        .filter(|w| !users.iter().any(|u| u.id.eq_ignore_ascii_case(w) || u.user_principal_name.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(w)) || u.mail.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(w))))
+        .filter(|w| {
+            !users.iter().any(|u| {
+                u.id.eq_ignore_ascii_case(w)
+                    || u.user_principal_name
+                        .as_deref()
+                        .is_some_and(|p| p.eq_ignore_ascii_case(w))
+                    || u.mail.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(w))
+            })
+        })
         .cloned()
         .collect();
     if !unknown.is_empty() {
@@ -98,21 +116,37 @@ pub async fn onedrives(graph: &GraphClient, sel: &DriveSelection) -> Result<(Vec
 }
 
 fn site_matches(s: &Site, w: &str) -> bool {
-    [Some(&s.id), s.name.as_ref(), s.display_name.as_ref(), s.web_url.as_ref()]
-        .into_iter()
-        .flatten()
-        .any(|v| v.eq_ignore_ascii_case(w))
+    [
+        Some(&s.id),
+        s.name.as_ref(),
+        s.display_name.as_ref(),
+        s.web_url.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|v| v.eq_ignore_ascii_case(w))
 }
 
 /// The document libraries of the selected sites.
-pub async fn site_libraries(graph: &GraphClient, sel: &DriveSelection) -> Result<(Vec<DriveInfo>, Vec<DriveReport>), DriveRunError> {
+pub async fn site_libraries(
+    graph: &GraphClient,
+    sel: &DriveSelection,
+) -> Result<(Vec<DriveInfo>, Vec<DriveReport>), DriveRunError> {
     let sp = graph.sharepoint();
     let sites: Vec<Site> = sp
         .pages::<Site>("sites/getAllSites")
         .try_collect()
         .await
-        .map_err(|source| DriveRunError::Listing { what: "sites", source })?;
-    let unknown: Vec<String> = sel.sites.iter().filter(|w| !sites.iter().any(|s| site_matches(s, w))).cloned().collect();
+        .map_err(|source| DriveRunError::Listing {
+            what: "sites",
+            source,
+        })?;
+    let unknown: Vec<String> = sel
+        .sites
+        .iter()
+        .filter(|w| !sites.iter().any(|s| site_matches(s, w)))
+        .cloned()
+        .collect();
     if !unknown.is_empty() {
         return Err(DriveRunError::UnknownSite(unknown));
     }
@@ -122,7 +156,10 @@ pub async fn site_libraries(graph: &GraphClient, sel: &DriveSelection) -> Result
         if !sel.sites.is_empty() && !sel.sites.iter().any(|w| site_matches(s, w)) {
             continue;
         }
-        let drives: Result<Vec<Drive>, GraphError> = sp.pages::<Drive>(&format!("sites/{}/drives", s.id)).try_collect().await;
+        let drives: Result<Vec<Drive>, GraphError> = sp
+            .pages::<Drive>(&format!("sites/{}/drives", s.id))
+            .try_collect()
+            .await;
         match drives {
             Ok(ds) => out.extend(ds.iter().map(|d| {
                 let mut info = drive_info(d, DriveKind::Sharepoint);

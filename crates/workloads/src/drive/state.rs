@@ -79,7 +79,9 @@ pub struct DriveState {
 impl DriveState {
     /// Parses a snapshot state; `None` if it is not a drive state.
     pub fn from_json(v: &serde_json::Value) -> Option<Self> {
-        serde_json::from_value(v.clone()).ok().filter(|s: &DriveState| s.version == 1)
+        serde_json::from_value(v.clone())
+            .ok()
+            .filter(|s: &DriveState| s.version == 1)
     }
 
     /// As JSON.

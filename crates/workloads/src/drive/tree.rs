@@ -90,7 +90,9 @@ impl Tree {
         let mut chain = Vec::new();
         let mut cur = id.to_string();
         let found = loop {
-            let Some(n) = self.nodes.get(&cur) else { break false };
+            let Some(n) = self.nodes.get(&cur) else {
+                break false;
+            };
             match &n.parent {
                 None => break Some(cur.as_str()) == self.root.as_deref(),
                 Some(p) => {
@@ -102,20 +104,30 @@ impl Tree {
                 }
             }
         };
-        let path = found.then(|| chain.iter().rev().fold(String::new(), |acc, n| join(&acc, n)));
+        let path = found.then(|| {
+            chain
+                .iter()
+                .rev()
+                .fold(String::new(), |acc, n| join(&acc, n))
+        });
         self.paths.lock().insert(id.to_string(), path.clone());
         path
     }
 
     /// Ids of folders no longer reachable from the root.
     pub fn unreachable(&self) -> Vec<String> {
-        self.nodes.keys().filter(|id| self.folder_path(id).is_none()).cloned().collect()
+        self.nodes
+            .keys()
+            .filter(|id| self.folder_path(id).is_none())
+            .cloned()
+            .collect()
     }
 
     /// Keeps only the folders in `keep` (plus the root).
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         let root = self.root.clone();
-        self.nodes.retain(|id, _| Some(id.as_str()) == root.as_deref() || keep(id));
+        self.nodes
+            .retain(|id, _| Some(id.as_str()) == root.as_deref() || keep(id));
         self.paths.lock().clear();
     }
 }
