@@ -171,11 +171,15 @@ pub(crate) async fn pipeline(
     let is_fault = resp.extensions().get::<ResetConnection>().is_some()
         || matches!(status.as_u16(), 500 | 502 | 504)
         || (status == StatusCode::SERVICE_UNAVAILABLE && class != EndpointClass::Other);
-    let size = resp
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
+    // Exact body size when known (buffered bodies), else the declared Content-Length.
+    let size = axum::body::HttpBody::size_hint(resp.body())
+        .exact()
+        .or_else(|| {
+            resp.headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .unwrap_or(0);
     state.stats.record(
         class,

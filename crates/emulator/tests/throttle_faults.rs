@@ -49,6 +49,20 @@ async fn fifth_concurrent_request_on_a_mailbox_gets_429() {
         .await
         .expect("json");
     assert_eq!(stats["totals"]["mail"]["throttled"], 1);
+    assert!(
+        stats["totals"]["mail"]["bytes"].as_u64().expect("bytes") > 400,
+        "response bytes counted: {stats}"
+    );
+    let row = stats["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["class"] == "mail")
+        .expect("mail row")
+        .clone();
+    assert_eq!(row["app"], emu.client_id());
+    assert_eq!(row["owner"], u);
+    assert_eq!(row["requests"], 5);
 }
 
 #[tokio::test]
