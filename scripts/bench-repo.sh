@@ -123,7 +123,7 @@ bench_corpus() {
   echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "cpus $(nproc)"
   echo "load_before $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "versions tenantvault=$(git -C "$ROOT" rev-parse --short HEAD) $(restic version | cut -d' ' -f1-2 | tr ' ' '=') $(borg --version | tr ' ' '=')"
+  echo "versions tenantvault=$(git -C "$ROOT" describe --always --dirty) $(restic version | cut -d' ' -f1-2 | tr ' ' '=') $(borg --version | tr ' ' '=')"
 } >>"$WORK/raw.txt"
 if [[ $CORPUS == usr || $CORPUS == all ]]; then prepare_usr; bench_corpus usr; fi
 if [[ $CORPUS == mail || $CORPUS == all ]]; then prepare_mail; bench_corpus mail; fi
