@@ -22,7 +22,11 @@ impl Rng {
 }
 
 fn words(rng: &mut Rng, n: usize) -> String {
-    const W: &[&str] = &["the", "meeting", "budget", "please", "review", "attached", "report", "thanks", "regards", "project", "deadline", "client", "update", "quarter", "team", "schedule", "invoice", "contract", "draft", "final"];
+    const W: &[&str] = &[
+        "the", "meeting", "budget", "please", "review", "attached", "report", "thanks", "regards",
+        "project", "deadline", "client", "update", "quarter", "team", "schedule", "invoice",
+        "contract", "draft", "final",
+    ];
     let mut s = String::new();
     for i in 0..n {
         s.push_str(W[rng.below(W.len() as u64) as usize]);
@@ -43,7 +47,10 @@ fn base64_lines(data: &[u8]) -> String {
 
 fn mail_corpus(docs: &[(String, Vec<u8>)], n: usize) -> Vec<Vec<u8>> {
     let mut rng = Rng(0x9e3779b97f4a7c15);
-    let encoded: Vec<(String, String)> = docs.iter().map(|(n, d)| (n.clone(), base64_lines(d))).collect();
+    let encoded: Vec<(String, String)> = docs
+        .iter()
+        .map(|(n, d)| (n.clone(), base64_lines(d)))
+        .collect();
     (0..n)
         .map(|i| {
             let body_words = 50 + rng.below(800) as usize;
@@ -107,19 +114,38 @@ fn measure(name: &str, items: &[Vec<u8>], min: u32, avg: u32, max: u32) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let docs_dir = args.get(1).cloned().unwrap_or_else(|| "/work/shared/data/documents".into());
+    let docs_dir = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "/work/shared/data/documents".into());
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3000);
     let mut docs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&docs_dir)
         .expect("documents dir")
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .filter(|(_, d)| d.len() < 4 << 20)
         .collect();
     docs.sort();
-    println!("mail corpus: {n} messages, attachment pool {} files from {docs_dir}", docs.len());
+    println!(
+        "mail corpus: {n} messages, attachment pool {} files from {docs_dir}",
+        docs.len()
+    );
     let mail = mail_corpus(&docs, n);
-    for (min, avg, max) in [(1, 4, 16), (2, 8, 32), (4, 16, 64), (8, 32, 128), (16, 64, 256), (64, 256, 1024), (256, 1024, 4096)] {
+    for (min, avg, max) in [
+        (1, 4, 16),
+        (2, 8, 32),
+        (4, 16, 64),
+        (8, 32, 128),
+        (16, 64, 256),
+        (64, 256, 1024),
+        (256, 1024, 4096),
+    ] {
         measure("mail", &mail, min * 1024, avg * 1024, max * 1024);
     }
     // Whole-item baseline (no chunking: only identical messages dedup).
@@ -137,8 +163,15 @@ fn main() {
         }
         versions.push(v.clone());
     }
-    println!("large files: 3 versions of a 48 MB file, 20 insertions of 100 bytes between versions");
-    for (min, avg, max) in [(4, 16, 64), (64, 256, 1024), (256, 1024, 4096), (1024, 4096, 16384)] {
+    println!(
+        "large files: 3 versions of a 48 MB file, 20 insertions of 100 bytes between versions"
+    );
+    for (min, avg, max) in [
+        (4, 16, 64),
+        (64, 256, 1024),
+        (256, 1024, 4096),
+        (1024, 4096, 16384),
+    ] {
         measure("large", &versions, min * 1024, avg * 1024, max * 1024);
     }
 }

@@ -63,6 +63,7 @@ pub fn decompress(framed: &[u8], plain_len: usize, object: &str) -> Result<Vec<u
 }
 
 /// Hash, key, compress and seal one plaintext blob (CPU-bound; call off the async runtime).
+#[cfg(test)]
 pub fn encode(keys: &MasterKeys, data: &[u8], level: i32) -> EncodedBlob {
     let id = keys.blob_id(data);
     encode_with_id(keys, id, data, level)
@@ -82,7 +83,13 @@ pub fn encode_with_id(keys: &MasterKeys, id: BlobId, data: &[u8], level: i32) ->
 }
 
 /// Decrypt, decompress and verify one stored blob.
-pub fn decode(keys: &MasterKeys, id: &BlobId, key: &BlobKey, plain_len: usize, stored: &[u8]) -> Result<Vec<u8>> {
+pub fn decode(
+    keys: &MasterKeys,
+    id: &BlobId,
+    key: &BlobKey,
+    plain_len: usize,
+    stored: &[u8],
+) -> Result<Vec<u8>> {
     let object = format!("blob {id}");
     let framed = open(&key.key(), &blob_ad(id), stored, &object)?;
     let data = decompress(&framed, plain_len, &object)?;

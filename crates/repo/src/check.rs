@@ -4,7 +4,9 @@ use crate::crypto::{BlobId, PackId};
 use crate::error::{Error, Result};
 use crate::index::{decode_index, index_key};
 use crate::model::{ContentRef, MetadataRef, OwnerRef, SnapshotId};
-use crate::pack::{PackEntry, TRAILER_LEN, pack_id_from_key, pack_key, parse_header, parse_pack, parse_trailer};
+use crate::pack::{
+    PackEntry, TRAILER_LEN, pack_id_from_key, pack_key, parse_header, parse_pack, parse_trailer,
+};
 use crate::repository::Repository;
 use crate::snapshot::decode_list;
 use futures::StreamExt;
@@ -54,7 +56,9 @@ pub struct CheckReport {
 impl CheckReport {
     /// No damage found.
     pub fn is_clean(&self) -> bool {
-        self.damaged.is_empty() && self.affected_items.is_empty() && self.affected_snapshots.is_empty()
+        self.damaged.is_empty()
+            && self.affected_items.is_empty()
+            && self.affected_snapshots.is_empty()
     }
 }
 
@@ -74,14 +78,18 @@ impl Checker<'_> {
     fn damage(&mut self, object: impl Into<String>, detail: impl std::fmt::Display) {
         let object = object.into();
         tracing::warn!(%object, %detail, "damaged");
-        self.damaged.entry(object).or_insert_with(|| detail.to_string());
+        self.damaged
+            .entry(object)
+            .or_insert_with(|| detail.to_string());
     }
 
     fn damage_err(&mut self, fallback: &str, e: Error) -> Result<()> {
         match e {
             Error::Corrupt { object, detail } => self.damage(object, detail),
             Error::Storage(s) if !s.is_retriable() => self.damage(fallback, s),
-            Error::UnsupportedVersion { found } => self.damage(fallback, format!("unsupported version {found}")),
+            Error::UnsupportedVersion { found } => {
+                self.damage(fallback, format!("unsupported version {found}"))
+            }
             e => return Err(e),
         }
         Ok(())
@@ -122,7 +130,12 @@ impl Checker<'_> {
         Ok(())
     }
 
-    async fn check_pack(&mut self, pack: PackId, size: u64, entries: &[PackEntry]) -> Result<std::result::Result<(), Error>> {
+    async fn check_pack(
+        &mut self,
+        pack: PackId,
+        size: u64,
+        entries: &[PackEntry],
+    ) -> Result<std::result::Result<(), Error>> {
         let st = self.repo.storage().clone();
         let object = pack_key(&pack);
         let repo = self.repo;
@@ -141,10 +154,15 @@ impl Checker<'_> {
                             return Err(Error::corrupt(&object, "pack too short"));
                         }
                         let hlen = parse_trailer(&bytes[n - TRAILER_LEN..], &object)?;
-                        let hstart = n
-                            .checked_sub(TRAILER_LEN + hlen)
-                            .ok_or_else(|| Error::corrupt(&object, "header length beyond pack size"))?;
-                        parse_header(meta_key, &bytes[hstart..n - TRAILER_LEN], hstart as u64, &object)
+                        let hstart = n.checked_sub(TRAILER_LEN + hlen).ok_or_else(|| {
+                            Error::corrupt(&object, "header length beyond pack size")
+                        })?;
+                        parse_header(
+                            meta_key,
+                            &bytes[hstart..n - TRAILER_LEN],
+                            hstart as u64,
+                            &object,
+                        )
                     })();
                     if hdr.is_ok() {
                         self.damage_err(&object, e)?;
@@ -153,11 +171,13 @@ impl Checker<'_> {
                 }
             }
         } else {
-            let r = async {
+            async {
                 if size < TRAILER_LEN as u64 {
                     return Err(Error::corrupt(&object, "pack too short"));
                 }
-                let t = st.get_range(&object, size - TRAILER_LEN as u64, TRAILER_LEN as u64).await?;
+                let t = st
+                    .get_range(&object, size - TRAILER_LEN as u64, TRAILER_LEN as u64)
+                    .await?;
                 let hlen = parse_trailer(&t, &object)? as u64;
                 let hstart = size
                     .checked_sub(TRAILER_LEN as u64 + hlen)
@@ -165,15 +185,17 @@ impl Checker<'_> {
                 let h = st.get_range(&object, hstart, hlen).await?;
                 parse_header(meta_key, &h, hstart, &object)
             }
-            .await;
-            r
+            .await
         };
         Ok(header.and_then(|mut h| {
             let mut want = entries.to_vec();
             h.sort_by_key(|e| e.id);
             want.sort_by_key(|e| e.id);
             if h != want {
-                return Err(Error::corrupt(&object, "pack header and index file disagree"));
+                return Err(Error::corrupt(
+                    &object,
+                    "pack header and index file disagree",
+                ));
             }
             Ok(())
         }))
@@ -228,7 +250,10 @@ impl Checker<'_> {
             match packs.get(&p) {
                 None => {
                     self.bad_packs.insert(p);
-                    self.damage(pack_key(&p), format!("missing (listed by {})", index_key(&p)));
+                    self.damage(
+                        pack_key(&p),
+                        format!("missing (listed by {})", index_key(&p)),
+                    );
                 }
                 Some(&size) => {
                     if let Err(e) = self.check_pack(p, size, &entries).await? {
@@ -243,7 +268,11 @@ impl Checker<'_> {
     }
 
     /// Is this blob readable? Returns the damaged object's name if not.
-    async fn blob_problem(&mut self, id: &BlobId, key: &crate::crypto::BlobKey) -> Result<Option<String>> {
+    async fn blob_problem(
+        &mut self,
+        id: &BlobId,
+        key: &crate::crypto::BlobKey,
+    ) -> Result<Option<String>> {
         let loc = match self.repo.inner.cache.lookup(id)? {
             Some(l) => l,
             None => return Ok(Some(format!("blob {id} (in no index file)"))),
@@ -300,7 +329,12 @@ impl Checker<'_> {
             let mut prev_last: Option<String> = None;
             for l in snap.lists().to_vec() {
                 let object = format!("item list {} of {k}", l.id);
-                let items = match self.repo.read_blob(&l.id, &l.key).await.and_then(|b| decode_list(&b, &object)) {
+                let items = match self
+                    .repo
+                    .read_blob(&l.id, &l.key)
+                    .await
+                    .and_then(|b| decode_list(&b, &object))
+                {
                     Ok(items) => items,
                     Err(e) => {
                         self.damage_err(&object, e)?;
@@ -312,7 +346,10 @@ impl Checker<'_> {
                     || items.windows(2).any(|w| w[0].id >= w[1].id)
                     || prev_last.as_ref().is_some_and(|p| *p >= l.first)
                 {
-                    self.damage(object, "item list out of order or does not match the root table");
+                    self.damage(
+                        object,
+                        "item list out of order or does not match the root table",
+                    );
                     self.affected_snaps.insert(id.clone());
                 }
                 prev_last = items.last().map(|i| i.id.clone());
@@ -325,7 +362,10 @@ impl Checker<'_> {
                     for c in refs {
                         if let Some(object) = self.blob_problem(&c.id, &c.key).await? {
                             if !self.damaged.contains_key(&object) {
-                                self.damage(object.clone(), format!("needed by item {} of {k}", item.id));
+                                self.damage(
+                                    object.clone(),
+                                    format!("needed by item {} of {k}", item.id),
+                                );
                             }
                             self.affected_snaps.insert(id.clone());
                             self.affected.push(AffectedItem {
@@ -363,7 +403,11 @@ impl Repository {
         c.check_packs().await?;
         c.check_snapshots().await?;
         let mut report = c.report;
-        report.damaged = c.damaged.into_iter().map(|(object, detail)| Damage { object, detail }).collect();
+        report.damaged = c
+            .damaged
+            .into_iter()
+            .map(|(object, detail)| Damage { object, detail })
+            .collect();
         report.affected_snapshots = c.affected_snaps.into_iter().collect();
         report.affected_items = c.affected;
         Ok(report)

@@ -113,7 +113,11 @@ mod tests {
         }
     }
 
-    const SMALL: ChunkSizes = ChunkSizes { min: 64, avg: 256, max: 1024 };
+    const SMALL: ChunkSizes = ChunkSizes {
+        min: 64,
+        avg: 256,
+        max: 1024,
+    };
 
     proptest! {
         #[test]

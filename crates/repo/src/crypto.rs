@@ -34,7 +34,13 @@ pub fn seal(key: &Key, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let mut nonce = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let ct = cipher
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: ad })
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: ad,
+            },
+        )
         .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
     let mut out = Vec::with_capacity(24 + ct.len());
     out.extend_from_slice(&nonce);
@@ -45,7 +51,10 @@ pub fn seal(key: &Key, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
 /// Decrypt what [`seal`] produced. Any tampering (or a wrong key / ad) is an error.
 pub fn open(key: &Key, ad: &[u8], sealed: &[u8], object: &str) -> Result<Vec<u8>> {
     if sealed.len() < SEAL_OVERHEAD {
-        return Err(Error::corrupt(object, format!("sealed data too short ({} bytes)", sealed.len())));
+        return Err(Error::corrupt(
+            object,
+            format!("sealed data too short ({} bytes)", sealed.len()),
+        ));
     }
     let cipher = XChaCha20Poly1305::new((&key.0).into());
     cipher
@@ -73,14 +82,22 @@ pub struct KdfParams {
 impl Default for KdfParams {
     /// 64 MiB, 3 passes, 1 lane.
     fn default() -> Self {
-        KdfParams { m_kib: 64 * 1024, t: 3, p: 1 }
+        KdfParams {
+            m_kib: 64 * 1024,
+            t: 3,
+            p: 1,
+        }
     }
 }
 
 impl KdfParams {
     /// Cheap parameters for tests and fixtures (never for real repositories).
     pub fn insecure_fast() -> Self {
-        KdfParams { m_kib: 64, t: 1, p: 1 }
+        KdfParams {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        }
     }
 }
 
@@ -172,12 +189,17 @@ macro_rules! hex32 {
             }
         }
         impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
                 s.serialize_str(&self.to_hex())
             }
         }
         impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
                 let s = String::deserialize(d)?;
                 $name::from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected 64 hex chars"))
             }
@@ -186,7 +208,10 @@ macro_rules! hex32 {
 }
 
 hex32!(BlobId, "Keyed BLAKE3 of a blob's plaintext.");
-hex32!(BlobKey, "Convergent key of a blob (stored only in owner-encrypted snapshot data).");
+hex32!(
+    BlobKey,
+    "Convergent key of a blob (stored only in owner-encrypted snapshot data)."
+);
 hex32!(PackId, "BLAKE3 of a whole pack object.");
 
 impl std::fmt::Debug for BlobId {

@@ -48,7 +48,10 @@ impl Default for DirBackupOptions {
 
 fn mtime_of(md: &std::fs::Metadata) -> (Option<DateTime<Utc>>, i128) {
     let ns = md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128;
-    (DateTime::from_timestamp(md.mtime(), md.mtime_nsec() as u32), ns)
+    (
+        DateTime::from_timestamp(md.mtime(), md.mtime_nsec() as u32),
+        ns,
+    )
 }
 
 fn rel_id(root: &Path, p: &Path) -> Option<String> {
@@ -66,17 +69,33 @@ fn rel_id(root: &Path, p: &Path) -> Option<String> {
 /// Back up the tree under `path` as owner `owner` of workload `dir`. Unchanged files (same
 /// size and mtime as in the parent snapshot) are carried over without being read. Unreadable
 /// files are recorded as failures; the snapshot is still written.
-pub async fn backup_dir(repo: &Repository, path: &Path, owner: &str, opts: DirBackupOptions, progress: &dyn Progress) -> Result<SnapshotSummary> {
-    let root = std::fs::canonicalize(path).map_err(|e| Error::io(format!("source {}", path.display()), e))?;
+pub async fn backup_dir(
+    repo: &Repository,
+    path: &Path,
+    owner: &str,
+    opts: DirBackupOptions,
+    progress: &dyn Progress,
+) -> Result<SnapshotSummary> {
+    let root = std::fs::canonicalize(path)
+        .map_err(|e| Error::io(format!("source {}", path.display()), e))?;
     if !root.is_dir() {
-        return Err(Error::Invalid(format!("{} is not a directory", path.display())));
+        return Err(Error::Invalid(format!(
+            "{} is not a directory",
+            path.display()
+        )));
     }
-    let mut session = repo.begin_backup(OwnerRef::new(DIR_WORKLOAD, owner), opts.backup.clone()).await?;
+    let mut session = repo
+        .begin_backup(OwnerRef::new(DIR_WORKLOAD, owner), opts.backup.clone())
+        .await?;
     let state = serde_json::json!({ "source": root.to_string_lossy() });
     let (tx, mut rx) = tokio::sync::mpsc::channel::<walkdir::Result<walkdir::DirEntry>>(256);
     let walk_root = root.clone();
     let walker = tokio::task::spawn_blocking(move || {
-        for e in walkdir::WalkDir::new(&walk_root).min_depth(1).follow_links(false).sort_by_file_name() {
+        for e in walkdir::WalkDir::new(&walk_root)
+            .min_depth(1)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
             if tx.blocking_send(e).is_err() {
                 break;
             }
@@ -88,7 +107,10 @@ pub async fn backup_dir(repo: &Repository, path: &Path, owner: &str, opts: DirBa
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                let id = e.path().and_then(|p| rel_id(&root, p)).unwrap_or_else(|| "?".into());
+                let id = e
+                    .path()
+                    .and_then(|p| rel_id(&root, p))
+                    .unwrap_or_else(|| "?".into());
                 let reason = format!("cannot read: {e}");
                 progress.failure(&id, &reason);
                 session.record_failure(&id, &reason);
@@ -156,7 +178,9 @@ pub async fn backup_dir(repo: &Repository, path: &Path, owner: &str, opts: DirBa
                     let path = entry.path().to_path_buf();
                     inflight.push_back(tokio::spawn(async move {
                         let p2 = path.clone();
-                        let data = tokio::task::spawn_blocking(move || std::fs::read(&p2)).await.expect("read task");
+                        let data = tokio::task::spawn_blocking(move || std::fs::read(&p2))
+                            .await
+                            .expect("read task");
                         let r = match data {
                             Ok(d) => prep.prepare(meta.clone(), &d[..]).await,
                             Err(e) => Err(Error::io("read", e)),
@@ -175,7 +199,8 @@ pub async fn backup_dir(repo: &Repository, path: &Path, owner: &str, opts: DirBa
                 let mut meta = meta;
                 match std::fs::read_link(entry.path()) {
                     Ok(t) => {
-                        meta.attrs.insert("target".into(), t.to_string_lossy().into_owned());
+                        meta.attrs
+                            .insert("target".into(), t.to_string_lossy().into_owned());
                         session.put_item(meta, &b""[..]).await?;
                         progress.item(&id, 0, false);
                     }
@@ -205,7 +230,12 @@ const IN_FLIGHT: usize = 6;
 
 type Prepared = tokio::task::JoinHandle<(ItemMeta, PathBuf, Result<Option<PreparedItem>>)>;
 
-async fn put_file(session: &mut BackupSession, meta: ItemMeta, path: &Path, progress: &dyn Progress) -> Result<()> {
+async fn put_file(
+    session: &mut BackupSession,
+    meta: ItemMeta,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<()> {
     let id = meta.id.clone();
     let r = match tokio::fs::File::open(path).await {
         Ok(f) => session.put_item(meta, f).await,
@@ -224,10 +254,17 @@ async fn put_file(session: &mut BackupSession, meta: ItemMeta, path: &Path, prog
 }
 
 /// Add up to `n` prepared files to the session, in order.
-async fn drain(session: &mut BackupSession, inflight: &mut VecDeque<Prepared>, n: usize, progress: &dyn Progress) -> Result<()> {
+async fn drain(
+    session: &mut BackupSession,
+    inflight: &mut VecDeque<Prepared>,
+    n: usize,
+    progress: &dyn Progress,
+) -> Result<()> {
     for _ in 0..n {
         let Some(h) = inflight.pop_front() else { break };
-        let (meta, path, r) = h.await.map_err(|e| Error::Invalid(format!("prepare task: {e}")))?;
+        let (meta, path, r) = h
+            .await
+            .map_err(|e| Error::Invalid(format!("prepare task: {e}")))?;
         match r {
             Ok(Some(p)) => {
                 let r = session.put_prepared(p).await?;
@@ -267,7 +304,12 @@ pub fn safe_target_path(target: &Path, id: &str) -> Result<PathBuf> {
     let mut out = target.to_path_buf();
     let mut n = 0;
     for part in id.split('/') {
-        if part.is_empty() || part == "." || part == ".." || part.contains('\0') || part.contains('\\') {
+        if part.is_empty()
+            || part == "."
+            || part == ".."
+            || part.contains('\0')
+            || part.contains('\\')
+        {
             return Err(Error::Invalid(format!("unsafe item path {id:?}")));
         }
         out.push(part);
@@ -282,18 +324,29 @@ pub fn safe_target_path(target: &Path, id: &str) -> Result<PathBuf> {
 /// Refuse to write through a symlink or non-directory between `target` and `path`.
 fn check_parents(target: &Path, path: &Path) -> Result<()> {
     let mut cur = target.to_path_buf();
-    let rel = path.strip_prefix(target).map_err(|_| Error::Invalid("path outside target".into()))?;
+    let rel = path
+        .strip_prefix(target)
+        .map_err(|_| Error::Invalid("path outside target".into()))?;
     let comps: Vec<_> = rel.components().collect();
     for c in &comps[..comps.len().saturating_sub(1)] {
         cur.push(c);
         match cur.symlink_metadata() {
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(Error::Invalid(format!("{} is a symlink; refusing to restore through it", cur.display())));
+                return Err(Error::Invalid(format!(
+                    "{} is a symlink; refusing to restore through it",
+                    cur.display()
+                )));
             }
-            Ok(m) if !m.is_dir() => return Err(Error::Invalid(format!("{} is not a directory", cur.display()))),
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::Invalid(format!(
+                    "{} is not a directory",
+                    cur.display()
+                )));
+            }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir(&cur).map_err(|e| Error::io(format!("mkdir {}", cur.display()), e))?;
+                std::fs::create_dir(&cur)
+                    .map_err(|e| Error::io(format!("mkdir {}", cur.display()), e))?;
             }
             Err(e) => return Err(Error::io(format!("stat {}", cur.display()), e)),
         }
@@ -302,7 +355,10 @@ fn check_parents(target: &Path, path: &Path) -> Result<()> {
 }
 
 fn item_mtime(item: &ItemRecord) -> Option<SystemTime> {
-    if let Some(ns) = item.attrs.get("mtime_ns").and_then(|s| s.parse::<i128>().ok())
+    if let Some(ns) = item
+        .attrs
+        .get("mtime_ns")
+        .and_then(|s| s.parse::<i128>().ok())
         && ns >= 0
     {
         return Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns as u64));
@@ -311,29 +367,48 @@ fn item_mtime(item: &ItemRecord) -> Option<SystemTime> {
 }
 
 fn item_mode(item: &ItemRecord) -> Option<u32> {
-    item.attrs.get("mode").and_then(|m| u32::from_str_radix(m, 8).ok()).map(|m| m & 0o7777)
+    item.attrs
+        .get("mode")
+        .and_then(|m| u32::from_str_radix(m, 8).ok())
+        .map(|m| m & 0o7777)
 }
 
-async fn restore_file(repo: &Repository, item: &ItemRecord, path: &Path, opts: RestoreOptions) -> Result<u64> {
+async fn restore_file(
+    repo: &Repository,
+    item: &ItemRecord,
+    path: &Path,
+    opts: RestoreOptions,
+) -> Result<u64> {
     let mut o = tokio::fs::OpenOptions::new();
     o.write(true);
     if opts.overwrite {
-        if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-            std::fs::remove_file(path).map_err(|e| Error::io(format!("replace {}", path.display()), e))?;
+        if path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            std::fs::remove_file(path)
+                .map_err(|e| Error::io(format!("replace {}", path.display()), e))?;
         }
         o.create(true).truncate(true);
     } else {
         o.create_new(true);
     }
-    let mut f = o.open(path).await.map_err(|e| Error::io(format!("create {}", path.display()), e))?;
+    let mut f = o
+        .open(path)
+        .await
+        .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
     let mut stream = std::pin::pin!(repo.content_stream(item));
     let mut n = 0u64;
     let r: Result<()> = async {
         while let Some(piece) = stream.try_next().await? {
-            f.write_all(&piece).await.map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+            f.write_all(&piece)
+                .await
+                .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
             n += piece.len() as u64;
         }
-        f.flush().await.map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+        f.flush()
+            .await
+            .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
         Ok(())
     }
     .await;
@@ -364,9 +439,13 @@ pub async fn restore_items(
     opts: RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
-    std::fs::create_dir_all(target).map_err(|e| Error::io(format!("create target {}", target.display()), e))?;
-    let target = std::fs::canonicalize(target).map_err(|e| Error::io(format!("target {}", target.display()), e))?;
-    let prefix = prefix.map(|p| p.trim_matches('/').to_string()).filter(|p| !p.is_empty());
+    std::fs::create_dir_all(target)
+        .map_err(|e| Error::io(format!("create target {}", target.display()), e))?;
+    let target = std::fs::canonicalize(target)
+        .map_err(|e| Error::io(format!("target {}", target.display()), e))?;
+    let prefix = prefix
+        .map(|p| p.trim_matches('/').to_string())
+        .filter(|p| !p.is_empty());
     let mut report = RestoreReport::default();
     let mut dirs = Vec::new();
     let mut links = Vec::new();
@@ -385,14 +464,22 @@ pub async fn restore_items(
                 "dir" => {
                     match path.symlink_metadata() {
                         Ok(m) if m.is_dir() => {}
-                        Ok(_) => return Err(Error::Invalid(format!("{} exists and is not a directory", path.display()))),
-                        Err(_) => std::fs::create_dir(&path).map_err(|e| Error::io(format!("mkdir {}", path.display()), e))?,
+                        Ok(_) => {
+                            return Err(Error::Invalid(format!(
+                                "{} exists and is not a directory",
+                                path.display()
+                            )));
+                        }
+                        Err(_) => std::fs::create_dir(&path)
+                            .map_err(|e| Error::io(format!("mkdir {}", path.display()), e))?,
                     }
                     dirs.push((path, item_mode(&item), item_mtime(&item)));
                     Ok(Some(0))
                 }
                 "symlink" => {
-                    let t = item.attrs.get("target").ok_or_else(|| Error::corrupt(format!("item {}", item.id), "symlink without target"))?;
+                    let t = item.attrs.get("target").ok_or_else(|| {
+                        Error::corrupt(format!("item {}", item.id), "symlink without target")
+                    })?;
                     links.push((path, PathBuf::from(t), item.id.clone()));
                     Ok(None)
                 }
@@ -418,7 +505,8 @@ pub async fn restore_items(
             if opts.overwrite && path.symlink_metadata().is_ok() {
                 let _ = std::fs::remove_file(&path);
             }
-            std::os::unix::fs::symlink(&target_of_link, &path).map_err(|e| Error::io(format!("symlink {}", path.display()), e))
+            std::os::unix::fs::symlink(&target_of_link, &path)
+                .map_err(|e| Error::io(format!("symlink {}", path.display()), e))
         });
         match r {
             Ok(()) => {

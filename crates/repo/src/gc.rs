@@ -17,10 +17,18 @@ pub(crate) struct CandidateDoc {
 }
 
 pub(crate) fn encode_candidates(repo: &Repository, doc: &CandidateDoc) -> Vec<u8> {
-    seal(&repo.keys().meta_key, GC_AD, &serde_json::to_vec(doc).expect("serializable"))
+    seal(
+        &repo.keys().meta_key,
+        GC_AD,
+        &serde_json::to_vec(doc).expect("serializable"),
+    )
 }
 
-pub(crate) fn decode_candidates(repo: &Repository, object: &str, bytes: &[u8]) -> Result<CandidateDoc> {
+pub(crate) fn decode_candidates(
+    repo: &Repository,
+    object: &str,
+    bytes: &[u8],
+) -> Result<CandidateDoc> {
     let plain = open(&repo.keys().meta_key, GC_AD, bytes, object)?;
     serde_json::from_slice(&plain).map_err(|e| Error::corrupt(object, e))
 }
@@ -116,7 +124,11 @@ async fn reachable(repo: &Repository) -> Result<HashSet<crate::crypto::BlobId>> 
     Ok(reach)
 }
 
-async fn pack_unreachable(repo: &Repository, pack: &PackId, reach: &HashSet<crate::crypto::BlobId>) -> Result<bool> {
+async fn pack_unreachable(
+    repo: &Repository,
+    pack: &PackId,
+    reach: &HashSet<crate::crypto::BlobId>,
+) -> Result<bool> {
     match repo.storage().get(&crate::index::index_key(pack)).await {
         Ok(b) => {
             let entries = crate::index::decode_index(&repo.keys().meta_key, pack, &b)?;
@@ -155,7 +167,9 @@ impl Repository {
             .collect();
         let mut packs = Vec::new();
         for (k, _) in self.storage().list("data/").await? {
-            let Some(p) = crate::pack::pack_id_from_key(&k) else { continue };
+            let Some(p) = crate::pack::pack_id_from_key(&k) else {
+                continue;
+            };
             if already.contains(&p) {
                 continue;
             }
@@ -168,18 +182,29 @@ impl Repository {
             return Ok(());
         }
         let doc = CandidateDoc { created, packs };
-        let key = format!("gc/{:013}-{}", created.timestamp_millis(), crate::crypto::random_hex(8));
-        self.storage().put_if_absent(&key, encode_candidates(self, &doc).into()).await?;
+        let key = format!(
+            "gc/{:013}-{}",
+            created.timestamp_millis(),
+            crate::crypto::random_hex(8)
+        );
+        self.storage()
+            .put_if_absent(&key, encode_candidates(self, &doc).into())
+            .await?;
         tracing::info!(list = %key, packs = doc.packs.len(), "gc candidates marked");
         Ok(())
     }
 
     async fn gc_sweep(&self, opts: GcOptions, report: &mut GcReport) -> Result<()> {
         let now = Utc::now();
-        let grace = chrono::Duration::from_std(opts.grace).map_err(|_| Error::Invalid("grace too large".into()))?;
-        let life = chrono::Duration::from_std(opts.grace.max(MIN_MARKER_LIFE)).expect("small duration");
+        let grace = chrono::Duration::from_std(opts.grace)
+            .map_err(|_| Error::Invalid("grace too large".into()))?;
+        let life =
+            chrono::Duration::from_std(opts.grace.max(MIN_MARKER_LIFE)).expect("small duration");
         let lists = read_candidate_lists(self).await?;
-        let aged: Vec<_> = lists.into_iter().filter(|(_, d)| d.created + grace <= now).collect();
+        let aged: Vec<_> = lists
+            .into_iter()
+            .filter(|(_, d)| d.created + grace <= now)
+            .collect();
         // Sessions FIRST, snapshots after (see FORMAT.md §9 for why the order matters).
         let mut live_starts = Vec::new();
         for (k, _) in self.storage().list("sessions/").await? {
@@ -202,7 +227,10 @@ impl Repository {
                 report.stale_markers_removed += 1;
             }
         }
-        let total = read_candidate_lists(self).await.map(|l| l.len()).unwrap_or(0);
+        let total = read_candidate_lists(self)
+            .await
+            .map(|l| l.len())
+            .unwrap_or(0);
         report.lists_waiting = total.saturating_sub(aged.len()) as u64;
         let mut todo = Vec::new();
         for (k, d) in aged {
@@ -216,16 +244,28 @@ impl Repository {
             return Ok(());
         }
         let reach = reachable(self).await?;
-        let sizes: std::collections::HashMap<String, u64> = self.storage().list("data/").await?.into_iter().collect();
-        let cand: HashSet<PackId> = todo.iter().flat_map(|(_, d)| d.packs.iter().copied()).collect();
+        let sizes: std::collections::HashMap<String, u64> =
+            self.storage().list("data/").await?.into_iter().collect();
+        let cand: HashSet<PackId> = todo
+            .iter()
+            .flat_map(|(_, d)| d.packs.iter().copied())
+            .collect();
         // Reachable blobs inside candidate packs: a candidate may still go if every such blob
         // also lives in a pack that is not a candidate (a writer re-uploaded it, §9 writer rule).
-        let mut needed: std::collections::HashMap<PackId, Vec<crate::crypto::BlobId>> = Default::default();
+        let mut needed: std::collections::HashMap<PackId, Vec<crate::crypto::BlobId>> =
+            Default::default();
         for p in &cand {
             match self.storage().get(&crate::index::index_key(p)).await {
                 Ok(b) => {
                     let entries = crate::index::decode_index(&self.keys().meta_key, p, &b)?;
-                    needed.insert(*p, entries.iter().filter(|e| reach.contains(&e.id)).map(|e| e.id).collect());
+                    needed.insert(
+                        *p,
+                        entries
+                            .iter()
+                            .filter(|e| reach.contains(&e.id))
+                            .map(|e| e.id)
+                            .collect(),
+                    );
                 }
                 Err(crate::storage::StorageError::NotFound { .. }) => {
                     needed.insert(*p, Vec::new());
@@ -237,7 +277,9 @@ impl Repository {
         let mut covered = HashSet::new();
         if !wanted.is_empty() {
             for (k, _) in self.storage().list("index/").await? {
-                let Some(q) = k.strip_prefix("index/").and_then(PackId::from_hex) else { continue };
+                let Some(q) = k.strip_prefix("index/").and_then(PackId::from_hex) else {
+                    continue;
+                };
                 if cand.contains(&q) || !sizes.contains_key(&crate::pack::pack_key(&q)) {
                     continue;
                 }
@@ -251,7 +293,10 @@ impl Repository {
         }
         for (k, d) in todo {
             for p in &d.packs {
-                if !needed.get(p).is_some_and(|ids| ids.iter().all(|id| covered.contains(id))) {
+                if !needed
+                    .get(p)
+                    .is_some_and(|ids| ids.iter().all(|id| covered.contains(id)))
+                {
                     report.packs_rescued += 1;
                     continue;
                 }
@@ -269,7 +314,11 @@ impl Repository {
                 self.storage().delete(&k).await?;
             }
         }
-        tracing::info!(deleted = report.packs_deleted, freed = report.bytes_freed, "gc sweep done");
+        tracing::info!(
+            deleted = report.packs_deleted,
+            freed = report.bytes_freed,
+            "gc sweep done"
+        );
         Ok(())
     }
 }

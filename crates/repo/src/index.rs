@@ -4,7 +4,7 @@ use crate::crypto::{BlobId, Key, PackId, open, seal};
 use crate::error::{Error, Result};
 use crate::pack::{BlobKind, PackEntry, decode_entries, encode_entries};
 use crate::storage::Storage;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,10 @@ pub fn decode_index(meta_key: &Key, pack: &PackId, sealed: &[u8]) -> Result<Vec<
     let object = index_key(pack);
     let body = open(meta_key, &index_ad(pack), sealed, &object)?;
     if body.len() < 33 || body[0] != 1 {
-        return Err(Error::corrupt(&object, "unknown index version or truncated"));
+        return Err(Error::corrupt(
+            &object,
+            "unknown index version or truncated",
+        ));
     }
     if body[1..33] != pack.0 {
         return Err(Error::corrupt(&object, "index names another pack"));
@@ -73,7 +76,11 @@ fn dec_loc(v: &[u8]) -> Option<Location> {
     }
     Some(Location {
         pack: PackId(v[..32].try_into().ok()?),
-        kind: if v[32] == 1 { BlobKind::Tree } else { BlobKind::Data },
+        kind: if v[32] == 1 {
+            BlobKind::Tree
+        } else {
+            BlobKind::Data
+        },
         offset: u64::from_le_bytes(v[33..41].try_into().ok()?),
         stored_len: u32::from_le_bytes(v[41..45].try_into().ok()?),
         plain_len: u32::from_le_bytes(v[45..49].try_into().ok()?),
@@ -92,11 +99,13 @@ impl IndexCache {
     /// Open (or create) the cache in `dir`. If another process holds it, use a private
     /// temporary cache inside `dir` instead.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create cache dir {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("create cache dir {}", dir.display()), e))?;
         let path = dir.join("index.redb");
         match Database::create(&path) {
             Ok(db) => Ok(Self::init(db, None, path)?),
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) | Err(redb::DatabaseError::Storage(redb::StorageError::Io(_))) => {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen)
+            | Err(redb::DatabaseError::Storage(redb::StorageError::Io(_))) => {
                 let temp = tempfile::Builder::new()
                     .prefix("private-")
                     .tempdir_in(dir)
@@ -121,7 +130,11 @@ impl IndexCache {
         tx.open_table(BLOBS)?;
         tx.open_table(ABSORBED)?;
         tx.commit()?;
-        Ok(IndexCache { db, _temp: temp, path })
+        Ok(IndexCache {
+            db,
+            _temp: temp,
+            path,
+        })
     }
 
     /// Path of the redb file.
@@ -178,9 +191,9 @@ impl IndexCache {
         Ok(())
     }
 
-    /// Catch up with the repository's `index/` files. Returns the pack ids that have an
-    /// index file. Damaged index files are skipped (reported by `check`) and returned in `bad`.
-    pub async fn catch_up(&self, storage: &Arc<dyn Storage>, meta_key: &Key) -> Result<CatchUp> {
+    /// Catch up with the repository's `index/` files. Damaged index files are skipped
+    /// (`check` reports them).
+    pub async fn catch_up(&self, storage: &Arc<dyn Storage>, meta_key: &Key) -> Result<()> {
         let listed = storage.list("index/").await?;
         let mut present = Vec::new();
         for (k, _) in &listed {
@@ -195,7 +208,11 @@ impl IndexCache {
             self.clear()?;
             absorbed.clear();
         }
-        let todo: Vec<PackId> = present.iter().filter(|p| !absorbed.contains(&p.to_hex())).copied().collect();
+        let todo: Vec<PackId> = present
+            .iter()
+            .filter(|p| !absorbed.contains(&p.to_hex()))
+            .copied()
+            .collect();
         let mut bad = Vec::new();
         let mut fetched = futures::stream::iter(todo.into_iter().map(|p| {
             let storage = storage.clone();
@@ -223,37 +240,11 @@ impl IndexCache {
             }
         }
         self.insert_many(&batch)?;
-        let indexed: HashSet<PackId> = present.into_iter().filter(|p| !bad.contains(p)).collect();
-        Ok(CatchUp { indexed, bad })
+        if !bad.is_empty() {
+            tracing::warn!(count = bad.len(), "damaged index files skipped; run check");
+        }
+        Ok(())
     }
-}
-
-/// Result of [`IndexCache::catch_up`].
-#[derive(Debug, Default)]
-pub struct CatchUp {
-    pub indexed: HashSet<PackId>,
-    pub bad: Vec<PackId>,
-}
-
-/// Read every entry of every index file (used by check/gc), streaming pack by pack.
-pub fn index_entries_stream<'a>(
-    storage: &'a Arc<dyn Storage>,
-    meta_key: &'a Key,
-    packs: Vec<PackId>,
-) -> impl futures::Stream<Item = (PackId, Result<Vec<PackEntry>>)> + 'a {
-    futures::stream::iter(packs.into_iter().map(move |p| async move {
-        let r = storage.get(&index_key(&p)).await.map_err(Error::from).and_then(|b| decode_index(meta_key, &p, &b));
-        (p, r)
-    }))
-    .buffered(8)
-}
-
-/// Collect all results or fail on the first error.
-pub async fn try_collect_index(storage: &Arc<dyn Storage>, meta_key: &Key, packs: Vec<PackId>) -> Result<Vec<(PackId, Vec<PackEntry>)>> {
-    index_entries_stream(storage, meta_key, packs)
-        .map(|(p, r)| r.map(|e| (p, e)))
-        .try_collect()
-        .await
 }
 
 #[cfg(test)]
@@ -286,10 +277,19 @@ mod tests {
         let a = IndexCache::open(dir.path()).unwrap();
         let b = IndexCache::open(dir.path()).unwrap();
         assert_ne!(a.path(), b.path(), "second opener gets a private cache");
-        let e = PackEntry { id: BlobId([1; 32]), kind: BlobKind::Tree, offset: 5, stored_len: 6, plain_len: 7 };
+        let e = PackEntry {
+            id: BlobId([1; 32]),
+            kind: BlobKind::Tree,
+            offset: 5,
+            stored_len: 6,
+            plain_len: 7,
+        };
         a.insert(&PackId([2; 32]), &[e]).unwrap();
         let l = a.lookup(&BlobId([1; 32])).unwrap().unwrap();
-        assert_eq!((l.pack, l.kind, l.offset, l.stored_len, l.plain_len), (PackId([2; 32]), BlobKind::Tree, 5, 6, 7));
+        assert_eq!(
+            (l.pack, l.kind, l.offset, l.stored_len, l.plain_len),
+            (PackId([2; 32]), BlobKind::Tree, 5, 6, 7)
+        );
         assert!(b.lookup(&BlobId([1; 32])).unwrap().is_none());
     }
 }

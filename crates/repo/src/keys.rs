@@ -1,6 +1,6 @@
 //! Key slots (`keys/<id>`) and wrapped owner keys (`owners/<oid>`), FORMAT.md §2.
 
-use crate::crypto::{Key, KdfParams, MasterKeys, b64, derive_kek, open, random_hex, seal, unb64};
+use crate::crypto::{KdfParams, Key, MasterKeys, b64, derive_kek, open, random_hex, seal, unb64};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -33,7 +33,10 @@ struct SlotDoc {
 
 fn slot_mac(keys: &MasterKeys, doc: &SlotDoc) -> String {
     let mut m = b"tv1 keyslot-mac".to_vec();
-    m.extend_from_slice(&serde_json::to_vec(&(doc.version, &doc.kdf, doc.created, &doc.sealed)).expect("serializable"));
+    m.extend_from_slice(
+        &serde_json::to_vec(&(doc.version, &doc.kdf, doc.created, &doc.sealed))
+            .expect("serializable"),
+    );
     hex::encode(keys.meta_hash(&m))
 }
 
@@ -59,7 +62,11 @@ pub struct KeyInfo {
 }
 
 /// Build a new key slot document for `keys`, returning (id, bytes).
-pub fn make_slot(keys: &MasterKeys, passphrase: &str, params: KdfParams) -> Result<(KeyId, Vec<u8>)> {
+pub fn make_slot(
+    keys: &MasterKeys,
+    passphrase: &str,
+    params: KdfParams,
+) -> Result<(KeyId, Vec<u8>)> {
     let mut salt = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut salt);
     let kek = derive_kek(passphrase, &salt, params)?;
@@ -77,11 +84,18 @@ pub fn make_slot(keys: &MasterKeys, passphrase: &str, params: KdfParams) -> Resu
         mac: String::new(),
     };
     doc.mac = slot_mac(keys, &doc);
-    Ok((random_hex(16), serde_json::to_vec_pretty(&doc).expect("serializable")))
+    Ok((
+        random_hex(16),
+        serde_json::to_vec_pretty(&doc).expect("serializable"),
+    ))
 }
 
 /// Parsed slot: creation time, and the master keys if the passphrase fits (None if it does not).
-pub fn try_slot(object: &str, bytes: &[u8], passphrase: &str) -> Result<(DateTime<Utc>, Option<MasterKeys>)> {
+pub fn try_slot(
+    object: &str,
+    bytes: &[u8],
+    passphrase: &str,
+) -> Result<(DateTime<Utc>, Option<MasterKeys>)> {
     let doc: SlotDoc = serde_json::from_slice(bytes).map_err(|e| Error::corrupt(object, e))?;
     if doc.version != 1 || doc.kdf.alg != "argon2id" {
         return Err(Error::corrupt(object, "unknown key slot version or kdf"));
@@ -98,8 +112,13 @@ pub fn try_slot(object: &str, bytes: &[u8], passphrase: &str) -> Result<(DateTim
     let kek = derive_kek(passphrase, &salt, params).map_err(|e| Error::corrupt(object, e))?;
     let sealed = unb64(&doc.sealed, object)?;
     match open(&kek, SLOT_AD, &sealed, object) {
-        Ok(material) if material.len() == 64 => Ok((doc.created, Some(MasterKeys::from_material(material)))),
-        Ok(_) => Err(Error::corrupt(object, "master material has the wrong length")),
+        Ok(material) if material.len() == 64 => {
+            Ok((doc.created, Some(MasterKeys::from_material(material))))
+        }
+        Ok(_) => Err(Error::corrupt(
+            object,
+            "master material has the wrong length",
+        )),
         Err(_) => Ok((doc.created, None)),
     }
 }
@@ -144,8 +163,15 @@ pub fn unwrap_owner_key(keys: &MasterKeys, oid: &str, bytes: &[u8]) -> Result<Ke
     if doc.version != 1 {
         return Err(Error::corrupt(&object, "unknown owner key version"));
     }
-    let k = open(&keys.wrap_key, &owner_ad(oid), &unb64(&doc.sealed, &object)?, &object)?;
-    let k: [u8; 32] = k.try_into().map_err(|_| Error::corrupt(&object, "owner key has the wrong length"))?;
+    let k = open(
+        &keys.wrap_key,
+        &owner_ad(oid),
+        &unb64(&doc.sealed, &object)?,
+        &object,
+    )?;
+    let k: [u8; 32] = k
+        .try_into()
+        .map_err(|_| Error::corrupt(&object, "owner key has the wrong length"))?;
     Ok(Key(k))
 }
 

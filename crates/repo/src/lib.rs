@@ -49,18 +49,23 @@ pub mod storage;
 pub use check::{AffectedItem, CheckOptions, CheckReport, Damage};
 pub use chunker::{ChunkSizes, ChunkerParams};
 pub use crypto::{BlobId, BlobKey, KdfParams, PackId};
-pub use dir::{DIR_WORKLOAD, DirBackupOptions, NoProgress, Progress, RestoreOptions, RestoreReport, backup_dir, restore_items, safe_target_path};
+pub use dir::{
+    DIR_WORKLOAD, DirBackupOptions, NoProgress, Progress, RestoreOptions, RestoreReport,
+    backup_dir, restore_items, safe_target_path,
+};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};
 pub use keys::{KeyId, KeyInfo};
 pub use model::{
-    BackupMode, ContentRef, Failure, ItemMeta, ItemRecord, MetadataRef, OwnerRef, SnapshotFilter, SnapshotId, SnapshotStats,
-    SnapshotSummary,
+    BackupMode, ContentRef, Failure, ItemMeta, ItemRecord, MetadataRef, OwnerRef, SnapshotFilter,
+    SnapshotId, SnapshotStats, SnapshotSummary,
 };
 pub use repository::{FORMAT_VERSION, InitOptions, OpenOptions, RepoInfo, Repository};
-pub use session::{BackupOptions, BackupSession, PREPARE_MAX, ParentSelect, PreparedItem, Preparer};
+pub use session::{
+    BackupOptions, BackupSession, PREPARE_MAX, ParentSelect, PreparedItem, Preparer,
+};
 pub use snapshot::{ListRef, Snapshot};
 pub use storage::{
-    Fault, FaultKind, FaultOp, FaultStorage, LocalStorage, MetricsSnapshot, MetricsStorage, PutOutcome, RetryStorage, Storage,
-    StorageError,
+    Fault, FaultKind, FaultOp, FaultStorage, LocalStorage, MetricsSnapshot, MetricsStorage,
+    PutOutcome, RetryStorage, Storage, StorageError,
 };

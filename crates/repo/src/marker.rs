@@ -28,13 +28,20 @@ pub(crate) struct MarkerTask {
 
 async fn write(repo: &Repository, doc: &MarkerDoc, seq: u64) -> Result<String> {
     let key = format!("sessions/{}-{seq:08}", doc.session);
-    repo.storage().put_if_absent(&key, serde_json::to_vec(doc).expect("serializable").into()).await?;
+    repo.storage()
+        .put_if_absent(&key, serde_json::to_vec(doc).expect("serializable").into())
+        .await?;
     Ok(key)
 }
 
 impl MarkerTask {
     /// Write the first marker and start refreshing it every `every`.
-    pub async fn start(repo: Repository, oid: String, every: Duration, candidates: Arc<RwLock<HashSet<PackId>>>) -> Result<Self> {
+    pub async fn start(
+        repo: Repository,
+        oid: String,
+        every: Duration,
+        candidates: Arc<RwLock<HashSet<PackId>>>,
+    ) -> Result<Self> {
         let session = uuid::Uuid::new_v4().simple().to_string();
         let started = Utc::now();
         let mut doc = MarkerDoc {

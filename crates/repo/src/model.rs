@@ -167,7 +167,9 @@ pub struct SnapshotFilter {
 
 impl SnapshotFilter {
     pub fn matches(&self, s: &SnapshotSummary) -> bool {
-        self.workload.as_ref().is_none_or(|w| *w == s.owner.workload)
+        self.workload
+            .as_ref()
+            .is_none_or(|w| *w == s.owner.workload)
             && self.owner.as_ref().is_none_or(|o| *o == s.owner.owner)
             && (self.include_partial || s.complete)
     }

@@ -114,17 +114,14 @@ impl PackBuilder {
         self.entries.is_empty()
     }
 
-    pub fn contains(&self, id: &BlobId) -> bool {
-        self.entries.iter().any(|e| e.id == *id)
-    }
-
     /// Seal the header, append the trailer, and return (pack id, bytes, entries).
     pub fn finish(mut self, meta_key: &Key) -> (PackId, Vec<u8>, Vec<PackEntry>) {
         let mut header = vec![1u8];
         encode_entries(&self.entries, &mut header);
         let sealed = seal(meta_key, HEADER_AD, &header);
         self.buf.extend_from_slice(&sealed);
-        self.buf.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(sealed.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(MAGIC);
         let id = PackId(*blake3::hash(&self.buf).as_bytes());
         (id, self.buf, self.entries)
@@ -134,14 +131,22 @@ impl PackBuilder {
 /// Parse the trailer (last [`TRAILER_LEN`] bytes): returns the sealed header length.
 pub fn parse_trailer(trailer: &[u8], object: &str) -> Result<usize> {
     if trailer.len() != TRAILER_LEN || &trailer[4..] != MAGIC {
-        return Err(Error::corrupt(object, "bad pack trailer (truncated or not a pack)"));
+        return Err(Error::corrupt(
+            object,
+            "bad pack trailer (truncated or not a pack)",
+        ));
     }
     Ok(u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes")) as usize)
 }
 
 /// Decrypt and parse a sealed pack header; entries are checked against `data_len`
 /// (the number of bytes before the header).
-pub fn parse_header(meta_key: &Key, sealed: &[u8], data_len: u64, object: &str) -> Result<Vec<PackEntry>> {
+pub fn parse_header(
+    meta_key: &Key,
+    sealed: &[u8],
+    data_len: u64,
+    object: &str,
+) -> Result<Vec<PackEntry>> {
     let header = open(meta_key, HEADER_AD, sealed, object)?;
     if header.first() != Some(&1) {
         return Err(Error::corrupt(object, "unknown pack header version"));
@@ -149,7 +154,10 @@ pub fn parse_header(meta_key: &Key, sealed: &[u8], data_len: u64, object: &str) 
     let entries = decode_entries(&header[1..], object)?;
     for e in &entries {
         if e.offset + e.stored_len as u64 > data_len {
-            return Err(Error::corrupt(object, format!("blob {} lies outside the pack", e.id)));
+            return Err(Error::corrupt(
+                object,
+                format!("blob {} lies outside the pack", e.id),
+            ));
         }
     }
     Ok(entries)
@@ -159,7 +167,10 @@ pub fn parse_header(meta_key: &Key, sealed: &[u8], data_len: u64, object: &str) 
 pub fn parse_pack(meta_key: &Key, id: &PackId, bytes: &[u8]) -> Result<Vec<PackEntry>> {
     let object = pack_key(id);
     if PackId(*blake3::hash(bytes).as_bytes()) != *id {
-        return Err(Error::corrupt(&object, "pack content does not match its id"));
+        return Err(Error::corrupt(
+            &object,
+            "pack content does not match its id",
+        ));
     }
     if bytes.len() < TRAILER_LEN {
         return Err(Error::corrupt(&object, "pack too short"));
@@ -169,7 +180,12 @@ pub fn parse_pack(meta_key: &Key, id: &PackId, bytes: &[u8]) -> Result<Vec<PackE
         .len()
         .checked_sub(TRAILER_LEN + hlen)
         .ok_or_else(|| Error::corrupt(&object, "header length beyond pack size"))?;
-    parse_header(meta_key, &bytes[hstart..bytes.len() - TRAILER_LEN], hstart as u64, &object)
+    parse_header(
+        meta_key,
+        &bytes[hstart..bytes.len() - TRAILER_LEN],
+        hstart as u64,
+        &object,
+    )
 }
 
 #[cfg(test)]

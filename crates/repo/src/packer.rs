@@ -32,14 +32,22 @@ pub(crate) struct Packer {
 }
 
 /// Is a blob stored and usable for dedup (indexed, and its pack not a GC candidate)?
-pub(crate) fn stored_usable(repo: &Repository, candidates: &RwLock<HashSet<PackId>>, id: &BlobId) -> Result<bool> {
+pub(crate) fn stored_usable(
+    repo: &Repository,
+    candidates: &RwLock<HashSet<PackId>>,
+    id: &BlobId,
+) -> Result<bool> {
     Ok(match repo.inner.cache.lookup(id)? {
         Some(loc) => !candidates.read().contains(&loc.pack),
         None => false,
     })
 }
 
-async fn upload(repo: Repository, keys: MasterKeys, builder: PackBuilder) -> Result<(PackId, Vec<PackEntry>)> {
+async fn upload(
+    repo: Repository,
+    keys: MasterKeys,
+    builder: PackBuilder,
+) -> Result<(PackId, Vec<PackEntry>)> {
     let (id, bytes, entries) = tokio::task::spawn_blocking(move || {
         let r = builder.finish(&keys.meta_key);
         let index = encode_index(&keys.meta_key, &r.0, &r.2);
@@ -50,9 +58,13 @@ async fn upload(repo: Repository, keys: MasterKeys, builder: PackBuilder) -> Res
     let (pack, index) = bytes;
     let storage = repo.storage().clone();
     storage.put_if_absent(&pack_key(&id), pack.into()).await?;
-    fail::fail_point!("after-pack-write", |_| Err(Error::Invalid("failpoint after-pack-write".into())));
+    fail::fail_point!("after-pack-write", |_| Err(Error::Invalid(
+        "failpoint after-pack-write".into()
+    )));
     storage.put_if_absent(&index_key(&id), index.into()).await?;
-    fail::fail_point!("after-index-write", |_| Err(Error::Invalid("failpoint after-index-write".into())));
+    fail::fail_point!("after-index-write", |_| Err(Error::Invalid(
+        "failpoint after-index-write".into()
+    )));
     tracing::debug!(pack = %id, blobs = entries.len(), "pack written");
     Ok((id, entries))
 }
@@ -84,7 +96,11 @@ impl Packer {
 
     /// Is the blob in a pack of this session not yet recorded in the index cache?
     pub fn pending(&self, id: &BlobId) -> bool {
-        self.in_pack.contains(id) || self.inflight.as_ref().is_some_and(|(_, ids)| ids.contains(id))
+        self.in_pack.contains(id)
+            || self
+                .inflight
+                .as_ref()
+                .is_some_and(|(_, ids)| ids.contains(id))
     }
 
     /// Add a new blob (skipped if it is already stored); starts a pack upload when full.
@@ -94,7 +110,8 @@ impl Packer {
             return Ok(());
         }
         self.in_pack.insert(blob.id);
-        self.builder.add(blob.id, kind, blob.plain_len, &blob.stored);
+        self.builder
+            .add(blob.id, kind, blob.plain_len, &blob.stored);
         self.blobs_new += 1;
         self.bytes_stored += blob.stored.len() as u64;
         if self.builder.len() >= self.target {
@@ -106,7 +123,9 @@ impl Packer {
     async fn wait_inflight(&mut self) -> Result<()> {
         if let Some((h, _)) = self.inflight.take() {
             self.failed = true;
-            let (id, entries) = h.await.map_err(|e| Error::Invalid(format!("pack upload task: {e}")))??;
+            let (id, entries) = h
+                .await
+                .map_err(|e| Error::Invalid(format!("pack upload task: {e}")))??;
             self.repo.inner.cache.insert(&id, &entries)?;
             self.packs_written += 1;
             self.failed = false;

@@ -12,7 +12,7 @@ const BUFFER: usize = 1024;
 /// A staged change.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Pending {
-    Put(ItemRecord),
+    Put(Box<ItemRecord>),
     Delete,
 }
 
@@ -70,13 +70,16 @@ impl PendingStore {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(PENDING)?;
         let range = match after {
-            Some(a) => t.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?,
+            Some(a) => {
+                t.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+            }
             None => t.range::<&str>(..)?,
         };
         let mut out = Vec::new();
         for r in range.take(n) {
             let (k, v) = r?;
-            let p: Pending = serde_json::from_slice(v.value()).map_err(|e| Error::Cache(format!("pending store: {e}")))?;
+            let p: Pending = serde_json::from_slice(v.value())
+                .map_err(|e| Error::Cache(format!("pending store: {e}")))?;
             out.push((k.value().to_string(), p));
         }
         Ok(out)

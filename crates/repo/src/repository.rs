@@ -1,7 +1,9 @@
 //! The repository handle: init/open, keys, owners, blob reads.
 
 use crate::chunker::ChunkerParams;
-use crate::crypto::{BlobId, BlobKey, KdfParams, Key, MasterKeys, b64, open, random_hex, seal, unb64};
+use crate::crypto::{
+    BlobId, BlobKey, KdfParams, Key, MasterKeys, b64, open, random_hex, seal, unb64,
+};
 use crate::error::{Error, Result};
 use crate::index::{IndexCache, Location};
 use crate::keys::{self, KeyId, KeyInfo};
@@ -100,7 +102,9 @@ pub struct Repository {
 
 impl std::fmt::Debug for Repository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Repository").field("id", &self.inner.config.id).finish()
+        f.debug_struct("Repository")
+            .field("id", &self.inner.config.id)
+            .finish()
     }
 }
 
@@ -118,11 +122,19 @@ fn default_cache_base() -> PathBuf {
 async fn read_config_doc(storage: &Arc<dyn Storage>) -> Result<ConfigDoc> {
     let bytes = match storage.get("config").await {
         Ok(b) => b,
-        Err(StorageError::NotFound { .. }) => return Err(Error::NotFound("repository config (not a tenantvault repository?)".into())),
+        Err(StorageError::NotFound { .. }) => {
+            return Err(Error::NotFound(
+                "repository config (not a tenantvault repository?)".into(),
+            ));
+        }
         Err(e) => return Err(e.into()),
     };
-    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::corrupt("config", e))?;
-    let found = v.get("version").and_then(|v| v.as_u64()).ok_or_else(|| Error::corrupt("config", "no version field"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| Error::corrupt("config", e))?;
+    let found = v
+        .get("version")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| Error::corrupt("config", "no version field"))?;
     if found != FORMAT_VERSION {
         return Err(Error::UnsupportedVersion { found });
     }
@@ -132,24 +144,36 @@ async fn read_config_doc(storage: &Arc<dyn Storage>) -> Result<ConfigDoc> {
 pub(crate) fn open_config(keys: &MasterKeys, doc: &ConfigDoc) -> Result<ConfigBody> {
     let sealed = unb64(&doc.sealed, "config")?;
     let body = open(&keys.meta_key, &config_ad(&doc.id), &sealed, "config")?;
-    let body: ConfigBody = serde_json::from_slice(&body).map_err(|e| Error::corrupt("config", e))?;
+    let body: ConfigBody =
+        serde_json::from_slice(&body).map_err(|e| Error::corrupt("config", e))?;
     if body.id != doc.id || body.version != doc.version || !body.chunker.validate() {
-        return Err(Error::corrupt("config", "sealed body does not match the plaintext fields"));
+        return Err(Error::corrupt(
+            "config",
+            "sealed body does not match the plaintext fields",
+        ));
     }
     Ok(body)
 }
 
 impl Repository {
     /// Create a new repository in empty storage.
-    pub async fn init(storage: Arc<dyn Storage>, passphrase: &str, opts: InitOptions) -> Result<Repository> {
+    pub async fn init(
+        storage: Arc<dyn Storage>,
+        passphrase: &str,
+        opts: InitOptions,
+    ) -> Result<Repository> {
         if !opts.chunker.validate() {
-            return Err(Error::Invalid("chunker parameters out of FastCDC's range".into()));
+            return Err(Error::Invalid(
+                "chunker parameters out of FastCDC's range".into(),
+            ));
         }
         if opts.pack_target < 1024 {
             return Err(Error::Invalid("pack target must be at least 1 KiB".into()));
         }
         if !storage.list("").await?.is_empty() {
-            return Err(Error::Invalid("storage is not empty; refusing to init a repository there".into()));
+            return Err(Error::Invalid(
+                "storage is not empty; refusing to init a repository there".into(),
+            ));
         }
         let keys = MasterKeys::generate();
         let id = random_hex(16);
@@ -161,7 +185,11 @@ impl Repository {
             pack_target: opts.pack_target,
             zstd_level: opts.zstd_level,
         };
-        let sealed = seal(&keys.meta_key, &config_ad(&id), &serde_json::to_vec(&body).expect("serializable"));
+        let sealed = seal(
+            &keys.meta_key,
+            &config_ad(&id),
+            &serde_json::to_vec(&body).expect("serializable"),
+        );
         let doc = ConfigDoc {
             version: FORMAT_VERSION,
             id: id.clone(),
@@ -169,18 +197,26 @@ impl Repository {
         };
         // Key slot first: a config without a slot would be unopenable.
         let (key_id, slot) = keys::make_slot(&keys, passphrase, opts.kdf)?;
-        storage.put_if_absent(&format!("keys/{key_id}"), slot.into()).await?;
+        storage
+            .put_if_absent(&format!("keys/{key_id}"), slot.into())
+            .await?;
         let cfg = serde_json::to_vec_pretty(&doc).expect("serializable");
         if storage.put_if_absent("config", cfg.into()).await? == PutOutcome::AlreadyExists {
             let _ = storage.delete(&format!("keys/{key_id}")).await;
-            return Err(Error::Invalid("a repository was created concurrently in this storage".into()));
+            return Err(Error::Invalid(
+                "a repository was created concurrently in this storage".into(),
+            ));
         }
         tracing::info!(repo = %id, "repository initialised");
         Self::finish_open(storage, keys, body, key_id, opts.cache_dir).await
     }
 
     /// Open an existing repository with a passphrase. Writes nothing.
-    pub async fn open(storage: Arc<dyn Storage>, passphrase: &str, opts: OpenOptions) -> Result<Repository> {
+    pub async fn open(
+        storage: Arc<dyn Storage>,
+        passphrase: &str,
+        opts: OpenOptions,
+    ) -> Result<Repository> {
         let doc = read_config_doc(&storage).await?;
         let slots = storage.list("keys/").await?;
         let mut unlocked = None;
@@ -189,7 +225,9 @@ impl Repository {
             let bytes = storage.get(k).await?;
             let pass = passphrase.to_string();
             let obj = k.clone();
-            let r = tokio::task::spawn_blocking(move || keys::try_slot(&obj, &bytes, &pass)).await.expect("kdf task");
+            let r = tokio::task::spawn_blocking(move || keys::try_slot(&obj, &bytes, &pass))
+                .await
+                .expect("kdf task");
             match r {
                 Ok((_, Some(keys))) => {
                     unlocked = Some((k.trim_start_matches("keys/").to_string(), keys));
@@ -209,9 +247,19 @@ impl Repository {
         Self::finish_open(storage, keys, body, key_id, opts.cache_dir).await
     }
 
-    async fn finish_open(storage: Arc<dyn Storage>, keys: MasterKeys, config: ConfigBody, key_id: KeyId, cache_dir: Option<PathBuf>) -> Result<Repository> {
-        let dir = cache_dir.unwrap_or_else(default_cache_base).join(&config.id);
-        let cache = tokio::task::spawn_blocking(move || IndexCache::open(&dir)).await.expect("cache open task")?;
+    async fn finish_open(
+        storage: Arc<dyn Storage>,
+        keys: MasterKeys,
+        config: ConfigBody,
+        key_id: KeyId,
+        cache_dir: Option<PathBuf>,
+    ) -> Result<Repository> {
+        let dir = cache_dir
+            .unwrap_or_else(default_cache_base)
+            .join(&config.id);
+        let cache = tokio::task::spawn_blocking(move || IndexCache::open(&dir))
+            .await
+            .expect("cache open task")?;
         let repo = Repository {
             inner: Arc::new(Inner {
                 storage,
@@ -227,8 +275,11 @@ impl Repository {
     }
 
     /// Merge new index files into the local cache.
-    pub(crate) async fn catch_up_index(&self) -> Result<crate::index::CatchUp> {
-        self.inner.cache.catch_up(&self.inner.storage, &self.inner.keys.meta_key).await
+    pub(crate) async fn catch_up_index(&self) -> Result<()> {
+        self.inner
+            .cache
+            .catch_up(&self.inner.storage, &self.inner.keys.meta_key)
+            .await
     }
 
     /// Repository facts.
@@ -253,15 +304,21 @@ impl Repository {
 
     /// Add a key slot for another passphrase (default Argon2id parameters).
     pub async fn add_key(&self, new_passphrase: &str) -> Result<KeyId> {
-        self.add_key_with(new_passphrase, KdfParams::default()).await
+        self.add_key_with(new_passphrase, KdfParams::default())
+            .await
     }
 
     /// Add a key slot with explicit Argon2id parameters.
     pub async fn add_key_with(&self, new_passphrase: &str, kdf: KdfParams) -> Result<KeyId> {
         let keys = self.inner.keys.clone();
         let pass = new_passphrase.to_string();
-        let (id, slot) = tokio::task::spawn_blocking(move || keys::make_slot(&keys, &pass, kdf)).await.expect("kdf task")?;
-        self.inner.storage.put_if_absent(&format!("keys/{id}"), slot.into()).await?;
+        let (id, slot) = tokio::task::spawn_blocking(move || keys::make_slot(&keys, &pass, kdf))
+            .await
+            .expect("kdf task")?;
+        self.inner
+            .storage
+            .put_if_absent(&format!("keys/{id}"), slot.into())
+            .await?;
         Ok(id)
     }
 
@@ -288,7 +345,9 @@ impl Repository {
             return Err(Error::NotFound(format!("key {id}")));
         }
         if slots.len() <= 1 {
-            return Err(Error::Invalid("refusing to remove the last key slot".into()));
+            return Err(Error::Invalid(
+                "refusing to remove the last key slot".into(),
+            ));
         }
         self.inner.storage.delete(&key).await?;
         Ok(())
@@ -316,7 +375,12 @@ impl Repository {
             Err(StorageError::NotFound { .. }) if create => {
                 let k = Key::random();
                 let doc = keys::wrap_owner_key(&self.inner.keys, oid, &k);
-                match self.inner.storage.put_if_absent(&object, doc.into()).await? {
+                match self
+                    .inner
+                    .storage
+                    .put_if_absent(&object, doc.into())
+                    .await?
+                {
                     PutOutcome::Created => k,
                     PutOutcome::AlreadyExists => {
                         let b = self.inner.storage.get(&object).await?;
@@ -324,10 +388,17 @@ impl Repository {
                     }
                 }
             }
-            Err(StorageError::NotFound { .. }) => return Err(Error::OwnerKeyMissing { oid: oid.to_string() }),
+            Err(StorageError::NotFound { .. }) => {
+                return Err(Error::OwnerKeyMissing {
+                    oid: oid.to_string(),
+                });
+            }
             Err(e) => return Err(e.into()),
         };
-        self.inner.owner_keys.lock().insert(oid.to_string(), key.clone());
+        self.inner
+            .owner_keys
+            .lock()
+            .insert(oid.to_string(), key.clone());
         Ok(key)
     }
 
@@ -337,7 +408,12 @@ impl Repository {
             return Ok(l);
         }
         self.catch_up_index().await?;
-        self.inner.cache.lookup(id)?.ok_or_else(|| Error::corrupt(format!("blob {id}"), "not in any index file (missing pack or index)"))
+        self.inner.cache.lookup(id)?.ok_or_else(|| {
+            Error::corrupt(
+                format!("blob {id}"),
+                "not in any index file (missing pack or index)",
+            )
+        })
     }
 
     /// Read, decrypt and verify one blob.
@@ -350,21 +426,27 @@ impl Repository {
             .get_range(&object, loc.offset, loc.stored_len as u64)
             .await
             .map_err(|e| match e {
-                StorageError::NotFound { .. } => Error::corrupt(&object, format!("pack missing (needed for blob {id})")),
-                StorageError::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
+                StorageError::NotFound { .. } => {
+                    Error::corrupt(&object, format!("pack missing (needed for blob {id})"))
+                }
+                StorageError::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::UnexpectedEof =>
+                {
                     Error::corrupt(&object, format!("pack truncated (blob {id})"))
                 }
                 e => e.into(),
             })?;
         let keys = self.inner.keys.clone();
         let (id, key) = (*id, *key);
-        tokio::task::spawn_blocking(move || crate::blob::decode(&keys, &id, &key, loc.plain_len as usize, &stored))
-            .await
-            .expect("decode task")
-            .map_err(|e| match e {
-                Error::Corrupt { detail, .. } => Error::corrupt(object, format!("blob {id}: {detail}")),
-                e => e,
-            })
+        tokio::task::spawn_blocking(move || {
+            crate::blob::decode(&keys, &id, &key, loc.plain_len as usize, &stored)
+        })
+        .await
+        .expect("decode task")
+        .map_err(|e| match e {
+            Error::Corrupt { detail, .. } => Error::corrupt(object, format!("blob {id}: {detail}")),
+            e => e,
+        })
     }
 
     pub(crate) fn keys(&self) -> &MasterKeys {

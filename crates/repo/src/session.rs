@@ -5,12 +5,18 @@ use crate::chunker::cut;
 use crate::crypto::{BlobId, PackId};
 use crate::error::{Error, Result};
 use crate::gc::load_candidates;
-use crate::model::{BackupMode, ContentRef, Failure, ItemMeta, ItemRecord, MetadataRef, OwnerRef, SnapshotFilter, SnapshotId, SnapshotStats, SnapshotSummary};
+use crate::model::{
+    BackupMode, ContentRef, Failure, ItemMeta, ItemRecord, MetadataRef, OwnerRef, SnapshotFilter,
+    SnapshotId, SnapshotStats, SnapshotSummary,
+};
 use crate::pack::BlobKind;
 use crate::packer::Packer;
 use crate::pending::{Pending, PendingStore};
 use crate::repository::Repository;
-use crate::snapshot::{LIST_MAX_BYTES, LIST_MAX_ITEMS, ListRef, Snapshot, SnapshotBody, encode_list, encode_root, snapshot_key};
+use crate::snapshot::{
+    LIST_MAX_BYTES, LIST_MAX_ITEMS, ListRef, Snapshot, SnapshotBody, encode_list, encode_root,
+    snapshot_key,
+};
 use futures::StreamExt;
 use parking_lot::RwLock;
 use rayon::prelude::*;
@@ -85,21 +91,36 @@ pub struct BackupSession {
 
 impl std::fmt::Debug for BackupSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackupSession").field("owner", &self.owner).field("mode", &self.mode).finish()
+        f.debug_struct("BackupSession")
+            .field("owner", &self.owner)
+            .field("mode", &self.mode)
+            .finish()
     }
 }
 
 impl Repository {
     /// Start a backup of `owner`. Writes a session marker, reads GC candidate lists,
     /// catches up the index cache and opens the parent snapshot.
-    pub async fn begin_backup(&self, owner: OwnerRef, opts: BackupOptions) -> Result<BackupSession> {
+    pub async fn begin_backup(
+        &self,
+        owner: OwnerRef,
+        opts: BackupOptions,
+    ) -> Result<BackupSession> {
         if owner.workload.is_empty() || owner.owner.is_empty() {
-            return Err(Error::Invalid("owner and workload must not be empty".into()));
+            return Err(Error::Invalid(
+                "owner and workload must not be empty".into(),
+            ));
         }
         let oid = self.owner_id(&owner.workload, &owner.owner);
         self.owner_key(&oid, true).await?;
         let candidates: Arc<RwLock<HashSet<PackId>>> = Arc::default();
-        let marker = crate::marker::MarkerTask::start(self.clone(), oid.clone(), opts.marker_refresh, candidates.clone()).await?;
+        let marker = crate::marker::MarkerTask::start(
+            self.clone(),
+            oid.clone(),
+            opts.marker_refresh,
+            candidates.clone(),
+        )
+        .await?;
         *candidates.write() = load_candidates(self).await?;
         self.catch_up_index().await?;
         let parent = match &opts.parent {
@@ -120,9 +141,15 @@ impl Repository {
         if let Some(p) = &parent
             && p.summary().owner != owner
         {
-            return Err(Error::Invalid(format!("parent snapshot {} belongs to {}, not {owner}", p.id(), p.summary().owner)));
+            return Err(Error::Invalid(format!(
+                "parent snapshot {} belongs to {}, not {owner}",
+                p.id(),
+                p.summary().owner
+            )));
         }
-        let pending = tokio::task::spawn_blocking(PendingStore::new).await.expect("pending store task")?;
+        let pending = tokio::task::spawn_blocking(PendingStore::new)
+            .await
+            .expect("pending store task")?;
         Ok(BackupSession {
             repo: self.clone(),
             packer: Packer::new(self.clone(), candidates),
@@ -161,7 +188,10 @@ pub struct PreparedItem {
 
 impl std::fmt::Debug for PreparedItem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PreparedItem").field("id", &self.meta.id).field("size", &self.total).finish()
+        f.debug_struct("PreparedItem")
+            .field("id", &self.meta.id)
+            .field("size", &self.total)
+            .finish()
     }
 }
 
@@ -175,7 +205,11 @@ impl PreparedItem {
 impl Preparer {
     /// Read and encode an item's content. Returns `Ok(None)` if the content is larger than
     /// [`PREPARE_MAX`]: use [`BackupSession::put_item`] (streaming) for it instead.
-    pub async fn prepare<R: AsyncRead + Unpin + Send>(&self, meta: ItemMeta, content: R) -> Result<Option<PreparedItem>> {
+    pub async fn prepare<R: AsyncRead + Unpin + Send>(
+        &self,
+        meta: ItemMeta,
+        content: R,
+    ) -> Result<Option<PreparedItem>> {
         validate_id(&meta.id)?;
         let mut data = Vec::with_capacity((meta.size_hint as usize).min(PREPARE_MAX) + 1);
         content
@@ -186,7 +220,11 @@ impl Preparer {
         if data.len() > PREPARE_MAX {
             return Ok(None);
         }
-        let sizes = self.repo.config().chunker.profile(&meta.kind, meta.size_hint);
+        let sizes = self
+            .repo
+            .config()
+            .chunker
+            .profile(&meta.kind, meta.size_hint);
         let level = self.repo.config().zstd_level;
         let keys = self.repo.keys().clone();
         let (repo, candidates) = (self.repo.clone(), self.candidates.clone());
@@ -205,7 +243,12 @@ impl Preparer {
         })
         .await
         .expect("encode task")?;
-        Ok(Some(PreparedItem { meta, refs, blobs, total }))
+        Ok(Some(PreparedItem {
+            meta,
+            refs,
+            blobs,
+            total,
+        }))
     }
 }
 
@@ -236,9 +279,23 @@ fn process_chunks(
         .map(|((s, id), need)| {
             if *need {
                 let b = blob::encode_with_id(keys, *id, s, level);
-                Ok((ContentRef { id: *id, key: b.key, len: s.len() as u64 }, Some(b)))
+                Ok((
+                    ContentRef {
+                        id: *id,
+                        key: b.key,
+                        len: s.len() as u64,
+                    },
+                    Some(b),
+                ))
             } else {
-                Ok((ContentRef { id: *id, key: keys.blob_key(s), len: s.len() as u64 }, None))
+                Ok((
+                    ContentRef {
+                        id: *id,
+                        key: keys.blob_key(s),
+                        len: s.len() as u64,
+                    },
+                    None,
+                ))
             }
         })
         .collect()
@@ -280,9 +337,11 @@ impl BackupSession {
         let known = self.packer.known_fn();
         let level = self.repo.config().zstd_level;
         let len = data.len();
-        let mut out = tokio::task::spawn_blocking(move || process_chunks(&keys, &data, &[len], level, &known))
-            .await
-            .expect("encode task")?;
+        let mut out = tokio::task::spawn_blocking(move || {
+            process_chunks(&keys, &data, &[len], level, &known)
+        })
+        .await
+        .expect("encode task")?;
         let (r, enc) = out.pop().expect("one chunk");
         if let Some(b) = enc {
             self.packer.add(&b, kind).await?;
@@ -309,14 +368,24 @@ impl BackupSession {
     }
 
     /// Store an item: stream its content through the chunker, dedup, pack. Bounded memory.
-    pub async fn put_item<R: AsyncRead + Unpin + Send>(&mut self, meta: ItemMeta, mut content: R) -> Result<ItemRecord> {
+    pub async fn put_item<R: AsyncRead + Unpin + Send>(
+        &mut self,
+        meta: ItemMeta,
+        mut content: R,
+    ) -> Result<ItemRecord> {
         validate_id(&meta.id)?;
-        let sizes = self.repo.config().chunker.profile(&meta.kind, meta.size_hint);
+        let sizes = self
+            .repo
+            .config()
+            .chunker
+            .profile(&meta.kind, meta.size_hint);
         // Read window: several chunks per round (parallel hashing/compression), but never a big
         // allocation for a small item.
         let window = (sizes.max as usize * 2).max(4 << 20);
         let level = self.repo.config().zstd_level;
-        let first = (meta.size_hint as usize).saturating_add(1).clamp(8 * 1024, window);
+        let first = (meta.size_hint as usize)
+            .saturating_add(1)
+            .clamp(8 * 1024, window);
         let mut buf: Vec<u8> = Vec::with_capacity(first);
         let mut refs = Vec::new();
         let mut total = 0u64;
@@ -342,9 +411,11 @@ impl BackupSession {
             total += data.len() as u64;
             let keys = self.repo.keys().clone();
             let known = self.packer.known_fn();
-            let results = tokio::task::spawn_blocking(move || process_chunks(&keys, &data, &lens, level, &known))
-                .await
-                .expect("encode task")?;
+            let results = tokio::task::spawn_blocking(move || {
+                process_chunks(&keys, &data, &lens, level, &known)
+            })
+            .await
+            .expect("encode task")?;
             for (r, enc) in results {
                 if let Some(b) = enc
                     && !self.packer.pending(&b.id)
@@ -362,7 +433,12 @@ impl BackupSession {
         self.finish_item(meta, refs, total).await
     }
 
-    async fn finish_item(&mut self, meta: ItemMeta, content: Vec<ContentRef>, size: u64) -> Result<ItemRecord> {
+    async fn finish_item(
+        &mut self,
+        meta: ItemMeta,
+        content: Vec<ContentRef>,
+        size: u64,
+    ) -> Result<ItemRecord> {
         let metadata = match meta.metadata {
             None => None,
             Some(m) if m.len() <= INLINE_METADATA => Some(MetadataRef::Inline(m)),
@@ -382,22 +458,29 @@ impl BackupSession {
             metadata,
             attrs: meta.attrs,
         };
-        self.pending.stage(&rec.id.clone(), Pending::Put(rec.clone()))?;
+        self.pending
+            .stage(&rec.id.clone(), Pending::Put(Box::new(rec.clone())))?;
         Ok(rec)
     }
 
     /// Store an item whose content is unchanged but whose metadata/name/path/dates changed
     /// (a flag or folder change on a message): everything from `meta`, the content blob list
     /// and size from `content_from`; no content is read.
-    pub async fn put_item_reusing(&mut self, meta: ItemMeta, content_from: &ItemRecord) -> Result<ItemRecord> {
+    pub async fn put_item_reusing(
+        &mut self,
+        meta: ItemMeta,
+        content_from: &ItemRecord,
+    ) -> Result<ItemRecord> {
         validate_id(&meta.id)?;
-        self.finish_item(meta, content_from.content.clone(), content_from.size).await
+        self.finish_item(meta, content_from.content.clone(), content_from.size)
+            .await
     }
 
     /// Carry an unchanged item over from the parent without reading its content.
     pub async fn keep_item(&mut self, prev: ItemRecord) -> Result<()> {
         validate_id(&prev.id)?;
-        self.pending.stage(&prev.id.clone(), Pending::Put(prev))
+        self.pending
+            .stage(&prev.id.clone(), Pending::Put(Box::new(prev)))
     }
 
     /// Remove an item (Incremental mode: drops it from the parent's set).
@@ -428,7 +511,11 @@ impl BackupSession {
         Ok(s)
     }
 
-    async fn write_snapshot(&mut self, state: serde_json::Value, complete: bool) -> Result<SnapshotSummary> {
+    async fn write_snapshot(
+        &mut self,
+        state: serde_json::Value,
+        complete: bool,
+    ) -> Result<SnapshotSummary> {
         self.packer.flush().await?;
         self.pending.flush()?;
         let mut lists = Vec::new();
@@ -464,7 +551,7 @@ impl BackupSession {
                     };
                 }
                 if let Pending::Put(r) = p {
-                    emit.push(r);
+                    emit.push(*r);
                 }
                 after = Some(id);
             }
@@ -515,9 +602,16 @@ impl BackupSession {
         };
         let okey = self.repo.owner_key(&self.oid, true).await?;
         let root = encode_root(&self.repo.keys().meta_key, &okey, &self.oid, &head, &body);
-        fail::fail_point!("before-snapshot-write", |_| Err(Error::Invalid("failpoint before-snapshot-write".into())));
-        self.repo.storage().put_if_absent(&snapshot_key(&id), root.into()).await?;
-        fail::fail_point!("after-snapshot-write", |_| Err(Error::Invalid("failpoint after-snapshot-write".into())));
+        fail::fail_point!("before-snapshot-write", |_| Err(Error::Invalid(
+            "failpoint before-snapshot-write".into()
+        )));
+        self.repo
+            .storage()
+            .put_if_absent(&snapshot_key(&id), root.into())
+            .await?;
+        fail::fail_point!("after-snapshot-write", |_| Err(Error::Invalid(
+            "failpoint after-snapshot-write".into()
+        )));
         tracing::info!(snapshot = %id, owner = %self.owner, items, complete, "snapshot written");
         Ok(head)
     }
@@ -525,10 +619,18 @@ impl BackupSession {
     async fn store_list(&mut self, items: Vec<ItemRecord>) -> Result<ListRef> {
         let first = items[0].id.clone();
         let count = items.len() as u64;
-        let data = tokio::task::spawn_blocking(move || encode_list(&items)).await.expect("encode task");
+        let data = tokio::task::spawn_blocking(move || encode_list(&items))
+            .await
+            .expect("encode task");
         let len = data.len() as u64;
         let r = self.store_blob(data, BlobKind::Tree).await?;
-        Ok(ListRef { first, id: r.id, key: r.key, len, count })
+        Ok(ListRef {
+            first,
+            id: r.id,
+            key: r.key,
+            len,
+            count,
+        })
     }
 }
 

@@ -2,13 +2,15 @@
 
 use crate::crypto::{BlobId, BlobKey, Key, b64, open, seal, unb64};
 use crate::error::{Error, Result};
-use crate::model::{ContentRef, Failure, ItemRecord, MetadataRef, SnapshotFilter, SnapshotId, SnapshotSummary};
+use crate::model::{
+    ContentRef, Failure, ItemRecord, MetadataRef, SnapshotFilter, SnapshotId, SnapshotSummary,
+};
 use crate::repository::Repository;
 use crate::storage::StorageError;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
 use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -52,12 +54,26 @@ fn ad(kind: &str, id: &SnapshotId) -> Vec<u8> {
 }
 
 /// Seal a snapshot root.
-pub(crate) fn encode_root(meta_key: &Key, owner_key: &Key, oid: &str, head: &SnapshotSummary, body: &SnapshotBody) -> Vec<u8> {
+pub(crate) fn encode_root(
+    meta_key: &Key,
+    owner_key: &Key,
+    oid: &str,
+    head: &SnapshotSummary,
+    body: &SnapshotBody,
+) -> Vec<u8> {
     let doc = RootDoc {
         version: 1,
         oid: oid.to_string(),
-        head: b64(&seal(meta_key, &ad("head", &head.id), &serde_json::to_vec(head).expect("serializable"))),
-        body: b64(&seal(owner_key, &ad("body", &head.id), &serde_json::to_vec(body).expect("serializable"))),
+        head: b64(&seal(
+            meta_key,
+            &ad("head", &head.id),
+            &serde_json::to_vec(head).expect("serializable"),
+        )),
+        body: b64(&seal(
+            owner_key,
+            &ad("body", &head.id),
+            &serde_json::to_vec(body).expect("serializable"),
+        )),
     };
     serde_json::to_vec(&doc).expect("serializable")
 }
@@ -74,8 +90,14 @@ fn decode_root_head(meta_key: &Key, id: &SnapshotId, bytes: &[u8]) -> Result<Par
     if doc.version != 1 {
         return Err(Error::corrupt(&object, "unknown snapshot version"));
     }
-    let head = open(meta_key, &ad("head", id), &unb64(&doc.head, &object)?, &object)?;
-    let head: SnapshotSummary = serde_json::from_slice(&head).map_err(|e| Error::corrupt(&object, e))?;
+    let head = open(
+        meta_key,
+        &ad("head", id),
+        &unb64(&doc.head, &object)?,
+        &object,
+    )?;
+    let head: SnapshotSummary =
+        serde_json::from_slice(&head).map_err(|e| Error::corrupt(&object, e))?;
     if head.id != *id {
         return Err(Error::corrupt(&object, "head names another snapshot"));
     }
@@ -110,8 +132,11 @@ pub struct Snapshot {
     repo: Repository,
     summary: SnapshotSummary,
     body: Arc<SnapshotBody>,
-    cache: Arc<Mutex<VecDeque<(usize, Arc<Vec<ItemRecord>>)>>>,
+    cache: ListCache,
 }
+
+/// Recently decoded item lists, by index in the root table.
+type ListCache = Arc<Mutex<VecDeque<(usize, Arc<Vec<ItemRecord>>)>>>;
 
 /// Decoded item lists kept per snapshot handle.
 pub const LIST_CACHE: usize = 8;
@@ -164,7 +189,12 @@ impl Snapshot {
         if i == 0 {
             return Ok(None);
         }
-        let cached = self.cache.lock().iter().find(|(k, _)| *k == i - 1).map(|(_, v)| v.clone());
+        let cached = self
+            .cache
+            .lock()
+            .iter()
+            .find(|(k, _)| *k == i - 1)
+            .map(|(_, v)| v.clone());
         let items = match cached {
             Some(v) => v,
             None => {
@@ -177,7 +207,10 @@ impl Snapshot {
                 v
             }
         };
-        Ok(items.binary_search_by(|r| r.id.as_str().cmp(id)).ok().map(|j| items[j].clone()))
+        Ok(items
+            .binary_search_by(|r| r.id.as_str().cmp(id))
+            .ok()
+            .map(|j| items[j].clone()))
     }
 }
 
@@ -191,7 +224,9 @@ impl Repository {
             match self.read_root(&id).await {
                 Ok(p) if filter.matches(&p.head) => out.push(p.head),
                 Ok(_) => {}
-                Err(Error::Corrupt { object, detail }) => tracing::warn!(%object, %detail, "skipping damaged snapshot"),
+                Err(Error::Corrupt { object, detail }) => {
+                    tracing::warn!(%object, %detail, "skipping damaged snapshot")
+                }
                 Err(Error::Storage(StorageError::NotFound { .. })) => {}
                 Err(e) => return Err(e),
             }
@@ -208,7 +243,9 @@ impl Repository {
     /// Resolve a full id or a unique prefix.
     pub async fn resolve_snapshot(&self, id_or_prefix: &str) -> Result<SnapshotId> {
         if id_or_prefix.len() < 4 || !id_or_prefix.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(Error::Invalid(format!("snapshot id {id_or_prefix:?}: need at least 4 hex characters")));
+            return Err(Error::Invalid(format!(
+                "snapshot id {id_or_prefix:?}: need at least 4 hex characters"
+            )));
         }
         let want = id_or_prefix.to_ascii_lowercase();
         let found: Vec<String> = self
@@ -221,7 +258,9 @@ impl Repository {
         match found.len() {
             0 => Err(Error::NotFound(format!("snapshot {id_or_prefix}"))),
             1 => Ok(SnapshotId(found[0].clone())),
-            n => Err(Error::Invalid(format!("snapshot prefix {id_or_prefix} is ambiguous ({n} matches)"))),
+            n => Err(Error::Invalid(format!(
+                "snapshot prefix {id_or_prefix} is ambiguous ({n} matches)"
+            ))),
         }
     }
 
@@ -229,7 +268,9 @@ impl Repository {
     pub async fn snapshot(&self, id_or_prefix: &str) -> Result<Snapshot> {
         let id = self.resolve_snapshot(id_or_prefix).await?;
         let root = self.read_root(&id).await.map_err(|e| match e {
-            Error::Storage(StorageError::NotFound { .. }) => Error::NotFound(format!("snapshot {id}")),
+            Error::Storage(StorageError::NotFound { .. }) => {
+                Error::NotFound(format!("snapshot {id}"))
+            }
             e => e,
         })?;
         let okey = self.owner_key(&root.oid, false).await?;
@@ -243,7 +284,10 @@ impl Repository {
     }
 
     /// An item's content as a stream of plaintext pieces (bounded memory: two blobs in flight).
-    pub fn content_stream(&self, item: &ItemRecord) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
+    pub fn content_stream(
+        &self,
+        item: &ItemRecord,
+    ) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
         let repo = self.clone();
         let refs: Vec<ContentRef> = item.content.clone();
         futures::stream::iter(refs)
@@ -252,7 +296,10 @@ impl Repository {
                 async move {
                     let data = repo.read_blob(&c.id, &c.key).await?;
                     if data.len() as u64 != c.len {
-                        return Err(Error::corrupt(format!("blob {}", c.id), "length differs from the item record"));
+                        return Err(Error::corrupt(
+                            format!("blob {}", c.id),
+                            "length differs from the item record",
+                        ));
                     }
                     Ok(Bytes::from(data))
                 }
@@ -261,7 +308,11 @@ impl Repository {
     }
 
     /// An item's content as an `AsyncRead` (errors become `std::io::Error` wrapping [`Error`]).
-    pub fn content_reader(&self, _snap: &Snapshot, item: &ItemRecord) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
+    pub fn content_reader(
+        &self,
+        _snap: &Snapshot,
+        item: &ItemRecord,
+    ) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
         let s = self.content_stream(item).map_err(std::io::Error::other);
         tokio_util::io::StreamReader::new(Box::pin(s))
     }
@@ -274,12 +325,6 @@ impl Repository {
             Some(MetadataRef::Blob(c)) => Ok(Some(self.read_blob(&c.id, &c.key).await?)),
         }
     }
-
-    /// Parsed head and oid of a root (for check/gc), without the owner key.
-    pub(crate) async fn root_head(&self, id: &SnapshotId) -> Result<(String, SnapshotSummary)> {
-        let r = self.read_root(id).await?;
-        Ok((r.oid, r.head))
-    }
 }
 
 #[cfg(test)]
@@ -289,18 +334,33 @@ mod tests {
     use proptest::prelude::*;
 
     fn arb_item() -> impl Strategy<Value = ItemRecord> {
-        ("[a-z0-9/]{1,20}", "[a-z]{1,8}", any::<u64>(), proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)), proptest::collection::btree_map("[a-z]{1,5}", "[ -~]{0,10}", 0..3), 0usize..3)
+        (
+            "[a-z0-9/]{1,20}",
+            "[a-z]{1,8}",
+            any::<u64>(),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
+            proptest::collection::btree_map("[a-z]{1,5}", "[ -~]{0,10}", 0..3),
+            0usize..3,
+        )
             .prop_map(|(id, kind, size, meta, attrs, n)| ItemRecord {
                 id: id.clone(),
                 kind,
                 path: format!("/{id}"),
                 name: id,
                 created: None,
-                modified: Some(chrono::DateTime::from_timestamp(size as i64 % 4_000_000_000, 0).unwrap()),
+                modified: Some(
+                    chrono::DateTime::from_timestamp(size as i64 % 4_000_000_000, 0).unwrap(),
+                ),
                 received: None,
                 size,
                 version: format!("v{size}"),
-                content: (0..n).map(|i| ContentRef { id: BlobId([i as u8; 32]), key: BlobKey([9; 32]), len: size % 1000 }).collect(),
+                content: (0..n)
+                    .map(|i| ContentRef {
+                        id: BlobId([i as u8; 32]),
+                        key: BlobKey([9; 32]),
+                        len: size % 1000,
+                    })
+                    .collect(),
                 metadata: meta.map(MetadataRef::Inline),
                 attrs,
             })

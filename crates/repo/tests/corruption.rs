@@ -33,7 +33,13 @@ fn files_under(root: &Path, prefix: &str) -> Vec<String> {
         .into_iter()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned())
+        .map(|e| {
+            e.path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     v.sort();
     v
@@ -52,26 +58,55 @@ async fn build() -> Fixture {
     let cache = tempfile::tempdir().unwrap();
     let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(dir.path()).unwrap());
     let repo = init(storage, cache.path()).await;
-    repo.add_key_with("second", KdfParams::insecure_fast()).await.unwrap();
+    repo.add_key_with("second", KdfParams::insecure_fast())
+        .await
+        .unwrap();
     let shared = bytes(42, 30_000);
     for (owner, unique) in [("a", 1u64), ("b", 2)] {
-        let mut s = repo.begin_backup(OwnerRef::new("exchange", owner), BackupOptions::default()).await.unwrap();
+        let mut s = repo
+            .begin_backup(OwnerRef::new("exchange", owner), BackupOptions::default())
+            .await
+            .unwrap();
         s.put_item(meta("shared"), &shared[..]).await.unwrap();
-        s.put_item(meta("unique"), &bytes(unique, 90_000)[..]).await.unwrap();
+        s.put_item(meta("unique"), &bytes(unique, 90_000)[..])
+            .await
+            .unwrap();
         s.commit(serde_json::json!({})).await.unwrap();
     }
     let before = files_under(dir.path(), "data");
-    let mut s = repo.begin_backup(OwnerRef::new("exchange", "c"), BackupOptions::default()).await.unwrap();
+    let mut s = repo
+        .begin_backup(OwnerRef::new("exchange", "c"), BackupOptions::default())
+        .await
+        .unwrap();
     for i in 0..3 {
-        s.put_item(meta(&format!("empty{i}")), &b""[..]).await.unwrap();
+        s.put_item(meta(&format!("empty{i}")), &b""[..])
+            .await
+            .unwrap();
     }
     let c = s.commit(serde_json::json!({})).await.unwrap();
-    let new: Vec<String> = files_under(dir.path(), "data").into_iter().filter(|p| !before.contains(p)).collect();
-    assert_eq!(new.len(), 1, "C's commit writes exactly one pack (its item list)");
-    Fixture { dir, shared, list_pack: new[0].clone(), c_snapshot: c.id }
+    let new: Vec<String> = files_under(dir.path(), "data")
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert_eq!(
+        new.len(),
+        1,
+        "C's commit writes exactly one pack (its item list)"
+    );
+    Fixture {
+        dir,
+        shared,
+        list_pack: new[0].clone(),
+        c_snapshot: c.id,
+    }
 }
 
-async fn check_copy(fx: &Fixture, object: &str, offset: impl Fn(u64) -> usize, read_data: bool) -> (CheckReport, Repository, tempfile::TempDir) {
+async fn check_copy(
+    fx: &Fixture,
+    object: &str,
+    offset: impl Fn(u64) -> usize,
+    read_data: bool,
+) -> (CheckReport, Repository, tempfile::TempDir) {
     let copy = tempfile::tempdir().unwrap();
     copy_dir(fx.dir.path(), copy.path());
     let p: PathBuf = copy.path().join(object);
@@ -79,7 +114,9 @@ async fn check_copy(fx: &Fixture, object: &str, offset: impl Fn(u64) -> usize, r
     flip(&p, offset(len));
     let cache = tempfile::tempdir().unwrap();
     let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(copy.path()).unwrap());
-    let repo = Repository::open(storage, PASS, open_opts(cache.path())).await.unwrap();
+    let repo = Repository::open(storage, PASS, open_opts(cache.path()))
+        .await
+        .unwrap();
     let report = repo.check(CheckOptions { read_data }).await.unwrap();
     assert!(
         report.damaged.iter().any(|d| d.object == object),
@@ -96,7 +133,13 @@ async fn every_kind_of_object_is_checked() {
     // Sanity: the untouched repository is clean.
     {
         let cache = tempfile::tempdir().unwrap();
-        let repo = Repository::open(Arc::new(LocalStorage::new(root).unwrap()), PASS, open_opts(cache.path())).await.unwrap();
+        let repo = Repository::open(
+            Arc::new(LocalStorage::new(root).unwrap()),
+            PASS,
+            open_opts(cache.path()),
+        )
+        .await
+        .unwrap();
         let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
         assert!(r.is_clean(), "{r:?}");
         assert_eq!(r.snapshots, 3);
@@ -107,22 +150,46 @@ async fn every_kind_of_object_is_checked() {
     {
         let copy = tempfile::tempdir().unwrap();
         copy_dir(root, copy.path());
-        flip(&copy.path().join("config"), std::fs::metadata(copy.path().join("config")).unwrap().len() as usize / 2);
+        flip(
+            &copy.path().join("config"),
+            std::fs::metadata(copy.path().join("config")).unwrap().len() as usize / 2,
+        );
         let cache = tempfile::tempdir().unwrap();
-        let err = Repository::open(Arc::new(LocalStorage::new(copy.path()).unwrap()), PASS, open_opts(cache.path())).await.unwrap_err();
-        assert!(matches!(&err, Error::Corrupt { object, .. } if object == "config"), "{err}");
+        let err = Repository::open(
+            Arc::new(LocalStorage::new(copy.path()).unwrap()),
+            PASS,
+            open_opts(cache.path()),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Corrupt { object, .. } if object == "config"),
+            "{err}"
+        );
     }
 
     // Key slots (the one not used to open), owner keys, index files, snapshot roots.
     let cache = tempfile::tempdir().unwrap();
-    let repo = Repository::open(Arc::new(LocalStorage::new(root).unwrap()), PASS, open_opts(cache.path())).await.unwrap();
+    let repo = Repository::open(
+        Arc::new(LocalStorage::new(root).unwrap()),
+        PASS,
+        open_opts(cache.path()),
+    )
+    .await
+    .unwrap();
     let current = format!("keys/{}", repo.info().key_id);
-    for k in files_under(root, "keys").into_iter().filter(|k| *k != current) {
+    for k in files_under(root, "keys")
+        .into_iter()
+        .filter(|k| *k != current)
+    {
         check_copy(&fx, &k, |l| l as usize / 2, false).await;
     }
     for k in files_under(root, "owners") {
         let (r, _, _) = check_copy(&fx, &k, |l| l as usize / 2, false).await;
-        assert!(!r.affected_snapshots.is_empty(), "snapshots of a damaged owner key are affected");
+        assert!(
+            !r.affected_snapshots.is_empty(),
+            "snapshots of a damaged owner key are affected"
+        );
     }
     for k in files_under(root, "index") {
         check_copy(&fx, &k, |l| l as usize / 2, false).await;
@@ -144,11 +211,18 @@ async fn every_kind_of_object_is_checked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_pack_fails_only_the_items_that_need_it() {
     let fx = build().await;
-    for pack in files_under(fx.dir.path(), "data").into_iter().filter(|p| *p != fx.list_pack) {
+    for pack in files_under(fx.dir.path(), "data")
+        .into_iter()
+        .filter(|p| *p != fx.list_pack)
+    {
         let (report, repo, _copy) = check_copy(&fx, &pack, |_| 30, true).await;
         let mut failed = 0;
         let mut ok = 0;
-        for s in repo.list_snapshots(SnapshotFilter::default()).await.unwrap() {
+        for s in repo
+            .list_snapshots(SnapshotFilter::default())
+            .await
+            .unwrap()
+        {
             let snap = match repo.snapshot(&s.id.0).await {
                 Ok(s) => s,
                 Err(e) => panic!("snapshot {} unreadable: {e}", s.id),
@@ -162,7 +236,10 @@ async fn damaged_pack_fails_only_the_items_that_need_it() {
                 }
             };
             for item in items {
-                let affected = report.affected_items.iter().any(|a| a.snapshot == s.id && a.item_id == item.id);
+                let affected = report
+                    .affected_items
+                    .iter()
+                    .any(|a| a.snapshot == s.id && a.item_id == item.id);
                 match read_item(&repo, &snap, &item).await {
                     Ok(data) => {
                         assert!(!affected, "{} reported affected but restores", item.id);
@@ -172,14 +249,20 @@ async fn damaged_pack_fails_only_the_items_that_need_it() {
                         ok += 1;
                     }
                     Err(e) => {
-                        assert!(matches!(&e, Error::Corrupt { object, .. } if *object == pack), "{e}");
+                        assert!(
+                            matches!(&e, Error::Corrupt { object, .. } if *object == pack),
+                            "{e}"
+                        );
                         assert!(affected, "{} fails but check did not name it", item.id);
                         failed += 1;
                     }
                 }
             }
         }
-        assert!(failed > 0 || !report.affected_snapshots.is_empty(), "flip in {pack} had no visible effect");
+        assert!(
+            failed > 0 || !report.affected_snapshots.is_empty(),
+            "flip in {pack} had no visible effect"
+        );
         assert!(ok > 0, "unaffected items still restore");
     }
 }
@@ -191,33 +274,64 @@ async fn crypto_shredding_one_owner_keeps_shared_blobs_for_the_other() {
     let storage: Arc<dyn Storage> = Arc::new(LocalStorage::new(dir.path()).unwrap());
     let repo = init(storage.clone(), cache.path()).await;
     let attachment = bytes(500, 120_000);
-    let (a, b) = (OwnerRef::new("exchange", "alice"), OwnerRef::new("exchange", "bob"));
+    let (a, b) = (
+        OwnerRef::new("exchange", "alice"),
+        OwnerRef::new("exchange", "bob"),
+    );
     let mut ids = Vec::new();
     let mut stored = Vec::new();
     for (o, own) in [(&a, 1u64), (&b, 2)] {
-        let mut s = repo.begin_backup(o.clone(), BackupOptions::default()).await.unwrap();
-        s.put_item(meta("attachment"), &attachment[..]).await.unwrap();
-        s.put_item(meta("own"), &bytes(own, 10_000)[..]).await.unwrap();
+        let mut s = repo
+            .begin_backup(o.clone(), BackupOptions::default())
+            .await
+            .unwrap();
+        s.put_item(meta("attachment"), &attachment[..])
+            .await
+            .unwrap();
+        s.put_item(meta("own"), &bytes(own, 10_000)[..])
+            .await
+            .unwrap();
         let sum = s.commit(serde_json::json!({})).await.unwrap();
         stored.push(sum.stats.bytes_stored);
         ids.push(sum.id);
     }
-    assert!(stored[1] < stored[0] / 3, "the shared attachment is stored once: {stored:?}");
+    assert!(
+        stored[1] < stored[0] / 3,
+        "the shared attachment is stored once: {stored:?}"
+    );
 
     storage.delete(&repo.owner_object_key(&a)).await.unwrap();
     let cache2 = tempfile::tempdir().unwrap();
-    let repo2 = Repository::open(storage.clone(), PASS, open_opts(cache2.path())).await.unwrap();
+    let repo2 = Repository::open(storage.clone(), PASS, open_opts(cache2.path()))
+        .await
+        .unwrap();
     let err = repo2.snapshot(&ids[0].0).await.unwrap_err();
     assert!(matches!(err, Error::OwnerKeyMissing { .. }), "{err}");
     let snap_b = repo2.snapshot(&ids[1].0).await.unwrap();
     let att = snap_b.item("attachment").await.unwrap().unwrap();
     assert_eq!(read_item(&repo2, &snap_b, &att).await.unwrap(), attachment);
     // Listing still works (heads are under the metadata key), so the snapshots can be removed.
-    assert_eq!(repo2.list_snapshots(SnapshotFilter::default()).await.unwrap().len(), 2);
+    assert_eq!(
+        repo2
+            .list_snapshots(SnapshotFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     // After removing A's snapshots, gc frees A's own blobs but keeps the shared attachment.
-    storage.delete(&format!("snapshots/{}", ids[0])).await.unwrap();
-    let r = repo2.gc(GcOptions { grace: std::time::Duration::ZERO, dry_run: false }).await.unwrap();
+    storage
+        .delete(&format!("snapshots/{}", ids[0]))
+        .await
+        .unwrap();
+    let r = repo2
+        .gc(GcOptions {
+            grace: std::time::Duration::ZERO,
+            dry_run: false,
+        })
+        .await
+        .unwrap();
     let _ = r;
     let report = repo2.check(CheckOptions { read_data: true }).await.unwrap();
     assert!(report.is_clean(), "{report:?}");

@@ -16,7 +16,8 @@ impl LocalStorage {
     /// Use `root` (created if missing) as the repository directory.
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|e| StorageError::from_io(&root.to_string_lossy(), e))?;
+        std::fs::create_dir_all(&root)
+            .map_err(|e| StorageError::from_io(&root.to_string_lossy(), e))?;
         Ok(LocalStorage { root })
     }
 
@@ -54,7 +55,9 @@ fn put_blocking(path: &Path, key: &str, data: &[u8]) -> Result<PutOutcome, Stora
         // link(2) fails with EEXIST instead of replacing: put-if-absent without a race.
         match std::fs::hard_link(&tmp, path) {
             Ok(()) => Ok(PutOutcome::Created),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(PutOutcome::AlreadyExists),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Ok(PutOutcome::AlreadyExists)
+            }
             Err(e) => Err(e),
         }
     })();
@@ -117,7 +120,11 @@ impl Storage for LocalStorage {
         tokio::task::spawn_blocking(move || {
             // Walk only the top-level directory the prefix points into.
             let top = prefix.split('/').next().unwrap_or("");
-            let start = if prefix.contains('/') { root.join(top) } else { root.clone() };
+            let start = if prefix.contains('/') {
+                root.join(top)
+            } else {
+                root.clone()
+            };
             let mut out = Vec::new();
             if !start.exists() {
                 return Ok(out);
@@ -125,7 +132,12 @@ impl Storage for LocalStorage {
             for entry in walkdir::WalkDir::new(&start).follow_links(false) {
                 let entry = match entry {
                     Ok(e) => e,
-                    Err(e) if e.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => continue,
+                    Err(e)
+                        if e.io_error()
+                            .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+                    {
+                        continue;
+                    }
                     Err(e) => {
                         return Err(StorageError::Io {
                             key: prefix.clone(),
@@ -136,9 +148,16 @@ impl Storage for LocalStorage {
                 if !entry.file_type().is_file() {
                     continue;
                 }
-                let Ok(rel) = entry.path().strip_prefix(&root) else { continue };
+                let Ok(rel) = entry.path().strip_prefix(&root) else {
+                    continue;
+                };
                 let key = rel.to_string_lossy().replace('\\', "/");
-                if key.rsplit('/').next().is_some_and(|n| n.starts_with(".tmp-")) || !key.starts_with(&prefix) {
+                if key
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.starts_with(".tmp-"))
+                    || !key.starts_with(&prefix)
+                {
                     continue;
                 }
                 let size = match entry.metadata() {

@@ -76,7 +76,9 @@ impl Storage for MetricsStorage {
         self.c.gets.fetch_add(1, Ordering::Relaxed);
         let r = self.inner.get(key).await;
         if let Ok(b) = &r {
-            self.c.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
+            self.c
+                .bytes_read
+                .fetch_add(b.len() as u64, Ordering::Relaxed);
         }
         self.note(r)
     }
@@ -84,7 +86,9 @@ impl Storage for MetricsStorage {
         self.c.gets.fetch_add(1, Ordering::Relaxed);
         let r = self.inner.get_range(key, offset, len).await;
         if let Ok(b) = &r {
-            self.c.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
+            self.c
+                .bytes_read
+                .fetch_add(b.len() as u64, Ordering::Relaxed);
         }
         self.note(r)
     }

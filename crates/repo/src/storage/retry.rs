@@ -61,7 +61,8 @@ impl Storage for RetryStorage {
     async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<PutOutcome, StorageError> {
         // A retried put whose first attempt succeeded reports AlreadyExists; callers treat
         // both outcomes as "the object is there" for content-addressed keys.
-        self.run(|| self.inner.put_if_absent(key, data.clone())).await
+        self.run(|| self.inner.put_if_absent(key, data.clone()))
+            .await
     }
     async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
         self.run(|| self.inner.list(prefix)).await

@@ -23,7 +23,9 @@ pub fn open_opts(cache: &Path) -> OpenOptions {
 }
 
 pub async fn init(storage: Arc<dyn Storage>, cache: &Path) -> Repository {
-    Repository::init(storage, PASS, init_opts(cache)).await.unwrap()
+    Repository::init(storage, PASS, init_opts(cache))
+        .await
+        .unwrap()
 }
 
 pub fn meta(id: &str) -> ItemMeta {
@@ -39,7 +41,10 @@ pub fn meta(id: &str) -> ItemMeta {
 
 /// Deterministic pseudo-random bytes.
 pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;
