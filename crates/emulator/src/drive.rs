@@ -13,6 +13,7 @@ pub mod generate;
 pub mod json;
 pub mod loader;
 pub mod model;
+pub mod names;
 pub mod route;
 pub mod store;
 
