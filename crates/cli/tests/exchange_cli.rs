@@ -7,7 +7,9 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tenantvault_emulator::{Emulator, EmulatorConfig, EndpointClass, FaultConfig, FaultKind, GeneratorConfig};
+use tenantvault_emulator::{
+    Emulator, EmulatorConfig, EndpointClass, FaultConfig, FaultKind, GeneratorConfig,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tenantvault");
 const PASS: &str = "exchange cli test";
@@ -55,7 +57,11 @@ async fn run(emu: &Emulator, repo: &Path, args: &[&str]) -> Output {
 
 async fn init(emu: &Emulator, repo: &Path) {
     let out = run(emu, repo, &["repo", "init"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn json(out: &Output) -> Value {
@@ -85,7 +91,12 @@ async fn backup_then_find_through_the_binary() {
     init(&emu, &repo).await;
 
     let out = run(&emu, &repo, &["--json", "backup", "exchange"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = json(&out);
     let mailboxes = report["mailboxes"].as_array().unwrap();
     assert!(mailboxes.len() >= 2);
@@ -94,16 +105,48 @@ async fn backup_then_find_through_the_binary() {
 
     // Browse: every message of the mailbox, then a filter that must narrow it down.
     let out = run(&emu, &repo, &["--json", "find", "--mailbox", &upn]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let all = json(&out)["items"].as_array().unwrap().clone();
-    assert_eq!(all.len() as u64, mailboxes[0]["messagesDownloaded"].as_u64().unwrap());
+    assert_eq!(
+        all.len() as u64,
+        mailboxes[0]["messagesDownloaded"].as_u64().unwrap()
+    );
     let first = &all[0];
     let subject = first["name"].as_str().unwrap();
-    let out = run(&emu, &repo, &["--json", "find", "--mailbox", &upn, "--subject", subject]).await;
+    let out = run(
+        &emu,
+        &repo,
+        &["--json", "find", "--mailbox", &upn, "--subject", subject],
+    )
+    .await;
     let hits = json(&out)["items"].as_array().unwrap().clone();
     assert!(!hits.is_empty() && hits.len() <= all.len());
-    assert!(hits.iter().all(|h| h["name"].as_str().unwrap().to_lowercase().contains(&subject.to_lowercase())));
-    let out = run(&emu, &repo, &["--json", "find", "--mailbox", &upn, "--folder", "Inbox", "--after", "2100-01-01"]).await;
+    assert!(hits.iter().all(|h| {
+        h["name"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains(&subject.to_lowercase())
+    }));
+    let out = run(
+        &emu,
+        &repo,
+        &[
+            "--json",
+            "find",
+            "--mailbox",
+            &upn,
+            "--folder",
+            "Inbox",
+            "--after",
+            "2100-01-01",
+        ],
+    )
+    .await;
     assert!(json(&out)["items"].as_array().unwrap().is_empty());
     // Human output names the item ids.
     let out = run(&emu, &repo, &["find", "--mailbox", &upn, "--limit", "3"]).await;
@@ -111,9 +154,19 @@ async fn backup_then_find_through_the_binary() {
     assert_eq!(text.lines().count(), 3);
     assert!(text.contains("[msg:"));
     // Bad input: clear usage errors.
-    let out = run(&emu, &repo, &["find", "--mailbox", &upn, "--after", "yesterday"]).await;
+    let out = run(
+        &emu,
+        &repo,
+        &["find", "--mailbox", &upn, "--after", "yesterday"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2));
-    let out = run(&emu, &repo, &["backup", "exchange", "--mailbox", "nobody@nowhere.example"]).await;
+    let out = run(
+        &emu,
+        &repo,
+        &["backup", "exchange", "--mailbox", "nobody@nowhere.example"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such mailbox"));
     emu.shutdown().await;
@@ -122,7 +175,11 @@ async fn backup_then_find_through_the_binary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item_failures_exit_3_and_are_listed() {
     let mut cfg = tenant(72, 2, 10);
-    cfg.faults = FaultConfig { rate: 1.0, classes: vec![EndpointClass::Calendar], kinds: vec![FaultKind::Status500] };
+    cfg.faults = FaultConfig {
+        rate: 1.0,
+        classes: vec![EndpointClass::Calendar],
+        kinds: vec![FaultKind::Status500],
+    };
     let emu = Emulator::start(cfg).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
@@ -142,8 +199,18 @@ async fn item_failures_exit_3_and_are_listed() {
         ),
     )
     .unwrap();
-    let out = run(&emu, &repo, &["backup", "exchange", "--config", config.to_str().unwrap()]).await;
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        &emu,
+        &repo,
+        &["backup", "exchange", "--config", config.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("failed calendar"), "{text}");
     // The snapshots were committed anyway.
@@ -160,7 +227,11 @@ async fn wrong_credentials_give_a_clear_error() {
     let repo = dir.path().join("repo");
     init(&emu, &repo).await;
     let secret = "definitely-not-the-secret-XYZ";
-    let out = command(&emu, &repo, secret).args(["backup", "exchange"]).output().await.unwrap();
+    let out = command(&emu, &repo, secret)
+        .args(["backup", "exchange"])
+        .output()
+        .await
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("authentication failed"), "{err}");
@@ -185,7 +256,17 @@ async fn kill_9_mid_backup_then_resume_loses_nothing() {
     init(&emu, &repo).await;
 
     let mut child = command(&emu, &repo, &emu.client_secret())
-        .args(["--quiet", "backup", "exchange", "--page-size", "20", "--checkpoint-items", "25", "--parallel", "1"])
+        .args([
+            "--quiet",
+            "backup",
+            "exchange",
+            "--page-size",
+            "20",
+            "--checkpoint-items",
+            "25",
+            "--parallel",
+            "1",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -193,7 +274,9 @@ async fn kill_9_mid_backup_then_resume_loses_nothing() {
     // Wait for two checkpoints (snapshot roots), then SIGKILL.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let n = std::fs::read_dir(repo.join("snapshots")).map(|d| d.count()).unwrap_or(0);
+        let n = std::fs::read_dir(repo.join("snapshots"))
+            .map(|d| d.count())
+            .unwrap_or(0);
         if n >= 2 {
             break;
         }
@@ -207,9 +290,18 @@ async fn kill_9_mid_backup_then_resume_loses_nothing() {
     let _ = child.wait().await;
 
     let out = run(&emu, &repo, &["check"]).await;
-    assert!(out.status.success(), "repository consistent after kill -9: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "repository consistent after kill -9: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = run(&emu, &repo, &["--json", "backup", "exchange"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let resumed = json(&out);
     assert_eq!(resumed["mailboxes"][0]["resumed"], true);
     let downloaded = messages_downloaded(&resumed);
@@ -219,16 +311,36 @@ async fn kill_9_mid_backup_then_resume_loses_nothing() {
     init(&emu, &reference).await;
     let out = run(&emu, &reference, &["--json", "backup", "exchange"]).await;
     let total = messages_downloaded(&json(&out));
-    assert!(downloaded < total, "committed messages were not downloaded again ({downloaded} of {total})");
-    let upn = resumed["mailboxes"][0]["mailbox"]["upn"].as_str().unwrap().to_string();
+    assert!(
+        downloaded < total,
+        "committed messages were not downloaded again ({downloaded} of {total})"
+    );
+    let upn = resumed["mailboxes"][0]["mailbox"]["upn"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let ids = |out: Output| {
-        let mut v: Vec<String> =
-            json(&out)["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+        let mut v: Vec<String> = json(&out)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect();
         v.sort();
         v
     };
-    let got = ids(run(&emu, &repo, &["--json", "find", "--mailbox", &upn, "--kind", "all"]).await);
-    let want = ids(run(&emu, &reference, &["--json", "find", "--mailbox", &upn, "--kind", "all"]).await);
+    let got = ids(run(
+        &emu,
+        &repo,
+        &["--json", "find", "--mailbox", &upn, "--kind", "all"],
+    )
+    .await);
+    let want = ids(run(
+        &emu,
+        &reference,
+        &["--json", "find", "--mailbox", &upn, "--kind", "all"],
+    )
+    .await);
     assert_eq!(got.len(), want.len());
     assert_eq!(got, want, "every item present after resume");
     emu.shutdown().await;

@@ -15,7 +15,9 @@ use tenantvault_workloads::exchange::{MailboxState, layout::attr};
 async fn tenant_message_count(graph: &GraphClient, user: &str, folder_ids: &[String]) -> usize {
     let mut n = 0;
     for f in folder_ids {
-        let mut url = Some(format!("users/{user}/mailFolders/{f}/messages?$select=id&$top=100"));
+        let mut url = Some(format!(
+            "users/{user}/mailFolders/{f}/messages?$select=id&$top=100"
+        ));
         while let Some(u) = url.take() {
             let page: Value = graph.get(&u).await.expect("list messages");
             n += page["value"].as_array().map_or(0, Vec::len);
@@ -34,7 +36,11 @@ async fn full_then_unchanged_incremental() {
     let cfg = fast_config();
 
     let first = backup(&repo, &graph, &cfg).await;
-    assert!(first.mailboxes.len() >= 2, "several mailboxes: {:?}", first.mailboxes.len());
+    assert!(
+        first.mailboxes.len() >= 2,
+        "several mailboxes: {:?}",
+        first.mailboxes.len()
+    );
     assert_eq!(first.failures(), 0, "{:#?}", first.mailboxes);
     let snaps1 = snapshots(&repo, &first).await;
     let mut total_messages = 0;
@@ -42,11 +48,21 @@ async fn full_then_unchanged_incremental() {
         let snap = &snaps1[&m.mailbox.id];
         let state = MailboxState::from_json(snap.state()).unwrap();
         assert!(state.complete);
-        assert!(state.folders.values().all(|f| f.delta_link.is_some() && f.resume_link.is_none()));
+        assert!(
+            state
+                .folders
+                .values()
+                .all(|f| f.delta_link.is_some() && f.resume_link.is_none())
+        );
         let d = dump(&repo, snap).await;
         let stored = d.values().filter(|i| i.kind == "message").count();
         let folder_ids: Vec<String> = state.folders.keys().cloned().collect();
-        assert_eq!(stored, tenant_message_count(&graph, &m.mailbox.id, &folder_ids).await, "{}", m.mailbox.upn);
+        assert_eq!(
+            stored,
+            tenant_message_count(&graph, &m.mailbox.id, &folder_ids).await,
+            "{}",
+            m.mailbox.upn
+        );
         assert_eq!(stored as u64, m.messages_downloaded);
         total_messages += stored;
         // Every message: MIME content, Graph JSON, the layout's attributes.
@@ -59,7 +75,10 @@ async fn full_then_unchanged_incremental() {
             assert!(it.attrs.contains_key(attr::FOLDER_ID));
             assert_eq!(state.folder_path(&it.attrs[attr::FOLDER_ID]), it.path);
         }
-        assert!(d.values().any(|i| i.kind == "mailFolder" && i.path == "Inbox"));
+        assert!(
+            d.values()
+                .any(|i| i.kind == "mailFolder" && i.path == "Inbox")
+        );
     }
     assert!(total_messages > 50, "tenant has mail: {total_messages}");
 
@@ -70,7 +89,9 @@ async fn full_then_unchanged_incremental() {
     assert_eq!(second.messages_downloaded(), 0);
     let folders: u64 = second.mailboxes.iter().map(|m| m.folders).sum();
     let requests = outlook_requests(&emu);
-    eprintln!("unchanged incremental: {requests} Outlook requests, {folders} folders, {total_messages} messages");
+    eprintln!(
+        "unchanged incremental: {requests} Outlook requests, {folders} folders, {total_messages} messages"
+    );
     assert!(
         requests <= 2 * folders,
         "unchanged incremental: {requests} Outlook requests for {folders} folders"
@@ -85,7 +106,9 @@ async fn full_then_unchanged_incremental() {
 }
 
 fn find_msgs<'a>(d: &'a BTreeMap<String, ItemDump>, path: &str) -> Vec<(&'a String, &'a ItemDump)> {
-    d.iter().filter(|(_, i)| i.kind == "message" && i.path == path).collect()
+    d.iter()
+        .filter(|(_, i)| i.kind == "message" && i.path == path)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +139,10 @@ async fn changes_between_runs_are_reflected() {
         .iter()
         .find(|(_, i)| i.kind == "mailFolder" && i.path.starts_with("Inbox/"))
         .map(|(id, i)| (id.clone(), i.path.clone()));
-    assert!(renamed.is_some(), "the tenant has a folder under Inbox to rename");
+    assert!(
+        renamed.is_some(),
+        "the tenant has a folder under Inbox to rename"
+    );
 
     let base = format!("users/{user}");
     let _: Value = graph
@@ -124,23 +150,46 @@ async fn changes_between_runs_are_reflected() {
         .await
         .expect("patch");
     let _: Value = graph
-        .post_json(&format!("{base}/messages/{}/move", gid(&move_id)), &json!({"destinationId": "archive"}))
+        .post_json(
+            &format!("{base}/messages/{}/move", gid(&move_id)),
+            &json!({"destinationId": "archive"}),
+        )
         .await
         .expect("move");
-    graph.delete(&format!("{base}/messages/{}", gid(&del_id))).await.expect("delete");
+    graph
+        .delete(&format!("{base}/messages/{}", gid(&del_id)))
+        .await
+        .expect("delete");
     if let Some((fid, _)) = &renamed {
         let _: Value = graph
-            .patch_json(&format!("{base}/mailFolders/{}", fid.trim_start_matches("folder:")), &json!({"displayName": "Renamed Folder"}))
+            .patch_json(
+                &format!("{base}/mailFolders/{}", fid.trim_start_matches("folder:")),
+                &json!({"displayName": "Renamed Folder"}),
+            )
             .await
             .expect("rename");
     }
 
     let second = backup(&repo, &graph, &cfg).await;
     assert_eq!(second.failures(), 0, "{:#?}", second.mailboxes);
-    assert_eq!(second.messages_downloaded(), 0, "moves, flags and deletes download nothing");
-    let m = second.mailboxes.iter().find(|m| m.mailbox.id == user).unwrap();
-    eprintln!("after changes: {} updated, {} deleted, delete → {:?}", m.messages_updated, m.items_deleted, "see below");
-    assert!(m.messages_updated >= 2, "flag change and move stored as updates");
+    assert_eq!(
+        second.messages_downloaded(),
+        0,
+        "moves, flags and deletes download nothing"
+    );
+    let m = second
+        .mailboxes
+        .iter()
+        .find(|m| m.mailbox.id == user)
+        .unwrap();
+    eprintln!(
+        "after changes: {} updated, {} deleted, delete → {:?}",
+        m.messages_updated, m.items_deleted, "see below"
+    );
+    assert!(
+        m.messages_updated >= 2,
+        "flag change and move stored as updates"
+    );
     let snaps2 = snapshots(&repo, &second).await;
     let after = dump(&repo, &snaps2[&user]).await;
 
@@ -155,10 +204,17 @@ async fn changes_between_runs_are_reflected() {
     assert_eq!(after[&move_id].path, "Archive");
     assert_eq!(after[&move_id].content, before[&move_id].content);
     // Delete: gone from the Inbox (Graph moves it to Deleted Items or purges it).
-    eprintln!("deleted message now: {:?}", after.get(&del_id).map(|i| &i.path));
+    eprintln!(
+        "deleted message now: {:?}",
+        after.get(&del_id).map(|i| &i.path)
+    );
     match after.get(&del_id) {
         None => {}
-        Some(i) => assert!(i.path == "Deleted Items" || i.path.starts_with("Recoverable Items"), "{}", i.path),
+        Some(i) => assert!(
+            i.path == "Deleted Items" || i.path.starts_with("Recoverable Items"),
+            "{}",
+            i.path
+        ),
     }
     // Rename: the folder and every message in it carry the new path.
     if let Some((fid, old_path)) = renamed {
@@ -201,7 +257,11 @@ async fn expired_delta_tokens_reenumerate_without_downloads() {
     assert_eq!(second.failures(), 0, "{:#?}", second.mailboxes);
     let resets: u64 = second.mailboxes.iter().map(|m| m.delta_resets).sum();
     assert!(resets > 0, "tokens expired");
-    assert_eq!(second.messages_downloaded(), 0, "nothing re-downloaded after a reset");
+    assert_eq!(
+        second.messages_downloaded(),
+        0,
+        "nothing re-downloaded after a reset"
+    );
     let snaps2 = snapshots(&repo, &second).await;
     for (owner, s1) in &snaps1 {
         let d1 = dump(&repo, s1).await;
@@ -225,7 +285,10 @@ async fn departed_user_keeps_its_mail_and_is_marked() {
     let first = backup(&repo, &graph, &cfg).await;
     assert_eq!(first.failures(), 0);
     let leaver = first.mailboxes[0].mailbox.clone();
-    let snap1 = repo.snapshot(first.mailboxes[0].snapshot.as_ref().unwrap()).await.unwrap();
+    let snap1 = repo
+        .snapshot(first.mailboxes[0].snapshot.as_ref().unwrap())
+        .await
+        .unwrap();
     let before = dump(&repo, &snap1).await;
 
     let resp = reqwest::Client::new()
@@ -244,7 +307,10 @@ async fn departed_user_keeps_its_mail_and_is_marked() {
         .find(|m| m.mailbox.id == leaver.id)
         .expect("the departed mailbox is reported");
     assert!(entry.departed);
-    let snap2 = repo.snapshot(entry.snapshot.as_ref().unwrap()).await.unwrap();
+    let snap2 = repo
+        .snapshot(entry.snapshot.as_ref().unwrap())
+        .await
+        .unwrap();
     let state = MailboxState::from_json(snap2.state()).unwrap();
     assert!(state.departed.is_some());
     assert_eq!(state.mailbox.upn, leaver.upn);

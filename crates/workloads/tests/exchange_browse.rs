@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use serde_json::json;
-use tenantvault_repo::{BackupMode, BackupOptions, InitOptions, KdfParams, LocalStorage, OwnerRef, Repository};
+use tenantvault_repo::{
+    BackupMode, BackupOptions, InitOptions, KdfParams, LocalStorage, OwnerRef, Repository,
+};
 use tenantvault_workloads::exchange::{
-    self, ItemFilter, MailboxInfo, MailboxKind, MailboxState, MessageFields,
-    items::message_meta,
+    self, ItemFilter, MailboxInfo, MailboxKind, MailboxState, MessageFields, items::message_meta,
 };
 
 async fn repo(dir: &std::path::Path) -> Repository {
@@ -35,7 +36,12 @@ fn message(id: &str, subject: &str, from: &str, to: &str, received: &str) -> ser
     })
 }
 
-async fn write_mailbox(repo: &Repository, user: &str, upn: &str, msgs: &[(&str, serde_json::Value)]) -> String {
+async fn write_mailbox(
+    repo: &Repository,
+    user: &str,
+    upn: &str,
+    msgs: &[(&str, serde_json::Value)],
+) -> String {
     let mut s = repo
         .begin_backup(
             OwnerRef::new(exchange::WORKLOAD, user),
@@ -49,7 +55,9 @@ async fn write_mailbox(repo: &Repository, user: &str, upn: &str, msgs: &[(&str, 
     for (path, m) in msgs {
         let f = MessageFields::from_json(m);
         let meta = message_meta(&f, serde_json::to_vec(m).unwrap(), "fid", path, 0);
-        s.put_item(meta, &b"MIME-Version: 1.0\r\n\r\nbody"[..]).await.unwrap();
+        s.put_item(meta, &b"MIME-Version: 1.0\r\n\r\nbody"[..])
+            .await
+            .unwrap();
     }
     let mut st = MailboxState::new(MailboxInfo {
         id: user.into(),
@@ -71,20 +79,70 @@ async fn find_filters_and_snapshot_resolution() {
         "u1",
         "ann@contoso.com",
         &[
-            ("Inbox", message("m1", "Quarterly report", "bob@contoso.com", "ann@contoso.com", "2024-03-01T10:00:00Z")),
-            ("Inbox/Projects", message("m2", "Project kickoff", "carol@fabrikam.com", "ann@contoso.com", "2024-05-01T10:00:00Z")),
-            ("Sent Items", message("m3", "Re: Quarterly report", "ann@contoso.com", "bob@contoso.com", "2024-03-02T10:00:00Z")),
+            (
+                "Inbox",
+                message(
+                    "m1",
+                    "Quarterly report",
+                    "bob@contoso.com",
+                    "ann@contoso.com",
+                    "2024-03-01T10:00:00Z",
+                ),
+            ),
+            (
+                "Inbox/Projects",
+                message(
+                    "m2",
+                    "Project kickoff",
+                    "carol@fabrikam.com",
+                    "ann@contoso.com",
+                    "2024-05-01T10:00:00Z",
+                ),
+            ),
+            (
+                "Sent Items",
+                message(
+                    "m3",
+                    "Re: Quarterly report",
+                    "ann@contoso.com",
+                    "bob@contoso.com",
+                    "2024-03-02T10:00:00Z",
+                ),
+            ),
         ],
     )
     .await;
-    write_mailbox(&repo, "u2", "zed@contoso.com", &[("Inbox", message("z1", "Other", "x@y.z", "zed@contoso.com", "2024-01-01T00:00:00Z"))]).await;
+    write_mailbox(
+        &repo,
+        "u2",
+        "zed@contoso.com",
+        &[(
+            "Inbox",
+            message(
+                "z1",
+                "Other",
+                "x@y.z",
+                "zed@contoso.com",
+                "2024-01-01T00:00:00Z",
+            ),
+        )],
+    )
+    .await;
 
     // Latest snapshot of a mailbox by UPN, by id; explicit id.
-    let snap = exchange::resolve_snapshot(&repo, None, Some("ANN@contoso.com")).await.unwrap();
+    let snap = exchange::resolve_snapshot(&repo, None, Some("ANN@contoso.com"))
+        .await
+        .unwrap();
     assert_eq!(snap.id().0, first);
-    let snap2 = exchange::resolve_snapshot(&repo, None, Some("u1")).await.unwrap();
+    let snap2 = exchange::resolve_snapshot(&repo, None, Some("u1"))
+        .await
+        .unwrap();
     assert_eq!(snap2.id().0, first);
-    assert!(exchange::resolve_snapshot(&repo, None, Some("nobody@contoso.com")).await.is_err());
+    assert!(
+        exchange::resolve_snapshot(&repo, None, Some("nobody@contoso.com"))
+            .await
+            .is_err()
+    );
     assert!(exchange::resolve_snapshot(&repo, None, None).await.is_err());
     let all = exchange::mailbox_snapshots(&repo, None).await.unwrap();
     assert_eq!(all.len(), 2);
@@ -96,25 +154,49 @@ async fn find_filters_and_snapshot_resolution() {
             v.into_iter().map(|r| r.id).collect::<Vec<_>>()
         }
     };
-    assert_eq!(ids(ItemFilter::messages()).await, ["msg:m1", "msg:m2", "msg:m3"]);
     assert_eq!(
-        ids(ItemFilter { folder: Some("inbox".into()), ..ItemFilter::default() }).await,
+        ids(ItemFilter::messages()).await,
+        ["msg:m1", "msg:m2", "msg:m3"]
+    );
+    assert_eq!(
+        ids(ItemFilter {
+            folder: Some("inbox".into()),
+            ..ItemFilter::default()
+        })
+        .await,
         ["msg:m1", "msg:m2"]
     );
     assert_eq!(
-        ids(ItemFilter { subject: Some("quarterly".into()), sender: Some("bob".into()), ..ItemFilter::default() }).await,
+        ids(ItemFilter {
+            subject: Some("quarterly".into()),
+            sender: Some("bob".into()),
+            ..ItemFilter::default()
+        })
+        .await,
         ["msg:m1"]
     );
     assert_eq!(
-        ids(ItemFilter { recipient: Some("bob@contoso.com".into()), ..ItemFilter::default() }).await,
+        ids(ItemFilter {
+            recipient: Some("bob@contoso.com".into()),
+            ..ItemFilter::default()
+        })
+        .await,
         ["msg:m3"]
     );
     assert_eq!(
-        ids(ItemFilter { received_after: Some("2024-04-01T00:00:00Z".parse().unwrap()), ..ItemFilter::default() }).await,
+        ids(ItemFilter {
+            received_after: Some("2024-04-01T00:00:00Z".parse().unwrap()),
+            ..ItemFilter::default()
+        })
+        .await,
         ["msg:m2"]
     );
     assert_eq!(
-        ids(ItemFilter { received_before: Some("2024-03-02T00:00:00Z".parse().unwrap()), ..ItemFilter::default() }).await,
+        ids(ItemFilter {
+            received_before: Some("2024-03-02T00:00:00Z".parse().unwrap()),
+            ..ItemFilter::default()
+        })
+        .await,
         ["msg:m1"]
     );
 }

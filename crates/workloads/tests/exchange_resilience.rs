@@ -14,7 +14,11 @@ use tenantvault_emulator::{EndpointClass, FaultConfig, FaultKind};
 use tenantvault_repo::SnapshotFilter;
 use tenantvault_workloads::exchange::{self, MailboxReport, Progress, Selection};
 
-async fn reference(seed: u64, users: usize, messages: u32) -> BTreeMap<String, BTreeMap<String, ItemDump>> {
+async fn reference(
+    seed: u64,
+    users: usize,
+    messages: u32,
+) -> BTreeMap<String, BTreeMap<String, ItemDump>> {
     let emu = start(small_tenant(seed, users, messages)).await;
     let graph = graph(&emu);
     let dir = tempfile::tempdir().unwrap();
@@ -36,7 +40,12 @@ async fn faults_and_throttling_give_the_same_snapshot() {
     let mut cfg = small_tenant(31, 4, 30);
     cfg.faults = FaultConfig {
         rate: 0.10,
-        classes: vec![EndpointClass::Mail, EndpointClass::Calendar, EndpointClass::Contacts, EndpointClass::Directory],
+        classes: vec![
+            EndpointClass::Mail,
+            EndpointClass::Calendar,
+            EndpointClass::Contacts,
+            EndpointClass::Directory,
+        ],
         kinds: vec![
             FaultKind::Status500,
             FaultKind::Status502,
@@ -62,11 +71,21 @@ async fn faults_and_throttling_give_the_same_snapshot() {
     let totals = emu.state().stats.totals();
     let faults: u64 = totals.values().map(|c| c.faults).sum();
     assert!(faults > 10, "faults were injected: {faults}");
-    assert!(outlook_throttled(&emu) > 0, "429s were answered and honoured");
+    assert!(
+        outlook_throttled(&emu) > 0,
+        "429s were answered and honoured"
+    );
     let snaps = snapshots(&repo, &report).await;
-    assert_eq!(snaps.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    assert_eq!(
+        snaps.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
     for (owner, snap) in snaps {
-        assert_same(&dump(&repo, &snap).await, &expected[&owner], &format!("{owner} under faults"));
+        assert_same(
+            &dump(&repo, &snap).await,
+            &expected[&owner],
+            &format!("{owner} under faults"),
+        );
     }
     emu.shutdown().await;
 }
@@ -99,7 +118,11 @@ async fn interrupted_run_resumes_from_its_checkpoint() {
     cfg.checkpoint_items = 20;
 
     let stop = Arc::new(tokio::sync::Notify::new());
-    let progress = StopAfter { seen: AtomicU64::new(0), after: 70, stop: stop.clone() };
+    let progress = StopAfter {
+        seen: AtomicU64::new(0),
+        after: 70,
+        stop: stop.clone(),
+    };
     let all = Selection::default();
     tokio::select! {
         r = exchange::backup(&repo, &graph, &cfg, &all, Some(&progress)) => {
@@ -109,7 +132,11 @@ async fn interrupted_run_resumes_from_its_checkpoint() {
     }
     // The interrupted run left checkpoints only.
     let partial = repo
-        .list_snapshots(SnapshotFilter { workload: Some("exchange".into()), owner: None, include_partial: true })
+        .list_snapshots(SnapshotFilter {
+            workload: Some("exchange".into()),
+            owner: None,
+            include_partial: true,
+        })
         .await
         .unwrap();
     assert!(!partial.is_empty(), "checkpoints were committed");
@@ -118,7 +145,11 @@ async fn interrupted_run_resumes_from_its_checkpoint() {
     for s in &partial {
         let snap = repo.snapshot(&s.id.0).await.unwrap();
         checkpointed = checkpointed.max(
-            dump(&repo, &snap).await.values().filter(|i| i.kind == "message").count() as u64,
+            dump(&repo, &snap)
+                .await
+                .values()
+                .filter(|i| i.kind == "message")
+                .count() as u64,
         );
     }
     assert!(checkpointed >= 20);
@@ -136,7 +167,11 @@ async fn interrupted_run_resumes_from_its_checkpoint() {
         report.messages_downloaded()
     );
     for (owner, snap) in snapshots(&repo, &report).await {
-        assert_same(&dump(&repo, &snap).await, &expected[&owner], &format!("{owner} after resume"));
+        assert_same(
+            &dump(&repo, &snap).await,
+            &expected[&owner],
+            &format!("{owner} after resume"),
+        );
     }
     emu.shutdown().await;
 }
@@ -144,7 +179,11 @@ async fn interrupted_run_resumes_from_its_checkpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_collection_is_recorded_and_the_snapshot_committed() {
     let mut cfg = small_tenant(51, 2, 20);
-    cfg.faults = FaultConfig { rate: 1.0, classes: vec![EndpointClass::Calendar], kinds: vec![FaultKind::Status500] };
+    cfg.faults = FaultConfig {
+        rate: 1.0,
+        classes: vec![EndpointClass::Calendar],
+        kinds: vec![FaultKind::Status500],
+    };
     let emu = start(cfg).await;
     let graph = graph(&emu);
     let dir = tempfile::tempdir().unwrap();
@@ -153,8 +192,17 @@ async fn a_failing_collection_is_recorded_and_the_snapshot_committed() {
     assert!(report.failures() > 0);
     for m in &report.mailboxes {
         assert!(m.error.is_none(), "mailbox itself succeeded");
-        let snap_id = m.snapshot.as_ref().expect("snapshot committed despite failures");
-        assert!(m.failures.iter().any(|f| f.item_id == "calendar" && f.reason.contains("500")), "{:?}", m.failures);
+        let snap_id = m
+            .snapshot
+            .as_ref()
+            .expect("snapshot committed despite failures");
+        assert!(
+            m.failures
+                .iter()
+                .any(|f| f.item_id == "calendar" && f.reason.contains("500")),
+            "{:?}",
+            m.failures
+        );
         assert!(m.messages_downloaded > 0);
         let snap = repo.snapshot(snap_id).await.unwrap();
         assert!(snap.summary().complete);

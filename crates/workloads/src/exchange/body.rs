@@ -109,9 +109,14 @@ mod tests {
             (0..10u8).map(|i| Ok(Bytes::from(vec![i; 100]))).collect();
         let expected: Vec<u8> = (0..10u8).flat_map(|i| vec![i; 100]).collect();
 
-        let b = Body::collect(futures::stream::iter(chunks.iter().map(|c| {
-            c.as_ref().map(|b| b.clone()).map_err(|_| std::io::Error::other("x"))
-        })), 5000)
+        let b = Body::collect(
+            futures::stream::iter(
+                chunks
+                    .iter()
+                    .map(|c| c.as_ref().cloned().map_err(|_| std::io::Error::other("x"))),
+            ),
+            5000,
+        )
         .await
         .unwrap();
         assert!(matches!(b, Body::Memory(_)));

@@ -39,7 +39,10 @@ pub enum BrowseError {
 fn names(mb: &MailboxInfo, key: &str) -> bool {
     mb.id.eq_ignore_ascii_case(key)
         || mb.upn.eq_ignore_ascii_case(key)
-        || mb.mail.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(key))
+        || mb
+            .mail
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case(key))
 }
 
 /// Complete Exchange snapshots, oldest first, optionally only those of the mailbox named by
@@ -120,5 +123,6 @@ pub fn find(
     snap: &Snapshot,
     filter: ItemFilter,
 ) -> impl Stream<Item = Result<ItemRecord, tenantvault_repo::Error>> + Send + 'static {
-    snap.items().try_filter(move |r| futures::future::ready(filter.matches(r)))
+    snap.items()
+        .try_filter(move |r| futures::future::ready(filter.matches(r)))
 }

@@ -70,7 +70,8 @@ impl Placements {
     /// Record that `item_id` was placed in `folder_id` this run (call when the folder differs
     /// from the previous snapshot's or the item is new).
     pub fn placed(&mut self, item_id: &str, folder_id: &str) {
-        self.moved.insert(item_id.to_string(), folder_id.to_string());
+        self.moved
+            .insert(item_id.to_string(), folder_id.to_string());
     }
 
     /// Forget an item (after it was deleted).
@@ -121,19 +122,40 @@ mod tests {
     #[test]
     fn upserts() {
         let p = prev("v1", "f", false);
-        assert_eq!(decide_upsert(None, Some("v1"), Some(false), "f", "P/f"), Upsert::Download);
-        assert_eq!(decide_upsert(Some(&p), Some("v1"), None, "f", "P/f"), Upsert::Keep);
+        assert_eq!(
+            decide_upsert(None, Some("v1"), Some(false), "f", "P/f"),
+            Upsert::Download
+        );
+        assert_eq!(
+            decide_upsert(Some(&p), Some("v1"), None, "f", "P/f"),
+            Upsert::Keep
+        );
         // Renamed folder: same version, new path.
-        assert_eq!(decide_upsert(Some(&p), Some("v1"), None, "f", "Q/f"), Upsert::UpdateMetadata);
+        assert_eq!(
+            decide_upsert(Some(&p), Some("v1"), None, "f", "Q/f"),
+            Upsert::UpdateMetadata
+        );
         // Read/flag change on a received message.
-        assert_eq!(decide_upsert(Some(&p), Some("v2"), Some(false), "f", "P/f"), Upsert::UpdateMetadata);
+        assert_eq!(
+            decide_upsert(Some(&p), Some("v2"), Some(false), "f", "P/f"),
+            Upsert::UpdateMetadata
+        );
         // Moved.
-        assert_eq!(decide_upsert(Some(&p), Some("v2"), None, "g", "P/g"), Upsert::UpdateMetadata);
+        assert_eq!(
+            decide_upsert(Some(&p), Some("v2"), None, "g", "P/g"),
+            Upsert::UpdateMetadata
+        );
         // Draft edited.
         let d = prev("v1", "drafts", true);
-        assert_eq!(decide_upsert(Some(&d), Some("v2"), Some(true), "drafts", "P/drafts"), Upsert::Download);
+        assert_eq!(
+            decide_upsert(Some(&d), Some("v2"), Some(true), "drafts", "P/drafts"),
+            Upsert::Download
+        );
         // Draft sent (now not a draft): content may differ.
-        assert_eq!(decide_upsert(Some(&d), Some("v2"), Some(false), "sent", "P/sent"), Upsert::Download);
+        assert_eq!(
+            decide_upsert(Some(&d), Some("v2"), Some(false), "sent", "P/sent"),
+            Upsert::Download
+        );
     }
 
     #[test]

@@ -216,15 +216,19 @@ mod tests {
     fn message_criteria_exclude_other_kinds() {
         let mut folder = msg();
         folder.kind = "mailFolder";
-        assert!(!ItemFilter {
-            sender: Some("ann".into()),
-            ..Default::default()
-        }
-        .matches(&folder));
-        assert!(ItemFilter {
-            folder: Some("Inbox".into()),
-            ..Default::default()
-        }
-        .matches(&folder));
+        assert!(
+            !ItemFilter {
+                sender: Some("ann".into()),
+                ..Default::default()
+            }
+            .matches(&folder)
+        );
+        assert!(
+            ItemFilter {
+                folder: Some("Inbox".into()),
+                ..Default::default()
+            }
+            .matches(&folder)
+        );
     }
 }

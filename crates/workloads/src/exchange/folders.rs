@@ -96,7 +96,10 @@ mod tests {
         let changed = recompute_paths(&mut m);
         assert_eq!(
             changed,
-            ["p", "q"].iter().map(|s| s.to_string()).collect::<BTreeSet<_>>()
+            ["p", "q"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<BTreeSet<_>>()
         );
         assert_eq!(m["q"].path, "Inbox/Work/a%2Fb");
         assert_eq!(unescape_segment("a%2Fb%25"), "a/b%");

@@ -59,10 +59,12 @@ pub async fn get_mime(
 ) -> Result<Body, GraphError> {
     let url = format!("users/{}/messages/{}/$value", enc(user_id), enc(message_id));
     let stream = client.get_bytes_stream(&url).await?;
-    Body::collect(stream, spool_threshold).await.map_err(|e| match e {
-        BodyError::Source(e) => e,
-        BodyError::Spool(io) => GraphError::Io(io),
-    })
+    Body::collect(stream, spool_threshold)
+        .await
+        .map_err(|e| match e {
+            BodyError::Source(e) => e,
+            BodyError::Spool(io) => GraphError::Io(io),
+        })
 }
 
 /// GET an event's attachments (with `contentBytes`) as a JSON array whose elements are exactly
@@ -74,7 +76,11 @@ pub async fn get_event_attachments(
     event_id: &str,
 ) -> Result<Bytes, GraphError> {
     let mut out = Vec::from(&b"["[..]);
-    let mut url = Some(format!("users/{}/events/{}/attachments", enc(user_id), enc(event_id)));
+    let mut url = Some(format!(
+        "users/{}/events/{}/attachments",
+        enc(user_id),
+        enc(event_id)
+    ));
     let mut first = true;
     while let Some(u) = url.take() {
         let page = get_page(client, &u, 100).await?;
@@ -115,10 +121,7 @@ pub fn strip_context(body: &[u8]) -> Vec<u8> {
     let after = rest[values.byte_offset()..].trim_ascii_start();
     match after.first() {
         Some(b',') => [&b"{"[..], after[1..].trim_ascii_start()].concat(),
-        Some(b'}') => after.to_vec().into_iter().fold(b"{".to_vec(), |mut v, b| {
-            v.push(b);
-            v
-        }),
+        Some(b'}') => [&b"{"[..], after].concat(),
         _ => body.to_vec(),
     }
 }
@@ -165,7 +168,10 @@ struct GroupRef {
 
 /// Member user ids of the group named (display name, case-insensitive) or identified by `name`.
 /// None when no such group exists.
-pub async fn group_member_ids(client: &GraphClient, name: &str) -> Result<Option<Vec<String>>, GraphError> {
+pub async fn group_member_ids(
+    client: &GraphClient,
+    name: &str,
+) -> Result<Option<Vec<String>>, GraphError> {
     let mut group_id = None;
     let mut url = Some("groups?$select=id,displayName&$top=999".to_string());
     while let Some(u) = url.take() {
@@ -173,7 +179,9 @@ pub async fn group_member_ids(client: &GraphClient, name: &str) -> Result<Option
         for raw in page.items {
             if let Ok(g) = serde_json::from_str::<GroupRef>(raw.get())
                 && (g.id.eq_ignore_ascii_case(name)
-                    || g.display_name.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(name)))
+                    || g.display_name
+                        .as_deref()
+                        .is_some_and(|d| d.eq_ignore_ascii_case(name)))
             {
                 group_id = Some(g.id);
             }

@@ -15,7 +15,13 @@ fn attrs_map(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
 }
 
 /// Metadata of a message item.
-pub fn message_meta(fields: &MessageFields, json: Vec<u8>, folder_id: &str, path: &str, size_hint: u64) -> ItemMeta {
+pub fn message_meta(
+    fields: &MessageFields,
+    json: Vec<u8>,
+    folder_id: &str,
+    path: &str,
+    size_hint: u64,
+) -> ItemMeta {
     ItemMeta {
         id: layout::message_item_id(&fields.id),
         kind: kind::MESSAGE.to_string(),
@@ -39,7 +45,10 @@ pub fn folder_meta(
     path: &str,
     well_known: Option<&str>,
 ) -> ItemMeta {
-    let display = json.get("displayName").and_then(Value::as_str).unwrap_or_default();
+    let display = json
+        .get("displayName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let mut attrs = BTreeMap::new();
     if let Some(p) = json.get("parentFolderId").and_then(Value::as_str) {
         attrs.insert(attr::FOLDER_ID.to_string(), p.to_string());
@@ -77,7 +86,11 @@ pub fn event_meta(json: &Value, raw: Vec<u8>, size_hint: u64) -> ItemMeta {
     let id = str_of(json, "id").unwrap_or_default();
     let mut attrs = BTreeMap::new();
     for (key, field) in [(attr::START, "start"), (attr::END, "end")] {
-        if let Some(dt) = json.get(field).and_then(|s| s.get("dateTime")).and_then(Value::as_str) {
+        if let Some(dt) = json
+            .get(field)
+            .and_then(|s| s.get("dateTime"))
+            .and_then(Value::as_str)
+        {
             let tz = json
                 .get(field)
                 .and_then(|s| s.get("timeZone"))

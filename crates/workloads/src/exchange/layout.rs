@@ -89,9 +89,14 @@ pub fn contact_item_id(contact_id: &str) -> String {
 
 /// The Graph id inside an item id (`msg:AAMk…` → `AAMk…`), if it has one of our prefixes.
 pub fn graph_id(item_id: &str) -> Option<&str> {
-    [prefix::FOLDER, prefix::MESSAGE, prefix::EVENT, prefix::CONTACT]
-        .iter()
-        .find_map(|p| item_id.strip_prefix(p))
+    [
+        prefix::FOLDER,
+        prefix::MESSAGE,
+        prefix::EVENT,
+        prefix::CONTACT,
+    ]
+    .iter()
+    .find_map(|p| item_id.strip_prefix(p))
 }
 
 /// Parse a Graph date-time (`2024-01-02T03:04:05Z`, with or without fraction / offset).
@@ -280,7 +285,10 @@ mod tests {
         let f = MessageFields::from_json(&v);
         assert_eq!(f.subject.as_deref(), Some("Hello"));
         assert_eq!(f.recipients, vec!["Bob <bob@x.org>", "c@x.org"]);
-        assert_eq!(f.received.unwrap().to_rfc3339(), "2024-03-01T10:00:00+00:00");
+        assert_eq!(
+            f.received.unwrap().to_rfc3339(),
+            "2024-03-01T10:00:00+00:00"
+        );
         let attrs = f.attrs("inbox-id");
         assert!(attrs.contains(&("from".into(), "ann@example.com".into())));
         assert!(attrs.contains(&("isRead".into(), "false".into())));

@@ -11,7 +11,9 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tenantvault_graph::{GraphClient, GraphError};
-use tenantvault_repo::{BackupMode, BackupOptions, BackupSession, OwnerRef, ParentSelect, Repository};
+use tenantvault_repo::{
+    BackupMode, BackupOptions, BackupSession, OwnerRef, ParentSelect, Repository,
+};
 
 use super::config::BackupConfig;
 use super::decide::Placements;
@@ -101,10 +103,7 @@ async fn run(
         )
         .await
         .map_err(|e| fail(e.into()))?;
-    let parent = session
-        .parent()
-        .cloned()
-        .map(Arc::new);
+    let parent = session.parent().cloned().map(Arc::new);
     let prev_state = parent.as_ref().and_then(|p| {
         MailboxState::from_json(p.state())
             .map_err(|e| tracing::warn!(mailbox = %mailbox.upn, "ignoring previous state: {e}"))
@@ -172,7 +171,10 @@ impl MailboxRun<'_> {
         let folder_ids: Vec<String> = self.state.folders.keys().cloned().collect();
         for id in folder_ids {
             let path = self.state.folder_path(&id).to_string();
-            let coll = Collection::Folder { id: id.clone(), path };
+            let coll = Collection::Folder {
+                id: id.clone(),
+                path,
+            };
             self.collection(coll).await?;
         }
         if self.cfg.events {
@@ -202,7 +204,9 @@ impl MailboxRun<'_> {
                 .folders
                 .get(id)
                 .is_some_and(|f| f.delta_link.is_some() || f.resume_link.is_some()),
-            (Collection::Events, Some(p)) => p.events.delta_link.is_some() || p.events.resume_link.is_some(),
+            (Collection::Events, Some(p)) => {
+                p.events.delta_link.is_some() || p.events.resume_link.is_some()
+            }
             (Collection::Contacts, Some(p)) => {
                 p.contacts.delta_link.is_some() || p.contacts.resume_link.is_some()
             }
@@ -261,7 +265,11 @@ impl MailboxRun<'_> {
     fn initial_url(&self, coll: &Collection) -> String {
         match coll {
             Collection::Folder { id, .. } => {
-                format!("{}/mailFolders/{}/messages/delta", self.user_path(), enc(id))
+                format!(
+                    "{}/mailFolders/{}/messages/delta",
+                    self.user_path(),
+                    enc(id)
+                )
             }
             Collection::Events => {
                 let now = chrono::Utc::now();
@@ -282,7 +290,10 @@ impl MailboxRun<'_> {
                     end.format("%Y-%m-%dT%H:%M:%SZ")
                 )
             }
-            Collection::Contacts => format!("{}/contactFolders/contacts/contacts/delta", self.user_path()),
+            Collection::Contacts => format!(
+                "{}/contactFolders/contacts/contacts/delta",
+                self.user_path()
+            ),
         }
     }
 
@@ -294,7 +305,10 @@ impl MailboxRun<'_> {
                 .get(id)
                 .map(|f| (f.resume_link.clone(), f.delta_link.clone()))
                 .unwrap_or_default(),
-            Collection::Events => (self.state.events.resume_link.clone(), self.state.events.delta_link.clone()),
+            Collection::Events => (
+                self.state.events.resume_link.clone(),
+                self.state.events.delta_link.clone(),
+            ),
             Collection::Contacts => (
                 self.state.contacts.resume_link.clone(),
                 self.state.contacts.delta_link.clone(),
@@ -469,9 +483,10 @@ impl MailboxRun<'_> {
             None => None,
         };
         let deletes = match folder_id {
-            Some(f) => self
-                .placements
-                .removal_deletes(item_id, f, prev.as_ref().map(prev_info).as_ref()),
+            Some(f) => {
+                self.placements
+                    .removal_deletes(item_id, f, prev.as_ref().map(prev_info).as_ref())
+            }
             None => prev.is_some(),
         };
         if deletes {
@@ -485,7 +500,11 @@ impl MailboxRun<'_> {
 
     /// After a fresh enumeration: whatever the previous snapshot had in this collection and the
     /// enumeration did not report is gone.
-    async fn delete_unseen(&mut self, coll: &Collection, seen: &HashSet<String>) -> Result<(), RoundError> {
+    async fn delete_unseen(
+        &mut self,
+        coll: &Collection,
+        seen: &HashSet<String>,
+    ) -> Result<(), RoundError> {
         let Some(parent) = self.ctx.parent.clone() else {
             return Ok(());
         };
@@ -605,7 +624,9 @@ impl MailboxRun<'_> {
             self.session.put_item(meta, &[][..]).await?;
         }
         for id in &gone {
-            self.session.delete_item(&layout::folder_item_id(id)).await?;
+            self.session
+                .delete_item(&layout::folder_item_id(id))
+                .await?;
         }
         let repath: BTreeSet<String> = changed
             .iter()
@@ -659,10 +680,11 @@ impl MailboxRun<'_> {
         loop {
             let page = graph_io::get_page(&self.ctx.graph, &url, self.cfg.page_size).await?;
             for raw in page.items {
-                let v: Value = serde_json::from_str(raw.get()).map_err(|e| GraphError::Corrupt {
-                    url: url.clone(),
-                    detail: format!("malformed mailFolder: {e}"),
-                })?;
+                let v: Value =
+                    serde_json::from_str(raw.get()).map_err(|e| GraphError::Corrupt {
+                        url: url.clone(),
+                        detail: format!("malformed mailFolder: {e}"),
+                    })?;
                 if v.get("@removed").is_some() {
                     if let Some(id) = v.get("id").and_then(Value::as_str) {
                         removed.push(id.to_string());

@@ -166,7 +166,8 @@ impl PrepareCtx {
         };
         let result = match collection {
             Collection::Folder { id, path } => {
-                self.prepare_message(id, path, &item_id, raw, &value, prev).await
+                self.prepare_message(id, path, &item_id, raw, &value, prev)
+                    .await
             }
             Collection::Events => self.prepare_event(&item_id, raw, &value, prev).await,
             Collection::Contacts => Ok(prepare_contact(&item_id, raw, &value, prev)),
@@ -232,9 +233,13 @@ impl PrepareCtx {
                 Ok(StepKind::Reuse { meta, prev, moved })
             }
             _ => {
-                let body =
-                    graph_io::get_mime(&self.graph, &self.user_id, &fields.id, self.spool_threshold)
-                        .await?;
+                let body = graph_io::get_mime(
+                    &self.graph,
+                    &self.user_id,
+                    &fields.id,
+                    self.spool_threshold,
+                )
+                .await?;
                 let meta = message_meta(&fields, json_bytes, folder_id, path, body.len());
                 Ok(StepKind::Put { meta, body, moved })
             }
@@ -262,7 +267,9 @@ impl PrepareCtx {
             .unwrap_or(false);
         let body = if has_attachments {
             let graph_id = layout::graph_id(item_id).unwrap_or_default();
-            Body::Memory(graph_io::get_event_attachments(&self.graph, &self.user_id, graph_id).await?)
+            Body::Memory(
+                graph_io::get_event_attachments(&self.graph, &self.user_id, graph_id).await?,
+            )
         } else {
             Body::empty()
         };
@@ -275,7 +282,12 @@ impl PrepareCtx {
     }
 }
 
-fn prepare_contact(item_id: &str, raw: &RawValue, value: &Value, prev: Option<ItemRecord>) -> StepKind {
+fn prepare_contact(
+    item_id: &str,
+    raw: &RawValue,
+    value: &Value,
+    prev: Option<ItemRecord>,
+) -> StepKind {
     let change_key = value.get("changeKey").and_then(Value::as_str);
     if let (Some(p), Some(ck)) = (&prev, change_key)
         && p.version == ck

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use tenantvault_graph::{GraphClient, GraphError};
-use tenantvault_repo::{BackupMode, BackupOptions, OwnerRef, ParentSelect, Repository, SnapshotFilter};
+use tenantvault_repo::{
+    BackupMode, BackupOptions, OwnerRef, ParentSelect, Repository, SnapshotFilter,
+};
 
 use super::config::BackupConfig;
 use super::graph_io;
@@ -90,26 +92,34 @@ pub async fn backup(
             reports.push(r);
         }
     }
-    let mut indexed: Vec<(usize, MailboxReport)> = futures::stream::iter(the_plan.mailboxes.into_iter().enumerate())
-        .map(|(i, mb)| async move { (i, backup_mailbox(repo, graph, cfg, mb, progress).await) })
-        .buffer_unordered(cfg.parallel_mailboxes.max(1))
-        .collect()
-        .await;
+    let mut indexed: Vec<(usize, MailboxReport)> =
+        futures::stream::iter(the_plan.mailboxes.into_iter().enumerate())
+            .map(|(i, mb)| async move { (i, backup_mailbox(repo, graph, cfg, mb, progress).await) })
+            .buffer_unordered(cfg.parallel_mailboxes.max(1))
+            .collect()
+            .await;
     indexed.sort_by_key(|(i, _)| *i);
     reports.extend(indexed.into_iter().map(|(_, r)| r));
     let metrics_after = graph.metrics();
     Ok(BackupReport {
         mailboxes: reports,
         not_found: Vec::new(),
-        requests: metrics_after.requests.saturating_sub(metrics_before.requests),
-        throttled: metrics_after.throttled.saturating_sub(metrics_before.throttled),
+        requests: metrics_after
+            .requests
+            .saturating_sub(metrics_before.requests),
+        throttled: metrics_after
+            .throttled
+            .saturating_sub(metrics_before.throttled),
         elapsed: started.elapsed(),
     })
 }
 
 /// Write one more snapshot for a mailbox whose user left the tenant: everything carried over,
 /// `departed` set. Nothing happens when the latest snapshot already says so.
-async fn mark_departed(repo: &Repository, owner: &str) -> Result<Option<MailboxReport>, ExchangeError> {
+async fn mark_departed(
+    repo: &Repository,
+    owner: &str,
+) -> Result<Option<MailboxReport>, ExchangeError> {
     let started = Instant::now();
     let session = repo
         .begin_backup(

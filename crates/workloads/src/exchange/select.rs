@@ -196,7 +196,8 @@ mod tests {
             mailboxes: vec!["ANN@c.com".into(), "nobody@c.com".into(), "9".into()],
             groups: vec!["Sales".into()],
         };
-        let groups: BTreeMap<String, Vec<String>> = [("Sales".to_string(), vec!["2".to_string()])].into();
+        let groups: BTreeMap<String, Vec<String>> =
+            [("Sales".to_string(), vec!["2".to_string()])].into();
         let known: BTreeSet<String> = ["9".to_string()].into();
         let p = plan(&users(), &sel, &groups, &known);
         let ids: Vec<_> = p.mailboxes.iter().map(|m| m.id.as_str()).collect();

@@ -91,21 +91,29 @@ pub async fn backup(repo: &Repository, graph: &GraphClient, cfg: &BackupConfig) 
 /// Requests the emulator answered for Outlook classes (mail, calendar, contacts).
 pub fn outlook_requests(emu: &Emulator) -> u64 {
     let totals = emu.state().stats.totals();
-    [EndpointClass::Mail, EndpointClass::Calendar, EndpointClass::Contacts]
-        .iter()
-        .filter_map(|c| totals.get(c))
-        .map(|c| c.requests)
-        .sum()
+    [
+        EndpointClass::Mail,
+        EndpointClass::Calendar,
+        EndpointClass::Contacts,
+    ]
+    .iter()
+    .filter_map(|c| totals.get(c))
+    .map(|c| c.requests)
+    .sum()
 }
 
 /// 429 answers for Outlook classes.
 pub fn outlook_throttled(emu: &Emulator) -> u64 {
     let totals = emu.state().stats.totals();
-    [EndpointClass::Mail, EndpointClass::Calendar, EndpointClass::Contacts]
-        .iter()
-        .filter_map(|c| totals.get(c))
-        .map(|c| c.throttled)
-        .sum()
+    [
+        EndpointClass::Mail,
+        EndpointClass::Calendar,
+        EndpointClass::Contacts,
+    ]
+    .iter()
+    .filter_map(|c| totals.get(c))
+    .map(|c| c.throttled)
+    .sum()
 }
 
 /// What a snapshot holds, by item id: the record's identifying fields, the content bytes and
@@ -122,7 +130,9 @@ pub struct ItemDump {
 }
 
 fn fnv(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf29ce484222325u64, |h, x| (h ^ *x as u64).wrapping_mul(0x100000001b3))
+    b.iter().fold(0xcbf29ce484222325u64, |h, x| {
+        (h ^ *x as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 impl std::fmt::Debug for ItemDump {
@@ -144,15 +154,27 @@ impl std::fmt::Debug for ItemDump {
 }
 
 /// Assert two dumps are equal, naming the first differing item.
-pub fn assert_same(got: &BTreeMap<String, ItemDump>, want: &BTreeMap<String, ItemDump>, what: &str) {
+pub fn assert_same(
+    got: &BTreeMap<String, ItemDump>,
+    want: &BTreeMap<String, ItemDump>,
+    what: &str,
+) {
     let only_got: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).collect();
     let only_want: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).collect();
-    assert!(only_got.is_empty() && only_want.is_empty(), "{what}: extra {only_got:?}, missing {only_want:?}");
+    assert!(
+        only_got.is_empty() && only_want.is_empty(),
+        "{what}: extra {only_got:?}, missing {only_want:?}"
+    );
     for (k, w) in want {
         let g = &got[k];
         if g != w {
-            let (gm, wm) = (String::from_utf8_lossy(&g.metadata), String::from_utf8_lossy(&w.metadata));
-            panic!("{what}: item {k} differs\n got: {g:?}\nwant: {w:?}\n got JSON: {gm}\nwant JSON: {wm}");
+            let (gm, wm) = (
+                String::from_utf8_lossy(&g.metadata),
+                String::from_utf8_lossy(&w.metadata),
+            );
+            panic!(
+                "{what}: item {k} differs\n got: {g:?}\nwant: {w:?}\n got JSON: {gm}\nwant JSON: {wm}"
+            );
         }
     }
 }
@@ -161,8 +183,16 @@ pub async fn dump(repo: &Repository, snap: &Snapshot) -> BTreeMap<String, ItemDu
     let items: Vec<ItemRecord> = snap.items().try_collect().await.expect("items");
     let mut out = BTreeMap::new();
     for it in items {
-        let content: Vec<bytes::Bytes> = repo.content_stream(&it).try_collect().await.expect("content");
-        let metadata = repo.item_metadata(&it).await.expect("metadata").unwrap_or_default();
+        let content: Vec<bytes::Bytes> = repo
+            .content_stream(&it)
+            .try_collect()
+            .await
+            .expect("content");
+        let metadata = repo
+            .item_metadata(&it)
+            .await
+            .expect("metadata")
+            .unwrap_or_default();
         out.insert(
             it.id.clone(),
             ItemDump {
@@ -184,7 +214,10 @@ pub async fn snapshots(repo: &Repository, report: &BackupReport) -> BTreeMap<Str
     let mut out = BTreeMap::new();
     for m in &report.mailboxes {
         if let Some(id) = &m.snapshot {
-            out.insert(m.mailbox.id.clone(), repo.snapshot(id).await.expect("snapshot"));
+            out.insert(
+                m.mailbox.id.clone(),
+                repo.snapshot(id).await.expect("snapshot"),
+            );
         }
     }
     out
