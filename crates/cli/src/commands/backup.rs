@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use tenantvault_repo::{BackupOptions, DIR_WORKLOAD, DirBackupOptions, Failure, ParentSelect, SnapshotStats};
+use tenantvault_repo::{
+    BackupOptions, DIR_WORKLOAD, DirBackupOptions, Failure, ParentSelect, SnapshotStats,
+};
 
 use crate::progress::{ItemProgress, Progress};
 use crate::snapshot_ref::parse_duration;
@@ -76,13 +78,20 @@ async fn dir(g: &GlobalArgs, args: DirArgs) -> Result<u8> {
     let meta = std::fs::metadata(&args.path)
         .map_err(|e| exit::not_found(format!("source {}: {e}", args.path.display())))?;
     if !meta.is_dir() {
-        return Err(exit::usage(format!("source {} is not a directory", args.path.display())));
+        return Err(exit::usage(format!(
+            "source {} is not a directory",
+            args.path.display()
+        )));
     }
     let repo = context::open(g).await?;
 
     let opts = DirBackupOptions {
         backup: BackupOptions {
-            parent: if args.force { ParentSelect::None } else { ParentSelect::Latest },
+            parent: if args.force {
+                ParentSelect::None
+            } else {
+                ParentSelect::Latest
+            },
             ..BackupOptions::default()
         },
         checkpoint_every: (!checkpoint.is_zero()).then_some(checkpoint),
@@ -94,7 +103,12 @@ async fn dir(g: &GlobalArgs, args: DirArgs) -> Result<u8> {
     };
     let summary = tenantvault_repo::backup_dir(&repo, &args.path, &args.owner, opts, &progress)
         .await
-        .with_context(|| format!("backup of {} failed; the repository is unchanged except for reusable data", args.path.display()))?;
+        .with_context(|| {
+            format!(
+                "backup of {} failed; the repository is unchanged except for reusable data",
+                args.path.display()
+            )
+        })?;
     let elapsed = progress.progress.elapsed();
     progress.progress.finish();
     let failures = if summary.stats.failures > 0 {
@@ -127,7 +141,10 @@ async fn dir(g: &GlobalArgs, args: DirArgs) -> Result<u8> {
             summary.id.short(),
             DIR_WORKLOAD,
             out.owner,
-            out.parent.as_deref().map(|p| format!(" (parent {})", &p[..p.len().min(8)])).unwrap_or_default()
+            out.parent
+                .as_deref()
+                .map(|p| format!(" (parent {})", &p[..p.len().min(8)]))
+                .unwrap_or_default()
         );
         println!(
             "  {} items ({}), {} new or changed, {} unchanged",
@@ -145,11 +162,18 @@ async fn dir(g: &GlobalArgs, args: DirArgs) -> Result<u8> {
             out.blobs_new
         );
         if !out.failures.is_empty() {
-            println!("  {} item(s) FAILED (listed in the snapshot; `tenantvault snapshots` shows it):", out.failures.len());
+            println!(
+                "  {} item(s) FAILED (listed in the snapshot; `tenantvault snapshots` shows it):",
+                out.failures.len()
+            );
             for f in &out.failures {
                 println!("    {}: {}", f.item_id, f.reason);
             }
         }
     }
-    Ok(if out.failures.is_empty() { exit::OK } else { exit::PARTIAL })
+    Ok(if out.failures.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
 }

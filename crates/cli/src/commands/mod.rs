@@ -52,7 +52,9 @@ impl SnapshotSelect {
     pub fn validate(&self) -> Result<SnapshotRef> {
         let r = SnapshotRef::parse(&self.snapshot)?;
         if r == SnapshotRef::Latest && self.owner.is_none() {
-            return Err(exit::usage("`latest` needs --owner NAME (the owner whose newest snapshot to use)"));
+            return Err(exit::usage(
+                "`latest` needs --owner NAME (the owner whose newest snapshot to use)",
+            ));
         }
         Ok(r)
     }
@@ -71,7 +73,10 @@ impl SnapshotSelect {
                     exit::not_found(format!(
                         "no complete snapshot of owner {:?}{}",
                         self.owner.as_deref().unwrap_or_default(),
-                        self.workload.as_deref().map(|w| format!(" in workload {w:?}")).unwrap_or_default()
+                        self.workload
+                            .as_deref()
+                            .map(|w| format!(" in workload {w:?}"))
+                            .unwrap_or_default()
                     ))
                 })?;
                 Ok(repo.snapshot(&newest.id.0).await?)
@@ -93,7 +98,9 @@ pub fn item_path(item: &tenantvault_repo::ItemRecord) -> String {
 pub fn path_selected(path: &str, filter: Option<&str>) -> bool {
     match filter.map(|f| f.trim_matches('/')) {
         None | Some("") => true,
-        Some(f) => path == f || (path.starts_with(f) && path.as_bytes().get(f.len()) == Some(&b'/')),
+        Some(f) => {
+            path == f || (path.starts_with(f) && path.as_bytes().get(f.len()) == Some(&b'/'))
+        }
     }
 }
 

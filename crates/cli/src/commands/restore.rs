@@ -27,10 +27,10 @@ pub struct RestoreArgs {
 
 pub async fn run(g: &GlobalArgs, args: RestoreArgs) -> Result<u8> {
     args.select.validate()?;
-    if let Some(p) = &args.path {
-        if p.split('/').any(|c| c == "..") {
-            return Err(exit::usage(format!("path {p:?} must not contain `..`")));
-        }
+    if let Some(p) = &args.path
+        && p.split('/').any(|c| c == "..")
+    {
+        return Err(exit::usage(format!("path {p:?} must not contain `..`")));
     }
     let repo = context::open(g).await?;
     let snap = args.select.open(&repo).await?;
@@ -45,17 +45,29 @@ pub async fn run(g: &GlobalArgs, args: RestoreArgs) -> Result<u8> {
         &snap,
         args.path.as_deref(),
         &args.target,
-        RestoreOptions { overwrite: args.overwrite },
+        RestoreOptions {
+            overwrite: args.overwrite,
+        },
         &progress,
     )
     .await
-    .with_context(|| format!("restore of snapshot {} into {} failed", snap.id().short(), args.target.display()))?;
+    .with_context(|| {
+        format!(
+            "restore of snapshot {} into {} failed",
+            snap.id().short(),
+            args.target.display()
+        )
+    })?;
     let elapsed = progress.progress.elapsed();
     progress.progress.finish();
-    if report.items == 0 && report.failed.is_empty() {
-        if let Some(p) = &args.path {
-            return Err(exit::not_found(format!("no item at or under {p:?} in snapshot {}", snap.id().short())));
-        }
+    if report.items == 0
+        && report.failed.is_empty()
+        && let Some(p) = &args.path
+    {
+        return Err(exit::not_found(format!(
+            "no item at or under {p:?} in snapshot {}",
+            snap.id().short()
+        )));
     }
     if g.json {
         output::print_json(&json!({
@@ -81,7 +93,10 @@ pub async fn run(g: &GlobalArgs, args: RestoreArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     // failures always go to stderr, even with --json/--quiet: a partial restore must be noticed
-    eprintln!("error: {} item(s) could not be restored:", report.failed.len());
+    eprintln!(
+        "error: {} item(s) could not be restored:",
+        report.failed.len()
+    );
     for (id, reason) in &report.failed {
         eprintln!("  {id}: {reason}");
     }
