@@ -87,6 +87,13 @@ fn dec_loc(v: &[u8]) -> Option<Location> {
     })
 }
 
+/// redb with a bounded page cache (the OS page cache does the rest).
+fn cache_builder() -> redb::Builder {
+    let mut b = redb::Builder::new();
+    b.set_cache_size(16 << 20);
+    b
+}
+
 /// The local, rebuildable blob index cache.
 #[derive(Debug)]
 pub struct IndexCache {
@@ -102,7 +109,7 @@ impl IndexCache {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("create cache dir {}", dir.display()), e))?;
         let path = dir.join("index.redb");
-        match Database::create(&path) {
+        match cache_builder().create(&path) {
             Ok(db) => Ok(Self::init(db, None, path)?),
             Err(redb::DatabaseError::DatabaseAlreadyOpen)
             | Err(redb::DatabaseError::Storage(redb::StorageError::Io(_))) => {
@@ -112,14 +119,14 @@ impl IndexCache {
                     .map_err(|e| Error::io("create private cache", e))?;
                 let path = temp.path().join("index.redb");
                 tracing::debug!(path = %path.display(), "index cache busy, using a private cache");
-                let db = Database::create(&path)?;
+                let db = cache_builder().create(&path)?;
                 Self::init(db, Some(temp), path)
             }
             Err(e) => {
                 // A damaged cache is rebuilt from the repository.
                 tracing::warn!(error = %e, "index cache unreadable, rebuilding");
                 let _ = std::fs::remove_file(&path);
-                let db = Database::create(&path)?;
+                let db = cache_builder().create(&path)?;
                 Self::init(db, None, path)
             }
         }

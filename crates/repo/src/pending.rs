@@ -29,7 +29,9 @@ impl PendingStore {
             .prefix("tenantvault-session-")
             .tempdir()
             .map_err(|e| Error::io("create session temp dir", e))?;
-        let db = Database::create(dir.path().join("pending.redb"))?;
+        let db = redb::Builder::new()
+            .set_cache_size(4 << 20)
+            .create(dir.path().join("pending.redb"))?;
         let tx = db.begin_write()?;
         tx.open_table(PENDING)?;
         tx.commit()?;

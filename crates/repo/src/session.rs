@@ -25,6 +25,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+/// Content windows up to this size are processed on the calling task, not a blocking thread.
+const INLINE_CPU: usize = 64 * 1024;
+
 /// Metadata documents up to this size are stored inline in the item list.
 const INLINE_METADATA: usize = 1024;
 
@@ -266,6 +269,35 @@ fn process_chunks(
         slices.push(&data[o..o + l]);
         o += l;
     }
+    // Few chunks: stay on this thread (waking rayon costs more than it saves).
+    if slices.len() < 4 {
+        let mut seen = HashSet::new();
+        let mut out = Vec::with_capacity(slices.len());
+        for s in slices {
+            let id = keys.blob_id(s);
+            if seen.insert(id) && !known(&id)? {
+                let b = blob::encode_with_id(keys, id, s, level);
+                out.push((
+                    ContentRef {
+                        id,
+                        key: b.key,
+                        len: s.len() as u64,
+                    },
+                    Some(b),
+                ));
+            } else {
+                out.push((
+                    ContentRef {
+                        id,
+                        key: keys.blob_key(s),
+                        len: s.len() as u64,
+                    },
+                    None,
+                ));
+            }
+        }
+        return Ok(out);
+    }
     let ids: Vec<BlobId> = slices.par_iter().map(|s| keys.blob_id(s)).collect();
     let mut seen = HashSet::new();
     let mut need = Vec::with_capacity(ids.len());
@@ -337,11 +369,13 @@ impl BackupSession {
         let known = self.packer.known_fn();
         let level = self.repo.config().zstd_level;
         let len = data.len();
-        let mut out = tokio::task::spawn_blocking(move || {
-            process_chunks(&keys, &data, &[len], level, &known)
-        })
-        .await
-        .expect("encode task")?;
+        let mut out = if len <= INLINE_CPU {
+            process_chunks(&keys, &data, &[len], level, &known)?
+        } else {
+            tokio::task::spawn_blocking(move || process_chunks(&keys, &data, &[len], level, &known))
+                .await
+                .expect("encode task")?
+        };
         let (r, enc) = out.pop().expect("one chunk");
         if let Some(b) = enc {
             self.packer.add(&b, kind).await?;
@@ -411,11 +445,16 @@ impl BackupSession {
             total += data.len() as u64;
             let keys = self.repo.keys().clone();
             let known = self.packer.known_fn();
-            let results = tokio::task::spawn_blocking(move || {
-                process_chunks(&keys, &data, &lens, level, &known)
-            })
-            .await
-            .expect("encode task")?;
+            let results = if data.len() <= INLINE_CPU {
+                // Small item: hashing/compressing 64 KiB costs less than a thread hand-off.
+                process_chunks(&keys, &data, &lens, level, &known)?
+            } else {
+                tokio::task::spawn_blocking(move || {
+                    process_chunks(&keys, &data, &lens, level, &known)
+                })
+                .await
+                .expect("encode task")?
+            };
             for (r, enc) in results {
                 if let Some(b) = enc
                     && !self.packer.pending(&b.id)
