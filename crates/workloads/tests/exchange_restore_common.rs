@@ -33,7 +33,11 @@ pub fn tenant(seed: u64, users: usize, messages: u32) -> EmulatorConfig {
 }
 
 pub fn graph_with(emu: &Emulator, client_id: String, secret: String) -> GraphClient {
-    let mut cfg = GraphConfig::new(emu.tenant_id(), client_id, Credential::Secret(SecretString::new(secret)));
+    let mut cfg = GraphConfig::new(
+        emu.tenant_id(),
+        client_id,
+        Credential::Secret(SecretString::new(secret)),
+    );
     cfg.authority_host = emu.base_url().to_string();
     cfg.graph_base = emu.graph_url();
     cfg.read_timeout = Duration::from_secs(20);
@@ -80,7 +84,10 @@ pub async fn backup_all(repo: &Repository, graph: &GraphClient) -> Vec<(String, 
         if let Some(id) = &m.snapshot
             && m.messages_downloaded > 0
         {
-            out.push((m.mailbox.upn.clone(), repo.snapshot(id).await.expect("snapshot")));
+            out.push((
+                m.mailbox.upn.clone(),
+                repo.snapshot(id).await.expect("snapshot"),
+            ));
         }
     }
     assert!(!out.is_empty(), "no mailbox with messages was backed up");
@@ -92,12 +99,20 @@ pub async fn items(snap: &Snapshot) -> Vec<ItemRecord> {
 }
 
 pub async fn json_of(repo: &Repository, rec: &ItemRecord) -> Value {
-    let raw = repo.item_metadata(rec).await.expect("metadata").expect("has metadata");
+    let raw = repo
+        .item_metadata(rec)
+        .await
+        .expect("metadata")
+        .expect("has metadata");
     serde_json::from_slice(&raw).expect("json")
 }
 
 pub async fn content_of(repo: &Repository, rec: &ItemRecord) -> Vec<u8> {
-    let parts: Vec<bytes::Bytes> = repo.content_stream(rec).try_collect().await.expect("content");
+    let parts: Vec<bytes::Bytes> = repo
+        .content_stream(rec)
+        .try_collect()
+        .await
+        .expect("content");
     parts.concat()
 }
 

@@ -213,10 +213,17 @@ pub async fn export(
 ) -> Result<ExportReport, ExportError> {
     let summary = snap.summary();
     if summary.owner.workload != WORKLOAD {
-        return Err(ExportError::NotExchange(summary.id.0.clone(), summary.owner.workload.clone()));
+        return Err(ExportError::NotExchange(
+            summary.id.0.clone(),
+            summary.owner.workload.clone(),
+        ));
     }
     let state = MailboxState::from_json(snap.state())?;
-    let mb_name = if state.mailbox.upn.is_empty() { state.mailbox.id.clone() } else { state.mailbox.upn.clone() };
+    let mb_name = if state.mailbox.upn.is_empty() {
+        state.mailbox.id.clone()
+    } else {
+        state.mailbox.upn.clone()
+    };
     let mut sink = Sink::open(target, opts.zip).await?;
     let mut paths = Paths::default();
     let mb_dir = sanitize_component(&mb_name);
@@ -240,13 +247,20 @@ pub async fn export(
                 let mime = match content(repo, &rec).await {
                     Ok(m) => m,
                     Err(e) => {
-                        report.failures.push(ExportFailure { item_id: rec.id.clone(), reason: e.to_string() });
+                        report.failures.push(ExportFailure {
+                            item_id: rec.id.clone(),
+                            reason: e.to_string(),
+                        });
                         continue;
                     }
                 };
                 let folder = paths.folder(&rec.path);
                 if opts.eml {
-                    let subject = if rec.name.trim().is_empty() { "(no subject)" } else { rec.name.as_str() };
+                    let subject = if rec.name.trim().is_empty() {
+                        "(no subject)"
+                    } else {
+                        rec.name.as_str()
+                    };
                     let mut base = sanitize_component(subject);
                     if base.len() > 80 {
                         base = sanitize_component(&base[..base.floor_char_boundary(80)]);
@@ -287,26 +301,42 @@ pub async fn export(
             }
             kind::EVENT if opts.ics => match json(repo, &rec).await {
                 Ok(v) => events.push(v),
-                Err(reason) => report.failures.push(ExportFailure { item_id: rec.id.clone(), reason }),
+                Err(reason) => report.failures.push(ExportFailure {
+                    item_id: rec.id.clone(),
+                    reason,
+                }),
             },
             kind::CONTACT if opts.vcf => match json(repo, &rec).await {
                 Ok(v) => {
                     vcards.push_str(&vcf::vcard(&v));
                     report.contacts += 1;
                 }
-                Err(reason) => report.failures.push(ExportFailure { item_id: rec.id.clone(), reason }),
+                Err(reason) => report.failures.push(ExportFailure {
+                    item_id: rec.id.clone(),
+                    reason,
+                }),
             },
             _ => {}
         }
     }
     if opts.ics && !events.is_empty() {
         let cal = ics::calendar(&events);
-        sink.write(&[mb_dir.clone(), "calendar.ics".into()], cal.as_bytes(), false).await?;
+        sink.write(
+            &[mb_dir.clone(), "calendar.ics".into()],
+            cal.as_bytes(),
+            false,
+        )
+        .await?;
         report.events = events.len() as u64;
         report.bytes += cal.len() as u64;
     }
     if opts.vcf && !vcards.is_empty() {
-        sink.write(&[mb_dir.clone(), "contacts.vcf".into()], vcards.as_bytes(), false).await?;
+        sink.write(
+            &[mb_dir.clone(), "contacts.vcf".into()],
+            vcards.as_bytes(),
+            false,
+        )
+        .await?;
         report.bytes += vcards.len() as u64;
     }
     sink.finish().await?;

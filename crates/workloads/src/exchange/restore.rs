@@ -303,10 +303,13 @@ pub async fn plan(snap: &Snapshot, request: &RestoreRequest) -> Result<RestorePl
         }
     } else {
         for id in &request.item_ids {
-            let rec = snap.item(id).await?.ok_or_else(|| RestoreError::NoSuchItem {
-                snapshot: summary.id.0.clone(),
-                item: id.clone(),
-            })?;
+            let rec = snap
+                .item(id)
+                .await?
+                .ok_or_else(|| RestoreError::NoSuchItem {
+                    snapshot: summary.id.0.clone(),
+                    item: id.clone(),
+                })?;
             if !restorable(&rec.kind) {
                 return Err(RestoreError::Invalid(format!(
                     "item {id} is a {} and cannot be restored",
@@ -324,7 +327,10 @@ pub async fn plan(snap: &Snapshot, request: &RestoreRequest) -> Result<RestorePl
             let t = t.trim();
             let same = t.eq_ignore_ascii_case(&source.id)
                 || t.eq_ignore_ascii_case(&source.upn)
-                || source.mail.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(t));
+                || source
+                    .mail
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(t));
             (t.to_string(), same)
         }
         Some(_) => return Err(RestoreError::Invalid("--to-mailbox is empty".into())),

@@ -10,7 +10,9 @@ use serde_json::Value;
 use super::text::{escape, html_to_text, push_line};
 
 fn s<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
-    v.pointer(ptr).and_then(Value::as_str).filter(|x| !x.is_empty())
+    v.pointer(ptr)
+        .and_then(Value::as_str)
+        .filter(|x| !x.is_empty())
 }
 
 fn parse_local(dt: &str) -> Option<NaiveDateTime> {
@@ -28,7 +30,11 @@ fn date_prop(name: &str, v: &Value, all_day: bool) -> Option<String> {
     } else if tz.eq_ignore_ascii_case("UTC") || tz.eq_ignore_ascii_case("Etc/GMT") {
         format!("{name}:{}", dt.format("%Y%m%dT%H%M%SZ"))
     } else {
-        format!("{name};TZID={}:{}", tz.replace(['"', ';', ':', ','], ""), dt.format("%Y%m%dT%H%M%S"))
+        format!(
+            "{name};TZID={}:{}",
+            tz.replace(['"', ';', ':', ','], ""),
+            dt.format("%Y%m%dT%H%M%S")
+        )
     })
 }
 
@@ -56,7 +62,12 @@ pub fn rrule(recurrence: &Value) -> Option<String> {
     let days: Vec<&str> = p
         .get("daysOfWeek")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).filter_map(day_code).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter_map(day_code)
+                .collect()
+        })
         .unwrap_or_default();
     let setpos = match s(p, "/index") {
         Some("first") => "1",
@@ -130,14 +141,23 @@ fn vevent(out: &mut String, e: &Value, uid: &str, recurrence_id: Option<&Value>,
     push_line(out, "BEGIN:VEVENT");
     push_line(out, &format!("UID:{}", escape(uid)));
     let now = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    push_line(out, &format!("DTSTAMP:{}", stamp(e, "lastModifiedDateTime").unwrap_or(now)));
+    push_line(
+        out,
+        &format!(
+            "DTSTAMP:{}",
+            stamp(e, "lastModifiedDateTime").unwrap_or(now)
+        ),
+    );
     if let Some(c) = stamp(e, "createdDateTime") {
         push_line(out, &format!("CREATED:{c}"));
     }
     if let Some(c) = stamp(e, "lastModifiedDateTime") {
         push_line(out, &format!("LAST-MODIFIED:{c}"));
     }
-    if let Some(p) = e.get("start").and_then(|v| date_prop("DTSTART", v, all_day)) {
+    if let Some(p) = e
+        .get("start")
+        .and_then(|v| date_prop("DTSTART", v, all_day))
+    {
         push_line(out, &p);
     }
     if let Some(p) = e.get("end").and_then(|v| date_prop("DTEND", v, all_day)) {
@@ -153,7 +173,11 @@ fn vevent(out: &mut String, e: &Value, uid: &str, recurrence_id: Option<&Value>,
         push_line(out, &format!("SUMMARY:{}", escape(t)));
     }
     if let Some(b) = s(e, "/body/content") {
-        let text = if s(e, "/body/contentType") == Some("html") { html_to_text(b) } else { b.to_string() };
+        let text = if s(e, "/body/contentType") == Some("html") {
+            html_to_text(b)
+        } else {
+            b.to_string()
+        };
         if !text.is_empty() {
             push_line(out, &format!("DESCRIPTION:{}", escape(&text)));
         }
@@ -164,7 +188,12 @@ fn vevent(out: &mut String, e: &Value, uid: &str, recurrence_id: Option<&Value>,
     if let Some((name, addr)) = e.get("organizer").and_then(mailto) {
         push_line(out, &format!("ORGANIZER;CN=\"{name}\":mailto:{addr}"));
     }
-    for a in e.get("attendees").and_then(Value::as_array).into_iter().flatten() {
+    for a in e
+        .get("attendees")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some((name, addr)) = mailto(a) {
             let role = match s(a, "/type") {
                 Some("optional") => "OPT-PARTICIPANT",
@@ -177,7 +206,10 @@ fn vevent(out: &mut String, e: &Value, uid: &str, recurrence_id: Option<&Value>,
                 Some("tentativelyAccepted") => "TENTATIVE",
                 _ => "NEEDS-ACTION",
             };
-            push_line(out, &format!("ATTENDEE;CN=\"{name}\";ROLE={role};PARTSTAT={partstat}:mailto:{addr}"));
+            push_line(
+                out,
+                &format!("ATTENDEE;CN=\"{name}\";ROLE={role};PARTSTAT={partstat}:mailto:{addr}"),
+            );
         }
     }
     let cats: Vec<String> = e
@@ -221,7 +253,10 @@ pub fn calendar(events: &[Value]) -> String {
             .map(str::to_string)
     };
     for e in events {
-        let own_uid = s(e, "/iCalUId").or(s(e, "/id")).unwrap_or("unknown").to_string();
+        let own_uid = s(e, "/iCalUId")
+            .or(s(e, "/id"))
+            .unwrap_or("unknown")
+            .to_string();
         let master = s(e, "/seriesMasterId").filter(|m| masters.contains(m));
         match (s(e, "/type"), master) {
             // Covered by the master's RRULE.
@@ -261,7 +296,8 @@ mod tests {
             "end":{"dateTime":"2024-01-01T09:30:00.0000000","timeZone":"UTC"},
             "recurrence":{"pattern":{"type":"weekly","interval":2,"daysOfWeek":["monday","wednesday"],"firstDayOfWeek":"sunday"},
                           "range":{"type":"numbered","numberOfOccurrences":10}}});
-        let occ = json!({"id":"O1","type":"occurrence","seriesMasterId":"M","subject":"Weekly sync"});
+        let occ =
+            json!({"id":"O1","type":"occurrence","seriesMasterId":"M","subject":"Weekly sync"});
         let exc = json!({"id":"X1","type":"exception","seriesMasterId":"M","subject":"Moved; sync",
             "originalStart":"2024-01-08T09:00:00Z",
             "start":{"dateTime":"2024-01-08T10:00:00.0000000","timeZone":"UTC"}});
@@ -285,12 +321,30 @@ mod tests {
     #[test]
     fn rrule_patterns() {
         let r = |p: Value, range: Value| rrule(&json!({"pattern": p, "range": range}));
-        assert_eq!(r(json!({"type":"daily","interval":1}), json!({"type":"noEnd"})).unwrap(), "FREQ=DAILY");
         assert_eq!(
-            r(json!({"type":"relativeMonthly","daysOfWeek":["friday"],"index":"last"}), json!({"type":"endDate","endDate":"2024-12-31"})).unwrap(),
+            r(
+                json!({"type":"daily","interval":1}),
+                json!({"type":"noEnd"})
+            )
+            .unwrap(),
+            "FREQ=DAILY"
+        );
+        assert_eq!(
+            r(
+                json!({"type":"relativeMonthly","daysOfWeek":["friday"],"index":"last"}),
+                json!({"type":"endDate","endDate":"2024-12-31"})
+            )
+            .unwrap(),
             "FREQ=MONTHLY;BYDAY=FR;BYSETPOS=-1;UNTIL=20241231T235959Z"
         );
-        assert_eq!(r(json!({"type":"absoluteYearly","month":3,"dayOfMonth":15}), json!({})).unwrap(), "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=15");
+        assert_eq!(
+            r(
+                json!({"type":"absoluteYearly","month":3,"dayOfMonth":15}),
+                json!({})
+            )
+            .unwrap(),
+            "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=15"
+        );
         assert!(r(json!({"type":"lunar"}), json!({})).is_none());
     }
 }

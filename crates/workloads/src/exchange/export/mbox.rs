@@ -7,10 +7,19 @@ use chrono::{DateTime, Utc};
 /// `date` the delivery time for the separator line.
 pub fn append(out: &mut Vec<u8>, sender: &str, date: DateTime<Utc>, message: &[u8]) {
     let sender: String = sender.chars().filter(|c| !c.is_whitespace()).collect();
-    let sender = if sender.is_empty() { "MAILER-DAEMON".to_string() } else { sender };
-    out.extend_from_slice(format!("From {sender} {}\n", date.format("%a %b %e %H:%M:%S %Y")).as_bytes());
+    let sender = if sender.is_empty() {
+        "MAILER-DAEMON".to_string()
+    } else {
+        sender
+    };
+    out.extend_from_slice(
+        format!("From {sender} {}\n", date.format("%a %b %e %H:%M:%S %Y")).as_bytes(),
+    );
     for line in message.split_inclusive(|b| *b == b'\n') {
-        let quoted = line.iter().position(|b| *b != b'>').is_some_and(|i| line[i..].starts_with(b"From "));
+        let quoted = line
+            .iter()
+            .position(|b| *b != b'>')
+            .is_some_and(|i| line[i..].starts_with(b"From "));
         if quoted {
             out.push(b'>');
         }
@@ -63,7 +72,8 @@ mod tests {
     #[test]
     fn round_trip_with_from_lines() {
         let t: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
-        let a = b"Subject: a\r\n\r\nFrom here on\r\n>From quoted\r\n>>From twice\r\nend\r\n".to_vec();
+        let a =
+            b"Subject: a\r\n\r\nFrom here on\r\n>From quoted\r\n>>From twice\r\nend\r\n".to_vec();
         let b = b"Subject: b\n\nno newline at end".to_vec();
         let mut mbox = Vec::new();
         append(&mut mbox, "ann@x.org", t, &a);

@@ -29,7 +29,10 @@ fn truncate(s: &str, max: usize) -> &str {
 /// control characters, no Windows-reserved name, no trailing dot or space, at most
 /// [`MAX_COMPONENT`] bytes).
 pub fn sanitize_component(name: &str) -> String {
-    let replaced: String = name.chars().map(|c| if bad_char(c) { '_' } else { c }).collect();
+    let replaced: String = name
+        .chars()
+        .map(|c| if bad_char(c) { '_' } else { c })
+        .collect();
     let cut = truncate(replaced.trim_start(), MAX_COMPONENT);
     let mut out = cut.trim_end_matches(['.', ' ']).to_string();
     if out.is_empty() || out.chars().all(|c| c == '.') {
@@ -48,9 +51,9 @@ pub fn sanitize_component(name: &str) -> String {
 
 /// A short stable tag for an id (FNV-1a, 8 hex digits) to keep file names unique.
 pub fn short_tag(id: &str) -> String {
-    let h = id
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("{:08x}", (h ^ (h >> 32)) as u32)
 }
 

@@ -47,7 +47,11 @@ pub fn html_to_text(html: &str) -> String {
             '>' if in_tag => {
                 in_tag = false;
                 let t = tag.trim_start_matches('/').to_ascii_lowercase();
-                if t.starts_with("br") || t.starts_with("p") || t.starts_with("div") || t.starts_with("li") {
+                if t.starts_with("br")
+                    || t.starts_with("p")
+                    || t.starts_with("div")
+                    || t.starts_with("li")
+                {
                     out.push('\n');
                 }
             }

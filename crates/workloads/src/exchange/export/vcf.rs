@@ -11,13 +11,21 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 fn strings<'a>(v: &'a Value, key: &str) -> Vec<&'a str> {
     v.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).filter(|x| !x.is_empty()).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn address(out: &mut String, v: &Value, key: &str, kind: &str) {
-    let Some(a) = v.get(key).filter(|a| a.is_object()) else { return };
-    let parts = ["street", "city", "state", "postalCode", "countryOrRegion"].map(|k| escape(s(a, k)));
+    let Some(a) = v.get(key).filter(|a| a.is_object()) else {
+        return;
+    };
+    let parts =
+        ["street", "city", "state", "postalCode", "countryOrRegion"].map(|k| escape(s(a, k)));
     if parts.iter().all(String::is_empty) {
         return;
     }
@@ -32,7 +40,12 @@ pub fn vcard(c: &Value) -> String {
     let emails: Vec<&str> = c
         .get("emailAddresses")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|e| e.get("address").and_then(Value::as_str)).filter(|x| !x.is_empty()).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e.get("address").and_then(Value::as_str))
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let fn_ = [s(c, "displayName"), s(c, "fileAs")]
         .into_iter()
@@ -47,7 +60,14 @@ pub fn vcard(c: &Value) -> String {
         push_line(&mut out, &format!("NICKNAME:{}", escape(s(c, "nickName"))));
     }
     if !s(c, "companyName").is_empty() || !s(c, "department").is_empty() {
-        push_line(&mut out, &format!("ORG:{};{}", escape(s(c, "companyName")), escape(s(c, "department"))));
+        push_line(
+            &mut out,
+            &format!(
+                "ORG:{};{}",
+                escape(s(c, "companyName")),
+                escape(s(c, "department"))
+            ),
+        );
     }
     if !s(c, "jobTitle").is_empty() {
         push_line(&mut out, &format!("TITLE:{}", escape(s(c, "jobTitle"))));
@@ -62,16 +82,26 @@ pub fn vcard(c: &Value) -> String {
         push_line(&mut out, &format!("TEL;TYPE=HOME,VOICE:{}", escape(p)));
     }
     if !s(c, "mobilePhone").is_empty() {
-        push_line(&mut out, &format!("TEL;TYPE=CELL:{}", escape(s(c, "mobilePhone"))));
+        push_line(
+            &mut out,
+            &format!("TEL;TYPE=CELL:{}", escape(s(c, "mobilePhone"))),
+        );
     }
     address(&mut out, c, "businessAddress", "WORK");
     address(&mut out, c, "homeAddress", "HOME");
     address(&mut out, c, "otherAddress", "POSTAL");
-    if let Some(day) = c.get("birthday").and_then(Value::as_str).and_then(|b| b.get(..10)) {
+    if let Some(day) = c
+        .get("birthday")
+        .and_then(Value::as_str)
+        .and_then(|b| b.get(..10))
+    {
         push_line(&mut out, &format!("BDAY:{day}"));
     }
     if !s(c, "businessHomePage").is_empty() {
-        push_line(&mut out, &format!("URL:{}", escape(s(c, "businessHomePage"))));
+        push_line(
+            &mut out,
+            &format!("URL:{}", escape(s(c, "businessHomePage"))),
+        );
     }
     if !s(c, "personalNotes").is_empty() {
         push_line(&mut out, &format!("NOTE:{}", escape(s(c, "personalNotes"))));

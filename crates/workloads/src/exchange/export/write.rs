@@ -24,12 +24,22 @@ impl Sink {
     /// A sink writing under `target` (a directory), or into the ZIP file `target`.
     pub(crate) async fn open(target: &Path, zip: bool) -> Result<Sink, ExportError> {
         if !zip {
-            tokio::fs::create_dir_all(target).await.map_err(|e| io(target, e))?;
-            let m = tokio::fs::metadata(target).await.map_err(|e| io(target, e))?;
+            tokio::fs::create_dir_all(target)
+                .await
+                .map_err(|e| io(target, e))?;
+            let m = tokio::fs::metadata(target)
+                .await
+                .map_err(|e| io(target, e))?;
             if !m.is_dir() {
-                return Err(ExportError::Unsafe(format!("{} is not a directory", target.display())));
+                return Err(ExportError::Unsafe(format!(
+                    "{} is not a directory",
+                    target.display()
+                )));
             }
-            return Ok(Sink { root: target.to_path_buf(), zip: None });
+            return Ok(Sink {
+                root: target.to_path_buf(),
+                zip: None,
+            });
         }
         if let Ok(m) = tokio::fs::symlink_metadata(target).await
             && (m.is_dir() || m.file_type().is_symlink())
@@ -43,7 +53,9 @@ impl Sink {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        tokio::fs::create_dir_all(&parent).await.map_err(|e| io(&parent, e))?;
+        tokio::fs::create_dir_all(&parent)
+            .await
+            .map_err(|e| io(&parent, e))?;
         let stage = tempfile::Builder::new()
             .prefix(".tenantvault-export-")
             .tempdir_in(&parent)
@@ -55,7 +67,12 @@ impl Sink {
     }
 
     /// Write (or append to) the file at `rel` under the root.
-    pub(crate) async fn write(&mut self, rel: &[String], data: &[u8], append: bool) -> Result<(), ExportError> {
+    pub(crate) async fn write(
+        &mut self,
+        rel: &[String],
+        data: &[u8],
+        append: bool,
+    ) -> Result<(), ExportError> {
         let mut path = self.root.clone();
         for (i, c) in rel.iter().enumerate() {
             if c.is_empty() || c == "." || c == ".." || c.contains(['/', '\\', '\0']) {
@@ -65,13 +82,22 @@ impl Sink {
             let last = i + 1 == rel.len();
             match tokio::fs::symlink_metadata(&path).await {
                 Ok(m) if m.file_type().is_symlink() => {
-                    return Err(ExportError::Unsafe(format!("{} is a symlink", path.display())));
+                    return Err(ExportError::Unsafe(format!(
+                        "{} is a symlink",
+                        path.display()
+                    )));
                 }
                 Ok(m) if !last && !m.is_dir() => {
-                    return Err(ExportError::Unsafe(format!("{} is not a directory", path.display())));
+                    return Err(ExportError::Unsafe(format!(
+                        "{} is not a directory",
+                        path.display()
+                    )));
                 }
                 Ok(m) if last && !m.is_file() => {
-                    return Err(ExportError::Unsafe(format!("{} is not a regular file", path.display())));
+                    return Err(ExportError::Unsafe(format!(
+                        "{} is not a regular file",
+                        path.display()
+                    )));
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -101,7 +127,9 @@ impl Sink {
 
     /// Pack the staging tree into the ZIP (written beside the target, then renamed into place).
     pub(crate) async fn finish(self) -> Result<(), ExportError> {
-        let Some((target, stage)) = self.zip else { return Ok(()) };
+        let Some((target, stage)) = self.zip else {
+            return Ok(());
+        };
         tokio::task::spawn_blocking(move || pack(stage.path(), &target))
             .await
             .map_err(|e| ExportError::Io {
@@ -121,7 +149,10 @@ fn files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::
             files(root, &p, out)?;
         } else if t.is_file() {
             let rel = p.strip_prefix(root).expect("under root");
-            let name: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let name: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
             out.push((name.join("/"), p));
         }
     }

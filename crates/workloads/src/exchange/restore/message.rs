@@ -132,8 +132,8 @@ pub fn parse_mime(mime: &[u8]) -> Option<MimeParts> {
         let content_id = part
             .content_id()
             .map(|s| s.trim_matches(|c| c == '<' || c == '>').to_string());
-        let is_inline = part.content_disposition().is_some_and(|d| d.is_inline())
-            && content_id.is_some();
+        let is_inline =
+            part.content_disposition().is_some_and(|d| d.is_inline()) && content_id.is_some();
         attachments.push(MimeAttachment {
             name,
             content_type,
@@ -174,8 +174,14 @@ pub fn create_body(stored: &Value, mime: Option<&MimeParts>) -> Value {
     if let Some(b) = body {
         out.insert("body".into(), b);
     }
-    let is_read = stored.get("isRead").and_then(Value::as_bool).unwrap_or(true);
-    let is_draft = stored.get("isDraft").and_then(Value::as_bool).unwrap_or(false);
+    let is_read = stored
+        .get("isRead")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let is_draft = stored
+        .get("isDraft")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let mut flags = 0;
     if is_read {
         flags |= MSGFLAG_READ;
@@ -210,7 +216,12 @@ Content-Disposition: inline; filename=\"i.png\"\r\nContent-ID: <img1@x>\r\nConte
     fn mime_body_and_attachments() {
         let p = parse_mime(MIME).expect("parses");
         assert_eq!(p.body.as_ref().unwrap()["contentType"], "html");
-        assert!(p.body.as_ref().unwrap()["content"].as_str().unwrap().contains("html body"));
+        assert!(
+            p.body.as_ref().unwrap()["content"]
+                .as_str()
+                .unwrap()
+                .contains("html body")
+        );
         assert_eq!(p.attachments.len(), 2);
         assert_eq!(p.attachments[0].name, "r.pdf");
         assert_eq!(p.attachments[0].data, b"%PDF-1.4\n");
@@ -239,15 +250,25 @@ Content-Disposition: inline; filename=\"i.png\"\r\nContent-ID: <img1@x>\r\nConte
         assert_eq!(b["subject"], "S");
         assert_eq!(b["flag"], json!({"flagStatus": "flagged"}));
         assert_eq!(b["body"]["content"], "json body");
-        assert!(b.get("id").is_none() && b.get("changeKey").is_none() && b.get("parentFolderId").is_none());
+        assert!(
+            b.get("id").is_none()
+                && b.get("changeKey").is_none()
+                && b.get("parentFolderId").is_none()
+        );
         let props = b["singleValueExtendedProperties"].as_array().unwrap();
         assert_eq!(props[0], json!({"id": "Integer 0x0E07", "value": "0"}));
         assert_eq!(props[1]["value"], "2024-01-02T03:04:05Z");
         assert_eq!(props[2]["id"], "SystemTime 0x0039");
 
         let draft = json!({"isRead": true, "isDraft": true});
-        assert_eq!(create_body(&draft, None)["singleValueExtendedProperties"][0]["value"], "9");
+        assert_eq!(
+            create_body(&draft, None)["singleValueExtendedProperties"][0]["value"],
+            "9"
+        );
         let mime = parse_mime(MIME).unwrap();
-        assert_eq!(create_body(&stored, Some(&mime))["body"]["contentType"], "html");
+        assert_eq!(
+            create_body(&stored, Some(&mime))["body"]["contentType"],
+            "html"
+        );
     }
 }

@@ -97,14 +97,28 @@ pub fn event_attachments(content: &[u8]) -> Result<Vec<Value>, serde_json::Error
     }
     let v: Value = serde_json::from_slice(content)?;
     let mut out = Vec::new();
-    for a in v.get("value").and_then(Value::as_array).into_iter().flatten() {
+    for a in v
+        .get("value")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let t = a.get("@odata.type").and_then(Value::as_str).unwrap_or("");
         if !t.ends_with("fileAttachment") {
             continue;
         }
         let mut m = Map::new();
-        m.insert("@odata.type".into(), Value::from("#microsoft.graph.fileAttachment"));
-        for k in ["name", "contentType", "contentBytes", "isInline", "contentId"] {
+        m.insert(
+            "@odata.type".into(),
+            Value::from("#microsoft.graph.fileAttachment"),
+        );
+        for k in [
+            "name",
+            "contentType",
+            "contentBytes",
+            "isInline",
+            "contentId",
+        ] {
             if let Some(x) = a.get(k).filter(|x| !x.is_null()) {
                 m.insert(k.into(), x.clone());
             }

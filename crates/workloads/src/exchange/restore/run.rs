@@ -64,6 +64,9 @@ impl ItemError {
     }
 }
 
+/// An event's type and its series master id.
+type EventInfo = (EventType, Option<String>);
+
 struct Ctx<'a> {
     repo: &'a Repository,
     graph: GraphClient,
@@ -103,12 +106,17 @@ async fn metadata(repo: &Repository, rec: &ItemRecord) -> Result<Value, ItemErro
         .item_metadata(rec)
         .await?
         .ok_or_else(|| ItemError::new("the backup holds no Graph JSON for this item"))?;
-    serde_json::from_slice(&raw).map_err(|e| ItemError::new(format!("stored Graph JSON unreadable: {e}")))
+    serde_json::from_slice(&raw)
+        .map_err(|e| ItemError::new(format!("stored Graph JSON unreadable: {e}")))
 }
 
 /// Add one attachment to an item (`base` = `users/{u}/messages/{id}` or `…/events/{id}`):
 /// a POST under 3 MB, an upload session above.
-async fn add_attachment(graph: &GraphClient, base: &str, att: &MimeAttachment) -> Result<(), GraphError> {
+async fn add_attachment(
+    graph: &GraphClient,
+    base: &str,
+    att: &MimeAttachment,
+) -> Result<(), GraphError> {
     if (att.data.len() as u64) < OUTLOOK_SESSION_MIN {
         let _: Value = graph
             .post_json(&format!("{base}/attachments"), &att.file_attachment_json())
@@ -123,7 +131,12 @@ async fn add_attachment(graph: &GraphClient, base: &str, att: &MimeAttachment) -
         .await?;
     let mut source = Bytes::from(att.data.clone());
     graph
-        .upload_to_session(&session, UploadTarget::OutlookAttachment, &mut source, Some(UPLOAD_CHUNK))
+        .upload_to_session(
+            &session,
+            UploadTarget::OutlookAttachment,
+            &mut source,
+            Some(UPLOAD_CHUNK),
+        )
         .await?;
     Ok(())
 }
@@ -146,7 +159,9 @@ async fn restore_message(
             Status::Skipped,
             existing[0].clone(),
             0,
-            Some("a message with the same internetMessageId is already in the target folder".into()),
+            Some(
+                "a message with the same internetMessageId is already in the target folder".into(),
+            ),
         ));
     }
     let stored = metadata(ctx.repo, rec).await?;
@@ -181,7 +196,12 @@ async fn restore_message(
         if let Err(e) = add_attachment(&ctx.graph, &base, a).await {
             discard(&ctx.graph, &base).await;
             let mut err = ItemError::from(e);
-            err.reason = format!("attachment {:?} ({} bytes): {}", a.name, a.data.len(), err.reason);
+            err.reason = format!(
+                "attachment {:?} ({} bytes): {}",
+                a.name,
+                a.data.len(),
+                err.reason
+            );
             return Err(err);
         }
     }
@@ -201,7 +221,10 @@ async fn restore_message(
         if errors.is_empty() {
             status = Status::Replaced;
         } else {
-            note = Some(format!("restored, but the existing copy was not deleted: {}", errors.join("; ")));
+            note = Some(format!(
+                "restored, but the existing copy was not deleted: {}",
+                errors.join("; ")
+            ));
         }
     }
     Ok((status, created.id, attachments.len(), note))
@@ -218,7 +241,10 @@ async fn restore_event(
     let body = event_body(&stored, keep_recurrence);
     let created: Created = ctx
         .graph
-        .request(tenantvault_graph::Method::POST, &format!("users/{}/events", ctx.user))
+        .request(
+            tenantvault_graph::Method::POST,
+            &format!("users/{}/events", ctx.user),
+        )
         .prefer("IdType=\"ImmutableId\"")
         .json(&body)?
         .send_json()
@@ -231,14 +257,21 @@ async fn restore_event(
             .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
             .unwrap_or_default();
         let att = MimeAttachment {
-            name: a.get("name").and_then(Value::as_str).unwrap_or("attachment").to_string(),
+            name: a
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("attachment")
+                .to_string(),
             content_type: a
                 .get("contentType")
                 .and_then(Value::as_str)
                 .unwrap_or("application/octet-stream")
                 .to_string(),
             data,
-            content_id: a.get("contentId").and_then(Value::as_str).map(str::to_string),
+            content_id: a
+                .get("contentId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             is_inline: a.get("isInline").and_then(Value::as_bool).unwrap_or(false),
         };
         if let Err(e) = add_attachment(&ctx.graph, &base, &att).await {
@@ -255,7 +288,10 @@ async fn restore_contact(ctx: &Ctx<'_>, rec: &ItemRecord) -> Result<String, Item
     let stored = metadata(ctx.repo, rec).await?;
     let created: Created = ctx
         .graph
-        .request(tenantvault_graph::Method::POST, &format!("users/{}/contacts", ctx.user))
+        .request(
+            tenantvault_graph::Method::POST,
+            &format!("users/{}/contacts", ctx.user),
+        )
         .prefer("IdType=\"ImmutableId\"")
         .json(&contact_body(&stored))?
         .send_json()
@@ -335,10 +371,12 @@ pub async fn run(
         .collect();
     let mut folder_ids: HashMap<String, Result<String, (String, Option<String>)>> = HashMap::new();
     for p in paths {
-        let r = resolver
-            .resolve(p)
-            .await
-            .map_err(|e| (format!("target folder {:?}: {e}", target_path(container, p)), e.code().map(str::to_string)));
+        let r = resolver.resolve(p).await.map_err(|e| {
+            (
+                format!("target folder {:?}: {e}", target_path(container, p)),
+                e.code().map(str::to_string),
+            )
+        });
         folder_ids.insert(p.to_string(), r);
     }
     for rec in plan.items.iter().filter(|i| i.kind == kind::MAIL_FOLDER) {
@@ -363,11 +401,16 @@ pub async fn run(
     let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
     for rec in plan.items.iter().filter(|i| i.kind == kind::MESSAGE) {
         if let Some(Ok(fid)) = folder_ids.get(&rec.path) {
-            let mid = rec.attrs.get(attr::INTERNET_MESSAGE_ID).cloned().unwrap_or_default();
+            let mid = rec
+                .attrs
+                .get(attr::INTERNET_MESSAGE_ID)
+                .cloned()
+                .unwrap_or_default();
             wanted.entry(fid.clone()).or_default().push(mid);
         }
     }
-    let mut existing: HashMap<String, Result<HashMap<String, Vec<String>>, String>> = HashMap::new();
+    let mut existing: HashMap<String, Result<HashMap<String, Vec<String>>, String>> =
+        HashMap::new();
     for (fid, mids) in &wanted {
         let r = if resolver.created_here(fid) {
             Ok(HashMap::new())
@@ -425,14 +468,16 @@ pub async fn run(
     outcomes.extend(messages);
 
     // Events: series masters first; their occurrences are then covered by the recurrence.
-    let events: Vec<(&ItemRecord, Option<(EventType, Option<String>)>)> = {
+    let events: Vec<(&ItemRecord, Option<EventInfo>)> = {
         let mut v = Vec::new();
         for rec in plan.items.iter().filter(|i| i.kind == kind::EVENT) {
             let info = match repo.item_metadata(rec).await {
                 Ok(Some(raw)) => serde_json::from_slice::<Value>(&raw).ok().map(|j| {
                     (
                         event_type(&j),
-                        j.get("seriesMasterId").and_then(Value::as_str).map(str::to_string),
+                        j.get("seriesMasterId")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
                     )
                 }),
                 _ => None,
@@ -442,8 +487,10 @@ pub async fn run(
         v
     };
     let mut masters_restored: HashSet<String> = HashSet::new();
-    for (rec, info) in events.iter().filter(|(_, i)| matches!(i, Some((EventType::SeriesMaster, _)))) {
-        let _ = info;
+    for (rec, _) in events
+        .iter()
+        .filter(|(_, i)| matches!(i, Some((EventType::SeriesMaster, _))))
+    {
         let o = outcome(rec, "Calendar".into());
         match restore_event(&ctx, rec, true).await {
             Ok((id, n)) => {

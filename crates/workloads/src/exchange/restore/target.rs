@@ -126,7 +126,11 @@ impl FolderResolver {
         let parent = parent.unwrap_or("msgfolderroot").to_string();
         let find = |rows: &Vec<FolderRow>| {
             rows.iter()
-                .find(|r| r.display_name.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(name)))
+                .find(|r| {
+                    r.display_name
+                        .as_deref()
+                        .is_some_and(|d| d.eq_ignore_ascii_case(name))
+                })
                 .map(|r| r.id.clone())
         };
         if let Some(id) = find(self.list_children(&parent).await?) {
@@ -177,7 +181,9 @@ impl FolderResolver {
                 parent = Some(id.clone());
                 continue;
             }
-            let id = self.resolve_one(&prefix, segments[i], parent.as_deref()).await?;
+            let id = self
+                .resolve_one(&prefix, segments[i], parent.as_deref())
+                .await?;
             self.resolved.insert(prefix, id.clone());
             parent = Some(id);
         }
@@ -201,7 +207,11 @@ impl FolderResolver {
             if self.same_mailbox
                 && let Some(src) = &source
             {
-                let url = format!("users/{}/mailFolders/{}?$select=id", self.user, seg(&src.id));
+                let url = format!(
+                    "users/{}/mailFolders/{}?$select=id",
+                    self.user,
+                    seg(&src.id)
+                );
                 match self.graph.get::<FolderRow>(&url).await {
                     Ok(row) => return Ok(row.id),
                     Err(e) if matches!(e.status(), Some(404)) => {}
@@ -210,7 +220,11 @@ impl FolderResolver {
             }
             if let Some(wk) = source.as_ref().and_then(|s| s.well_known.as_deref()) {
                 // Soft-deleted items go back to Deleted Items, as Outlook's recovery does.
-                let wk = if wk == RECOVERABLE_ITEMS { "deleteditems" } else { wk };
+                let wk = if wk == RECOVERABLE_ITEMS {
+                    "deleteditems"
+                } else {
+                    wk
+                };
                 return self.well_known(wk).await;
             }
             if parent.is_none() && segment == "Recoverable Items" {
@@ -235,7 +249,8 @@ impl FolderResolver {
     ) -> Result<Vec<String>, GraphError> {
         let literal = internet_message_id.replace('\'', "''");
         let expr = format!("internetMessageId eq '{literal}'");
-        let filter = percent_encoding::utf8_percent_encode(&expr, percent_encoding::NON_ALPHANUMERIC);
+        let filter =
+            percent_encoding::utf8_percent_encode(&expr, percent_encoding::NON_ALPHANUMERIC);
         let url = format!(
             "users/{}/mailFolders/{}/messages?$filter={filter}&$select=id,internetMessageId",
             self.user,
@@ -265,7 +280,10 @@ impl FolderResolver {
         );
         let rows: Vec<MessageRow> = self
             .graph
-            .pages_with(&url, ListOptions::default().max_page_size(500).immutable_ids())
+            .pages_with(
+                &url,
+                ListOptions::default().max_page_size(500).immutable_ids(),
+            )
             .try_collect()
             .await?;
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
