@@ -178,13 +178,9 @@ async fn run_one(
     } else {
         format!("/v1.0/{url}")
     };
-    let (p, q) = match path.split_once('?') {
-        Some((p, q)) => (crate::normalize::normalize_path(p), Some(q.to_string())),
-        None => (crate::normalize::normalize_path(&path), None),
-    };
-    let uri = match q {
-        Some(q) => format!("{p}?{q}"),
-        None => p,
+    let uri = match path.split_once('?') {
+        Some((p, q)) => crate::normalize::normalize_uri(p, Some(q)),
+        None => crate::normalize::normalize_uri(&path, None),
     };
     let mut b = Request::builder().method(method.as_str()).uri(uri);
     if let Some(a) = auth {

@@ -49,11 +49,7 @@ pub(crate) async fn serve(
                 let router = router.clone();
                 async move {
                     let (mut parts, body) = req.into_parts();
-                    let path = crate::normalize::normalize_path(parts.uri.path());
-                    let pq = match parts.uri.query() {
-                        Some(q) => format!("{path}?{q}"),
-                        None => path,
-                    };
+                    let pq = crate::normalize::normalize_uri(parts.uri.path(), parts.uri.query());
                     if let Ok(uri) = pq.parse() {
                         parts.uri = uri;
                     }
