@@ -14,7 +14,9 @@
 mod commands;
 mod context;
 mod demo;
+mod drive;
 mod exchange;
+mod exchange_restore;
 mod exit;
 mod output;
 mod password;
@@ -61,6 +63,8 @@ pub struct GlobalArgs {
 }
 
 /// Top-level commands. Other workloads add their variants here.
+// Parsed once per process; the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create or inspect a repository and manage its key slots.
@@ -73,7 +77,8 @@ pub enum Command {
     Snapshots(commands::snapshots::SnapshotsArgs),
     /// List the items of a snapshot.
     Ls(commands::ls::LsArgs),
-    /// Restore items of a snapshot into a directory.
+    /// Restore items of a snapshot into a directory (or `restore onedrive|sharepoint` through Graph).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Restore(commands::restore::RestoreArgs),
     /// Write the content of one item to stdout.
     Dump(commands::dump::DumpArgs),
@@ -81,6 +86,9 @@ pub enum Command {
     Check(commands::check::CheckArgs),
     /// Remove data that no snapshot references (two-phase, safe beside running backups).
     Gc(commands::gc::GcArgs),
+    /// Export a snapshot: Exchange as EML/mbox/ICS/VCF (or one ZIP), OneDrive/SharePoint as a directory tree.
+    #[command(subcommand)]
+    Export(exchange_restore::ExportCommand),
     /// Find items of an Exchange snapshot by folder, subject, sender, recipient and date.
     Find(exchange::FindArgs),
     /// Run the whole story on a simulated tenant: back up, change, back up, find a deleted message.

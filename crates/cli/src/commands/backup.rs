@@ -19,6 +19,10 @@ pub enum BackupCommand {
     Dir(DirArgs),
     /// Back up Exchange Online mailboxes (mail, calendars, contacts), one snapshot per mailbox.
     Exchange(crate::exchange::BackupExchangeArgs),
+    /// Back up users' OneDrives, one snapshot per drive.
+    Onedrive(crate::drive::BackupDriveArgs),
+    /// Back up SharePoint sites' document libraries, one snapshot per library.
+    Sharepoint(crate::drive::BackupDriveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +70,12 @@ pub async fn run(g: &GlobalArgs, cmd: BackupCommand) -> Result<u8> {
     match cmd {
         BackupCommand::Dir(args) => dir(g, args).await,
         BackupCommand::Exchange(args) => crate::exchange::backup(g, args).await,
+        BackupCommand::Onedrive(args) => {
+            crate::drive::backup(g, tenantvault_workloads::drive::DriveKind::Onedrive, args).await
+        }
+        BackupCommand::Sharepoint(args) => {
+            crate::drive::backup(g, tenantvault_workloads::drive::DriveKind::Sharepoint, args).await
+        }
     }
 }
 

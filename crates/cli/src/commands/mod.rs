@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Dump(args) => dump::run(g, args).await,
         Command::Check(args) => check::run(g, args).await,
         Command::Gc(args) => gc::run(g, args).await,
+        Command::Export(cmd) => crate::exchange_restore::export(g, cmd).await,
         Command::Find(args) => crate::exchange::find(g, args).await,
         Command::Demo(args) => crate::demo::run(g, args).await,
     }

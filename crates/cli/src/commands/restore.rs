@@ -13,27 +13,42 @@ use crate::{GlobalArgs, context, exit, output};
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
+    /// `restore onedrive|sharepoint …`: restore through Graph instead of into a directory.
+    #[command(subcommand)]
+    pub drive: Option<crate::exchange_restore::RestoreCommand>,
     #[command(flatten)]
-    pub select: SnapshotSelect,
+    pub select: Option<SnapshotSelect>,
     /// Only the item at this path and the items under it.
     pub path: Option<String>,
     /// Directory to restore into (created if missing). Paths never escape it.
-    #[arg(long, value_name = "DIR")]
-    pub target: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    pub target: Option<PathBuf>,
     /// Replace files that already exist in the target (default: they are reported as failures).
     #[arg(long)]
     pub overwrite: bool,
 }
 
 pub async fn run(g: &GlobalArgs, args: RestoreArgs) -> Result<u8> {
-    args.select.validate()?;
+    if let Some(cmd) = args.drive {
+        return crate::exchange_restore::restore(g, cmd).await;
+    }
+    // `Option` so that `restore <workload>` parses without a SNAPSHOT (clap would else fail
+    // converting the missing required positional even though the subcommand negates it).
+    let select = args
+        .select
+        .ok_or_else(|| exit::usage("give a SNAPSHOT (or a workload subcommand)"))?;
+    select.validate()?;
+    let target = args
+        .target
+        .clone()
+        .ok_or_else(|| exit::usage("--target DIR is required"))?;
     if let Some(p) = &args.path
         && p.split('/').any(|c| c == "..")
     {
         return Err(exit::usage(format!("path {p:?} must not contain `..`")));
     }
     let repo = context::open(g).await?;
-    let snap = args.select.open(&repo).await?;
+    let snap = select.open(&repo).await?;
     let total = args.path.is_none().then_some(snap.summary().stats.bytes);
     let progress = ItemProgress {
         progress: Progress::new("restore", !g.json && !g.quiet, total),
@@ -44,7 +59,7 @@ pub async fn run(g: &GlobalArgs, args: RestoreArgs) -> Result<u8> {
         &repo,
         &snap,
         args.path.as_deref(),
-        &args.target,
+        &target,
         RestoreOptions {
             overwrite: args.overwrite,
         },
@@ -55,7 +70,7 @@ pub async fn run(g: &GlobalArgs, args: RestoreArgs) -> Result<u8> {
         format!(
             "restore of snapshot {} into {} failed",
             snap.id().short(),
-            args.target.display()
+            target.display()
         )
     })?;
     let elapsed = progress.progress.elapsed();
@@ -64,15 +79,17 @@ pub async fn run(g: &GlobalArgs, args: RestoreArgs) -> Result<u8> {
         && report.failed.is_empty()
         && let Some(p) = &args.path
     {
-        return Err(exit::not_found(format!(
-            "no item at or under {p:?} in snapshot {}",
-            snap.id().short()
-        )));
+        {
+            return Err(exit::not_found(format!(
+                "no item at or under {p:?} in snapshot {}",
+                snap.id().short()
+            )));
+        }
     }
     if g.json {
         output::print_json(&json!({
             "snapshot": snap.id().0,
-            "target": args.target,
+            "target": target,
             "items": report.items,
             "bytes": report.bytes,
             "failed": report.failed.iter().map(|(id, reason)| json!({"item_id": id, "reason": reason})).collect::<Vec<_>>(),
@@ -84,7 +101,7 @@ pub async fn run(g: &GlobalArgs, args: RestoreArgs) -> Result<u8> {
             report.items,
             output::bytes(report.bytes),
             snap.id().short(),
-            args.target.display(),
+            target.display(),
             output::secs(elapsed),
             output::rate(report.bytes, elapsed)
         );
