@@ -171,6 +171,8 @@ struct ThrottleBody {
     time_scale: Option<f64>,
     http_date_share: Option<f64>,
     sharepoint_ru_per_minute: Option<u32>,
+    #[serde(rename = "sharepoint503Share")]
+    sharepoint_503_share: Option<f64>,
     #[serde(default)]
     reset: bool,
 }
@@ -182,6 +184,7 @@ async fn throttling_get(State(state): State<AppState>) -> Response {
         "mailboxRequestsPerWindow": c.mailbox_requests_per_window, "windowSecs": c.window_secs,
         "timeScale": c.time_scale, "httpDateShare": c.http_date_share,
         "sharepointRuPerMinute": c.sharepoint_ru_per_minute,
+        "sharepoint503Share": c.sharepoint_503_share,
     }))
     .into_response()
 }
@@ -206,6 +209,15 @@ async fn throttling_set(State(state): State<AppState>, body: axum::body::Bytes) 
             );
         }
         c.http_date_share = v;
+    }
+    if let Some(v) = b.sharepoint_503_share {
+        if !(0.0..=1.0).contains(&v) {
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                "sharepoint503Share must be within 0..=1",
+            );
+        }
+        c.sharepoint_503_share = v;
     }
     if let Some(v) = b.enabled {
         c.enabled = v;

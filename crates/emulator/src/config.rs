@@ -102,6 +102,10 @@ pub struct ThrottleConfig {
     pub http_date_share: f64,
     /// SharePoint/OneDrive resource units per app per minute (Graph: 1,200 for small tenants).
     pub sharepoint_ru_per_minute: u32,
+    /// Share (0.0–1.0) of SharePoint/OneDrive throttle answers given as 503
+    /// `serviceNotAvailable` + `Retry-After` instead of 429 (Graph answers either). Which ones is
+    /// drawn from the tenant seed and the throttle sequence number. Default 0.0 (all 429).
+    pub sharepoint_503_share: f64,
 }
 
 impl Default for ThrottleConfig {
@@ -114,6 +118,7 @@ impl Default for ThrottleConfig {
             time_scale: 1.0,
             http_date_share: 0.0,
             sharepoint_ru_per_minute: 1_200,
+            sharepoint_503_share: 0.0,
         }
     }
 }

@@ -20,6 +20,10 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy)]
 pub struct ResetConnection;
 
+/// Marker in response extensions: a throttle answer (429, or SharePoint's 503).
+#[derive(Debug, Clone, Copy)]
+struct ThrottleAnswer;
+
 /// Request-scoped metadata shared between the layers.
 #[derive(Debug, Default)]
 pub(crate) struct RequestMeta {
@@ -131,7 +135,12 @@ pub(crate) async fn pipeline(
             let cost = crate::throttle::sharepoint_cost(&method, &path, &query);
             match st.throttle.sharepoint(&app, cost) {
                 Ok(h) => extra_headers.extend(h),
-                Err(e) => return e.into_response(),
+                Err(e) => {
+                    // A 503 here is throttling, not an injected fault: count it as throttled.
+                    let mut r = e.into_response();
+                    r.extensions_mut().insert(ThrottleAnswer);
+                    return r;
+                }
             }
         }
         let latency = *st.faults.latency.read();
@@ -168,9 +177,12 @@ pub(crate) async fn pipeline(
         .clone()
         .unwrap_or_else(|| "-".to_string());
     let status = resp.status();
-    let is_fault = resp.extensions().get::<ResetConnection>().is_some()
-        || matches!(status.as_u16(), 500 | 502 | 504)
-        || (status == StatusCode::SERVICE_UNAVAILABLE && class != EndpointClass::Other);
+    let throttle_answer = status == StatusCode::TOO_MANY_REQUESTS
+        || resp.extensions().get::<ThrottleAnswer>().is_some();
+    let is_fault = !throttle_answer
+        && (resp.extensions().get::<ResetConnection>().is_some()
+            || matches!(status.as_u16(), 500 | 502 | 504)
+            || (status == StatusCode::SERVICE_UNAVAILABLE && class != EndpointClass::Other));
     // Exact body size when known (buffered bodies), else the declared Content-Length.
     let size = axum::body::HttpBody::size_hint(resp.body())
         .exact()
@@ -189,7 +201,7 @@ pub(crate) async fn pipeline(
             c.requests += 1;
             c.bytes += size;
             c.bytes_in += bytes_in;
-            if status == StatusCode::TOO_MANY_REQUESTS {
+            if throttle_answer {
                 c.throttled += 1;
             }
             if is_fault {

@@ -70,7 +70,7 @@ impl Shared {
             directory: RwLock::new(directory),
             mail,
             stats: Stats::default(),
-            throttle: Arc::new(Throttler::new(config.throttling.clone())),
+            throttle: Arc::new(Throttler::with_seed(config.throttling.clone(), seed)),
             faults: FaultInjector::new(seed, config.faults.clone()),
             tokens: TokenCodec::new(
                 &crate::rng::stable_u64(seed, "token.codec", &[])

@@ -32,6 +32,9 @@ pub struct Throttler {
     mailbox: Mutex<HashMap<(String, String), Cell>>,
     sharepoint: Mutex<HashMap<String, RuCell>>,
     throttled_count: AtomicU64,
+    /// SharePoint throttle answers so far (drives the seeded 429/503 choice).
+    sharepoint_throttled: AtomicU64,
+    seed: u64,
 }
 
 /// Held while an Outlook request runs; frees the concurrency slot on drop.
@@ -53,13 +56,20 @@ impl Drop for Permit {
 }
 
 impl Throttler {
-    /// New engine.
+    /// New engine (seed 0).
     pub fn new(config: ThrottleConfig) -> Self {
+        Self::with_seed(config, 0)
+    }
+
+    /// New engine whose random choices (429 or 503 for SharePoint) follow `seed`.
+    pub fn with_seed(config: ThrottleConfig, seed: u64) -> Self {
         Self {
             config: RwLock::new(config),
             mailbox: Mutex::new(HashMap::new()),
             sharepoint: Mutex::new(HashMap::new()),
             throttled_count: AtomicU64::new(0),
+            sharepoint_throttled: AtomicU64::new(0),
+            seed,
         }
     }
 
@@ -137,7 +147,9 @@ impl Throttler {
         })
     }
 
-    /// Charge `cost` SharePoint resource units to `app` or answer 429 (`activityLimitReached`).
+    /// Charge `cost` SharePoint resource units to `app` or answer 429 (`activityLimitReached`),
+    /// or for `sharepoint_503_share` of the throttled requests 503 (`serviceNotAvailable`),
+    /// both with `Retry-After`.
     pub fn sharepoint(
         &self,
         app: &str,
@@ -161,6 +173,20 @@ impl Throttler {
         let limit = c.sharepoint_ru_per_minute;
         if cell.used.saturating_add(cost) > limit {
             drop(map);
+            let n = self.sharepoint_throttled.fetch_add(1, Ordering::Relaxed);
+            if c.sharepoint_503_share > 0.0
+                && crate::rng::stable_unit(self.seed, "throttle.sharepoint.503", &[n])
+                    < c.sharepoint_503_share
+            {
+                let secs = reset_in.as_secs_f64().ceil().max(1.0) as u64;
+                return Err(GraphError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "serviceNotAvailable",
+                    "The service is temporarily unavailable. Retry after the indicated delay.",
+                )
+                .with_header(HeaderName::from_static("retry-after"), &secs.to_string())
+                .with_inner("status", serde_json::json!("503")));
+            }
             return Err(self
                 .too_many(
                     &c,
@@ -311,6 +337,63 @@ mod tests {
             .expect("ascii")
             .to_string();
         assert!(httpdate::parse_http_date(&ra).is_ok(), "{ra}");
+    }
+
+    /// Throttle answers for a budget of 1 RU: the first request passes, the next `n` are throttled.
+    fn sharepoint_answers(seed: u64, share: f64, n: usize) -> Vec<(StatusCode, String)> {
+        let cfg = ThrottleConfig {
+            sharepoint_ru_per_minute: 1,
+            sharepoint_503_share: share,
+            ..Default::default()
+        };
+        let t = Throttler::with_seed(cfg, seed);
+        t.sharepoint("app", 1).expect("first within budget");
+        (0..n)
+            .map(|_| {
+                let e = t.sharepoint("app", 1).expect_err("over budget");
+                let ra = e
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k == "retry-after")
+                    .map(|(_, v)| v.to_str().expect("ascii").to_string())
+                    .expect("Retry-After on every throttle answer");
+                assert!(ra.parse::<u64>().expect("seconds") >= 1, "{ra}");
+                (e.status, e.code.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sharepoint_throttling_answers_a_seeded_share_of_503() {
+        let all_429 = sharepoint_answers(1, 0.0, 50);
+        assert!(
+            all_429
+                .iter()
+                .all(|(s, c)| *s == StatusCode::TOO_MANY_REQUESTS && c == "activityLimitReached")
+        );
+        let mixed = sharepoint_answers(1, 0.3, 200);
+        let n503 = mixed
+            .iter()
+            .filter(|(s, c)| *s == StatusCode::SERVICE_UNAVAILABLE && c == "serviceNotAvailable")
+            .count();
+        let n429 = mixed
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!(n503 + n429, 200);
+        assert!(
+            (30..=90).contains(&n503),
+            "about 30% of 200 are 503: {n503}"
+        );
+        // Same seed, same sequence; another seed, another sequence.
+        assert_eq!(sharepoint_answers(1, 0.3, 200), mixed);
+        assert_ne!(sharepoint_answers(2, 0.3, 200), mixed);
+        let all_503 = sharepoint_answers(3, 1.0, 20);
+        assert!(
+            all_503
+                .iter()
+                .all(|(s, _)| *s == StatusCode::SERVICE_UNAVAILABLE)
+        );
     }
 
     #[test]

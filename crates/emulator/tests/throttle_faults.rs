@@ -197,3 +197,54 @@ async fn batch_runs_dependencies_and_fails_dependents_with_424() {
     let e: Value = r.json().await.expect("json");
     assert_eq!(e["error"]["code"], "MaximumValueExceeded");
 }
+
+#[tokio::test]
+async fn sharepoint_throttling_can_answer_503_with_retry_after() {
+    let emu = start(2, true).await;
+    let g = G::new(&emu).await;
+    let u = first_user(&g).await;
+    let bad = reqwest::Client::new()
+        .post(format!("{}/_emulator/throttling", emu.base_url()))
+        .json(&json!({"sharepoint503Share": 1.5}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad.status(), 400, "share outside 0..=1 is rejected");
+    let cfg = admin(
+        &emu,
+        "throttling",
+        json!({"sharepointRuPerMinute": 1, "sharepoint503Share": 1.0, "reset": true}),
+    )
+    .await;
+    assert_eq!(cfg["sharepoint503Share"], 1.0);
+    let url = format!("/users/{u}/drive");
+    assert_eq!(g.get(&url).await.status(), 200);
+    let r = g.get(&url).await;
+    assert_eq!(r.status(), 503);
+    let ra: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
+    assert!(ra >= 1);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "serviceNotAvailable");
+    // Counted as throttling, not as an injected fault.
+    let stats: Value = reqwest::get(format!("{}/_emulator/stats", emu.base_url()))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let sum = |k: &str| -> u64 {
+        stats["totals"]
+            .as_object()
+            .expect("totals")
+            .values()
+            .map(|c| c[k].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!(sum("throttled"), 1, "{stats}");
+    assert_eq!(sum("faults"), 0, "{stats}");
+}
