@@ -3,7 +3,8 @@
 //! Starts the Graph-compatible emulator in-process with a small generated tenant, creates an
 //! encrypted repository, backs every mailbox up, lets the simulated users work (new, read,
 //! flagged, moved and deleted mail), backs up again (incremental), then finds a message that
-//! was deleted in the tenant in the first snapshot and prints it.
+//! was deleted in the tenant in the first snapshot, prints it, restores it into the mailbox
+//! (a new `Restored <date>` folder) and reads it back through Graph.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use tenantvault_emulator::{Emulator, EmulatorConfig, GeneratorConfig};
 use tenantvault_graph::{Credential, GraphClient, GraphConfig, SecretString};
 use tenantvault_repo::{InitOptions, ItemRecord, LocalStorage, OpenOptions, Repository, Snapshot};
 use tenantvault_workloads::exchange::{
-    self, BackupConfig, BackupReport, ItemFilter, Selection, layout::attr,
+    self, BackupConfig, BackupReport, ItemFilter, Selection, layout::attr, restore,
 };
 
 use crate::{GlobalArgs, exit, output};
@@ -156,6 +157,11 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<u8> {
     let code = match found {
         Some((snap, item, mailbox)) => {
             show_message(&say, &repo, &snap, &item, &mailbox).await?;
+            say.step(
+                7,
+                "Restoring it into the mailbox (a new \"Restored <date>\" folder; nothing overwritten)",
+            );
+            let restored = restore_and_verify(&say, &repo, &graph, &snap, &item, &mailbox).await?;
             if g.json {
                 output::print_json(&serde_json::json!({
                     "repository": repo_dir,
@@ -163,9 +169,14 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<u8> {
                     "first": first,
                     "second": second,
                     "deletedMessage": {"snapshot": snap.id().0, "item": item},
+                    "restore": restored,
                 }))?;
             }
-            exit::OK
+            if restored.failed() > 0 {
+                exit::ERROR
+            } else {
+                exit::OK
+            }
         }
         None => {
             eprintln!("error: no deleted message found between the two snapshots");
@@ -361,6 +372,57 @@ async fn find_deleted(
         }
     }
     Ok(None)
+}
+
+/// Restores one message of `snap` into its mailbox (default destination: a new folder) and
+/// reads it back through Graph to show that it is a real, received message again.
+async fn restore_and_verify(
+    say: &Say,
+    repo: &Repository,
+    graph: &GraphClient,
+    snap: &Snapshot,
+    item: &ItemRecord,
+    mailbox: &str,
+) -> Result<restore::RestoreReport> {
+    let request = restore::RestoreRequest {
+        item_ids: vec![item.id.clone()],
+        now: chrono::Utc::now(),
+        ..restore::RestoreRequest::default()
+    };
+    let plan = restore::plan(snap, &request)
+        .await
+        .context("planning the restore")?;
+    let report = restore::run(repo, graph, &plan)
+        .await
+        .context("restoring the message")?;
+    for outcome in &report.items {
+        match (&outcome.status, &outcome.new_id) {
+            (restore::Status::Restored | restore::Status::Replaced, Some(new_id)) => {
+                let url = format!(
+                    "users/{mailbox}/messages/{new_id}?$select=subject,isDraft,isRead,receivedDateTime"
+                );
+                let back: serde_json::Value = graph
+                    .mailbox(mailbox)
+                    .get(&url)
+                    .await
+                    .context("reading the restored message back")?;
+                say.line(&format!("restored to {}", outcome.target_path));
+                say.line(&format!(
+                    "read back through Graph: subject {:?}, received {}, isDraft {}",
+                    back["subject"].as_str().unwrap_or(""),
+                    back["receivedDateTime"].as_str().unwrap_or("-"),
+                    back["isDraft"]
+                ));
+            }
+            (status, _) => say.line(&format!(
+                "{}: {:?} {}",
+                outcome.item_id,
+                status,
+                outcome.reason.clone().unwrap_or_default()
+            )),
+        }
+    }
+    Ok(report)
 }
 
 async fn show_message(

@@ -1,4 +1,5 @@
-//! `tenantvault demo` runs end to end and exits 0, showing a deleted message from the first backup.
+//! `tenantvault demo` runs end to end and exits 0, showing a deleted message from the first backup
+//! and restoring it into the mailbox as a real (non-draft) message.
 
 use std::process::Command;
 
@@ -21,6 +22,9 @@ fn demo_runs_and_shows_a_deleted_message() {
         "6. A message the tenant no longer has",
         "subject ",
         "MIME",
+        "7. Restoring it into the mailbox",
+        "restored to Restored ",
+        "isDraft false",
     ] {
         assert!(err.contains(step), "missing {step:?} in:\n{err}");
     }
