@@ -300,34 +300,27 @@ pub(crate) async fn calendar_view_delta(
         None => format!("/users/{user}/calendarView/delta"),
     };
     let page: Vec<Value> = all.iter().skip(tok.cur).take(size).cloned().collect();
-    let (next, delta) = if tok.cur + size < all.len() {
-        let t = CalTok {
-            cur: tok.cur + size,
-            ..tok
-        };
-        (
-            Some(state.graph_url(&format!(
-                "{path}?$skiptoken={}",
-                state.tokens.encode("cal-skip", &t)
-            ))),
-            None,
+    let end = if tok.cur + size < all.len() {
+        super::PageEnd::Next(
+            "cal-skip",
+            CalTok {
+                cur: tok.cur + size,
+                ..tok
+            },
         )
     } else {
-        let t = CalTok {
-            base: Some(tok.upto),
-            start: tok.upto,
-            cur: 0,
-            issued: now,
-            ..tok
-        };
-        (
-            None,
-            Some(state.graph_url(&format!(
-                "{path}?$deltatoken={}",
-                state.tokens.encode("cal", &t)
-            ))),
+        super::PageEnd::Delta(
+            "cal",
+            CalTok {
+                base: Some(tok.upto),
+                start: tok.upto,
+                cur: 0,
+                issued: now,
+                ..tok
+            },
         )
     };
+    let (next, delta) = super::page_links(&state, &path, end);
     drop(mb);
     let body = collection(&state.context("Collection(event)"), page, next, delta);
     Ok(respond::with_preference(

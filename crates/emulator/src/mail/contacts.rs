@@ -338,34 +338,27 @@ pub(crate) async fn delta(
         }
     }
     let path = format!("/users/{user}/contactFolders/{folder}/contacts/delta");
-    let (next, delta) = if tok.cur + size < list.len() {
-        let t = ContactTok {
-            cur: tok.cur + size,
-            ..tok
-        };
-        (
-            Some(state.graph_url(&format!(
-                "{path}?$skiptoken={}",
-                state.tokens.encode("cdelta-skip", &t)
-            ))),
-            None,
+    let end = if tok.cur + size < list.len() {
+        super::PageEnd::Next(
+            "cdelta-skip",
+            ContactTok {
+                cur: tok.cur + size,
+                ..tok
+            },
         )
     } else {
-        let t = ContactTok {
-            base: Some(tok.upto),
-            start: tok.upto,
-            cur: 0,
-            issued: now,
-            ..tok
-        };
-        (
-            None,
-            Some(state.graph_url(&format!(
-                "{path}?$deltatoken={}",
-                state.tokens.encode("cdelta", &t)
-            ))),
+        super::PageEnd::Delta(
+            "cdelta",
+            ContactTok {
+                base: Some(tok.upto),
+                start: tok.upto,
+                cur: 0,
+                issued: now,
+                ..tok
+            },
         )
     };
+    let (next, delta) = super::page_links(&state, &path, end);
     drop(mb);
     let body = collection(&state.context("Collection(contact)"), out, next, delta);
     Ok(respond::with_preference(

@@ -270,31 +270,21 @@ pub(crate) async fn messages_delta(
         }
     }
     let path = format!("/users/{user}/mailFolders/{folder}/messages/delta");
-    let (next, delta) = if !done {
-        let t = MsgDeltaTok { cur, ..tok };
-        (
-            Some(state.graph_url(&format!(
-                "{path}?$skiptoken={}",
-                state.tokens.encode("mdelta-skip", &t)
-            ))),
-            None,
-        )
+    let end = if !done {
+        super::PageEnd::Next("mdelta-skip", MsgDeltaTok { cur, ..tok })
     } else {
-        let t = MsgDeltaTok {
-            base: Some(tok.upto),
-            start: tok.upto,
-            cur: Cursor::default(),
-            issued: now,
-            ..tok
-        };
-        (
-            None,
-            Some(state.graph_url(&format!(
-                "{path}?$deltatoken={}",
-                state.tokens.encode("mdelta", &t)
-            ))),
+        super::PageEnd::Delta(
+            "mdelta",
+            MsgDeltaTok {
+                base: Some(tok.upto),
+                start: tok.upto,
+                cur: Cursor::default(),
+                issued: now,
+                ..tok
+            },
         )
     };
+    let (next, delta) = super::page_links(&state, &path, end);
     drop(mb);
     let body = collection(&state.context("Collection(message)"), out, next, delta);
     Ok(respond::with_preference(

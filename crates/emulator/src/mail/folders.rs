@@ -512,35 +512,28 @@ pub(crate) async fn delta(
         }
     }
     let path = format!("/users/{user}/mailFolders/delta");
-    let (next, delta) = if tok.cur + size < list.len() {
-        let t = FolderDeltaTok {
-            cur: tok.cur + size,
-            ..tok
-        };
-        (
-            Some(state.graph_url(&format!(
-                "{path}?$skiptoken={}",
-                state.tokens.encode("fdelta-skip", &t)
-            ))),
-            None,
+    let end = if tok.cur + size < list.len() {
+        super::PageEnd::Next(
+            "fdelta-skip",
+            FolderDeltaTok {
+                cur: tok.cur + size,
+                ..tok
+            },
         )
     } else {
         // Bump so the next round's baseline is unique to this round.
         let upto = tok.upto;
-        let t = FolderDeltaTok {
-            base: Some(upto),
-            cur: 0,
-            issued: now,
-            ..tok
-        };
-        (
-            None,
-            Some(state.graph_url(&format!(
-                "{path}?$deltatoken={}",
-                state.tokens.encode("fdelta", &t)
-            ))),
+        super::PageEnd::Delta(
+            "fdelta",
+            FolderDeltaTok {
+                base: Some(upto),
+                cur: 0,
+                issued: now,
+                ..tok
+            },
         )
     };
+    let (next, delta) = super::page_links(&state, &path, end);
     drop(mb);
     let body = collection(&state.context("Collection(mailFolder)"), out, next, delta);
     Ok(respond::with_preference(

@@ -25,6 +25,7 @@ pub use store::MailStore;
 use crate::state::AppState;
 use axum::Router;
 use axum::routing::{get, post, put};
+use serde::Serialize;
 
 /// Graph routes (relative to `/v1.0`).
 pub(crate) fn routes() -> Router<AppState> {
@@ -158,4 +159,35 @@ pub(crate) fn raw_routes() -> Router<AppState> {
 /// Admin/scenario routes under `/_emulator`.
 pub(crate) fn admin_routes() -> Router<AppState> {
     scenarios::routes()
+}
+
+/// How a delta page ends: the round goes on (a `$skiptoken` nextLink) or it is complete (a
+/// `$deltatoken` deltaLink for the next round). Each carries the token kind and payload.
+pub(crate) enum PageEnd<'a, T> {
+    Next(&'a str, T),
+    Delta(&'a str, T),
+}
+
+/// The `(@odata.nextLink, @odata.deltaLink)` pair for a delta page on `path`.
+pub(crate) fn page_links<T: Serialize>(
+    state: &AppState,
+    path: &str,
+    end: PageEnd<'_, T>,
+) -> (Option<String>, Option<String>) {
+    match end {
+        PageEnd::Next(kind, tok) => (
+            Some(state.graph_url(&format!(
+                "{path}?$skiptoken={}",
+                state.tokens.encode(kind, &tok)
+            ))),
+            None,
+        ),
+        PageEnd::Delta(kind, tok) => (
+            None,
+            Some(state.graph_url(&format!(
+                "{path}?$deltatoken={}",
+                state.tokens.encode(kind, &tok)
+            ))),
+        ),
+    }
 }
