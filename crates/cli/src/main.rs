@@ -12,6 +12,8 @@
 //! ```
 
 mod commands;
+#[allow(dead_code)] // sections are read by the policy, alerts and serve commands as they land
+mod config;
 mod context;
 mod demo;
 mod drive;
@@ -48,6 +50,9 @@ pub struct GlobalArgs {
     /// else an interactive prompt on a terminal).
     #[arg(long, global = true, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Configuration file (TOML: retention policies, alerts, schedules …); see `config.rs`.
+    #[arg(long, global = true, env = "TENANTVAULT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Directory for the local index cache (default: the platform cache directory).
     #[arg(long, global = true, env = "TENANTVAULT_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,

@@ -290,7 +290,9 @@ pub fn pack_files(repo: &Path) -> Vec<PathBuf> {
         .into_iter()
         .filter_map(|e| e.ok())
         // a `.tmp-*` file is an upload in progress (or one a kill -9 cut short), not a pack
-        .filter(|e| e.file_type().is_file() && !e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .filter(|e| {
+            e.file_type().is_file() && !e.file_name().to_string_lossy().starts_with(".tmp-")
+        })
         .map(|e| e.path().to_path_buf())
         .collect();
     out.sort();
