@@ -38,6 +38,9 @@ pub struct BackupDriveArgs {
     /// Delta page size.
     #[arg(long, default_value_t = 500, value_name = "N", hide = true)]
     pub page_size: u32,
+    /// Write a checkpoint (resume point) after this many stored items.
+    #[arg(long, default_value_t = 500, value_name = "N", hide = true)]
+    pub checkpoint_items: u64,
 }
 
 /// Which drive snapshot a restore or export reads.
@@ -153,6 +156,7 @@ pub async fn backup(g: &GlobalArgs, kind: DriveKind, args: BackupDriveArgs) -> R
         parallel_drives: args.parallel.max(1),
         versions: args.versions,
         permissions: !args.no_permissions,
+        checkpoint_items: args.checkpoint_items.max(1),
         ..DriveBackupConfig::default()
     };
     let sel = DriveSelection {
