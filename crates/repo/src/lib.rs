@@ -42,6 +42,7 @@ mod pack;
 mod packer;
 mod pending;
 mod repository;
+mod sealed;
 mod session;
 mod snapshot;
 pub mod storage;

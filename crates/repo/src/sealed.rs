@@ -1,0 +1,151 @@
+//! Small encrypted JSON documents beside the snapshots (`alerts/`, `stats/`, …): written once,
+//! sealed with the repository's metadata key, the object key bound as associated data so a
+//! document cannot be moved to another key unnoticed. Layers above the repository (detection,
+//! alerts) keep their records here without seeing any key material.
+
+use crate::crypto::{open, seal};
+use crate::error::{Error, Result};
+use crate::repository::Repository;
+use crate::storage::{PutOutcome, StorageError};
+
+/// Prefixes the engine itself uses: sealed documents may not live there.
+const RESERVED: &[&str] = &[
+    "config",
+    "keys/",
+    "owners/",
+    "data/",
+    "index/",
+    "snapshots/",
+    "sessions/",
+    "gc/",
+    "locks/",
+];
+
+fn check_key(key: &str) -> Result<()> {
+    let ok = key.contains('/')
+        && !key.ends_with('/')
+        && !RESERVED.iter().any(|r| key.starts_with(r))
+        && key
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != ".." && !s.starts_with(".tmp-"))
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.:".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "sealed document key {key:?}: expected prefix/name of [A-Za-z0-9-_.:] outside the engine's prefixes"
+        )))
+    }
+}
+
+fn ad(key: &str) -> Vec<u8> {
+    format!("tenantvault v1 sealed {key}").into_bytes()
+}
+
+impl Repository {
+    /// Stores `doc` under `key` (e.g. `alerts/20261129T…-ab12`) unless an object with that key
+    /// exists: documents are write-once; a change is a new document.
+    pub async fn put_sealed(&self, key: &str, doc: &serde_json::Value) -> Result<PutOutcome> {
+        check_key(key)?;
+        let plain = serde_json::to_vec(doc).map_err(|e| Error::Invalid(e.to_string()))?;
+        let sealed = seal(&self.keys().meta_key, &ad(key), &plain);
+        Ok(self
+            .storage()
+            .put_if_absent(key, bytes::Bytes::from(sealed))
+            .await?)
+    }
+
+    /// Reads a sealed document; `None` when absent. A tampered or moved document is
+    /// [`Error::Corrupt`].
+    pub async fn get_sealed(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        check_key(key)?;
+        let bytes = match self.storage().get(key).await {
+            Ok(b) => b,
+            Err(StorageError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let plain = open(&self.keys().meta_key, &ad(key), &bytes, key)?;
+        serde_json::from_slice(&plain)
+            .map(Some)
+            .map_err(|e| Error::corrupt(key, e))
+    }
+
+    /// Keys of the sealed documents below `prefix` (which must end with `/`), sorted.
+    pub async fn list_sealed(&self, prefix: &str) -> Result<Vec<String>> {
+        if !prefix.ends_with('/') {
+            return Err(Error::Invalid(format!(
+                "sealed document prefix {prefix:?} must end with '/'"
+            )));
+        }
+        check_key(&format!("{prefix}x"))?;
+        Ok(self
+            .storage()
+            .list(prefix)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_outside_engine_prefixes_only() {
+        assert!(check_key("alerts/a-1").is_ok());
+        assert!(check_key("stats/x/2026:1").is_ok());
+        assert!(check_key("snapshots/x").is_err());
+        assert!(check_key("config").is_err());
+        assert!(check_key("alerts/../keys/x").is_err());
+        assert!(check_key("alerts/").is_err());
+        assert!(check_key("noprefix").is_err());
+        assert!(check_key("alerts/a b").is_err());
+    }
+
+    #[tokio::test]
+    async fn round_trip_write_once_and_tamper_detected() {
+        use crate::{InitOptions, KdfParams, LocalStorage, Storage};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(LocalStorage::new(dir.path().join("r")).unwrap());
+        let opts = InitOptions {
+            kdf: KdfParams::insecure_fast(),
+            cache_dir: Some(dir.path().join("c")),
+            ..InitOptions::default()
+        };
+        let repo = Repository::init(storage.clone(), "pw", opts).await.unwrap();
+        let doc = serde_json::json!({"a": 1});
+        assert_eq!(
+            repo.put_sealed("alerts/one", &doc).await.unwrap(),
+            PutOutcome::Created
+        );
+        assert_ne!(
+            repo.put_sealed("alerts/one", &serde_json::json!({"a": 2}))
+                .await
+                .unwrap(),
+            PutOutcome::Created
+        );
+        assert_eq!(repo.get_sealed("alerts/one").await.unwrap(), Some(doc));
+        assert_eq!(repo.get_sealed("alerts/two").await.unwrap(), None);
+        assert_eq!(
+            repo.list_sealed("alerts/").await.unwrap(),
+            vec!["alerts/one".to_string()]
+        );
+        // The same bytes under another key do not authenticate.
+        let raw = storage.get("alerts/one").await.unwrap();
+        storage.put_if_absent("alerts/moved", raw).await.unwrap();
+        assert!(matches!(
+            repo.get_sealed("alerts/moved").await,
+            Err(Error::Corrupt { .. })
+        ));
+        assert!(
+            repo.put_sealed("snapshots/x", &serde_json::json!(1))
+                .await
+                .is_err()
+        );
+    }
+}
