@@ -27,6 +27,8 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
+mod audit_verify;
 mod blob;
 mod check;
 mod chunker;
@@ -34,6 +36,7 @@ mod crypto;
 mod dir;
 mod error;
 mod gc;
+mod hold;
 mod index;
 mod keys;
 mod marker;
@@ -47,6 +50,10 @@ mod session;
 mod snapshot;
 pub mod storage;
 
+pub use audit::{
+    AuditEntry, AuditFilter, AuditHead, AuditRecord, CHECKPOINT_EVERY,
+};
+pub use audit_verify::{AuditProblem, AuditProblemKind, AuditVerifyReport};
 pub use check::{AffectedItem, CheckOptions, CheckReport, Damage};
 pub use chunker::{ChunkSizes, ChunkerParams};
 pub use crypto::{BlobId, BlobKey, KdfParams, PackId};
@@ -56,6 +63,7 @@ pub use dir::{
 };
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};
+pub use hold::{HOLD_PREFIX, Hold, HoldRelease, HoldScope, ItemQuery, NewHold, item_date};
 pub use keys::{KeyId, KeyInfo};
 pub use model::{
     BackupMode, ContentRef, Failure, ItemMeta, ItemRecord, MetadataRef, OwnerRef, SnapshotFilter,
