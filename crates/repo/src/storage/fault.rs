@@ -175,4 +175,58 @@ impl Storage for FaultStorage {
             None => self.inner.delete(key).await,
         }
     }
+
+    fn lock_capabilities(&self) -> super::LockCapabilities {
+        self.inner.lock_capabilities()
+    }
+    async fn lock_until(
+        &self,
+        key: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StorageError> {
+        match self.check(FaultOp::Get, key) {
+            Some(k) => Err(error(&k, key)),
+            None => self.inner.lock_until(key).await,
+        }
+    }
+    async fn extend_lock(
+        &self,
+        key: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StorageError> {
+        match self.check(FaultOp::Put, key) {
+            Some(k) => Err(error(&k, key)),
+            None => self.inner.extend_lock(key, until).await,
+        }
+    }
+    async fn set_legal_hold(&self, key: &str, on: bool) -> Result<(), StorageError> {
+        match self.check(FaultOp::Put, key) {
+            Some(k) => Err(error(&k, key)),
+            None => self.inner.set_legal_hold(key, on).await,
+        }
+    }
+    async fn versions(&self, key: &str) -> Result<Vec<super::ObjectVersion>, StorageError> {
+        match self.check(FaultOp::List, key) {
+            Some(k) => Err(error(&k, key)),
+            None => self.inner.versions(key).await,
+        }
+    }
+    async fn get_original(
+        &self,
+        key: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Option<Bytes>, StorageError> {
+        match self.check(FaultOp::Get, key) {
+            Some(k) => Err(error(&k, key)),
+            None => self.inner.get_original(key, range).await,
+        }
+    }
+    async fn clean_incomplete(
+        &self,
+        older_than: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StorageError> {
+        match self.check(FaultOp::Delete, "") {
+            Some(k) => Err(error(&k, "")),
+            None => self.inner.clean_incomplete(older_than).await,
+        }
+    }
 }

@@ -3,6 +3,7 @@
 use super::{PutOutcome, Storage, StorageError, validate_key};
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -184,4 +185,39 @@ impl Storage for LocalStorage {
         .await
         .expect("blocking delete task")
     }
+
+    /// Remove `.tmp-*` files (uploads a killed process left behind) last modified before
+    /// `older_than`. Younger ones may belong to a writer that is still running.
+    async fn clean_incomplete(&self, older_than: DateTime<Utc>) -> Result<u64, StorageError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || remove_stale_tmp(&root, older_than.into()))
+            .await
+            .expect("blocking clean task")
+    }
+}
+
+fn remove_stale_tmp(root: &Path, cutoff: std::time::SystemTime) -> Result<u64, StorageError> {
+    let mut removed = 0;
+    for entry in walkdir::WalkDir::new(root).follow_links(false) {
+        let Ok(entry) = entry else { continue }; // vanished while walking
+        let is_tmp = entry.file_name().to_string_lossy().starts_with(".tmp-");
+        if !is_tmp || !entry.file_type().is_file() {
+            continue;
+        }
+        let Some(modified) = entry.metadata().ok().and_then(|m| m.modified().ok()) else {
+            continue;
+        };
+        if modified >= cutoff {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => {
+                tracing::info!(path = %entry.path().display(), "removed stale temporary file");
+                removed += 1;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StorageError::from_io(&entry.path().to_string_lossy(), e)),
+        }
+    }
+    Ok(removed)
 }

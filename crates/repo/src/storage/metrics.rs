@@ -112,4 +112,46 @@ impl Storage for MetricsStorage {
         let r = self.inner.delete(key).await;
         self.note(r)
     }
+
+    fn lock_capabilities(&self) -> super::LockCapabilities {
+        self.inner.lock_capabilities()
+    }
+    async fn lock_until(
+        &self,
+        key: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StorageError> {
+        let r = self.inner.lock_until(key).await;
+        self.note(r)
+    }
+    async fn extend_lock(
+        &self,
+        key: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StorageError> {
+        let r = self.inner.extend_lock(key, until).await;
+        self.note(r)
+    }
+    async fn set_legal_hold(&self, key: &str, on: bool) -> Result<(), StorageError> {
+        let r = self.inner.set_legal_hold(key, on).await;
+        self.note(r)
+    }
+    async fn versions(&self, key: &str) -> Result<Vec<super::ObjectVersion>, StorageError> {
+        let r = self.inner.versions(key).await;
+        self.note(r)
+    }
+    async fn get_original(
+        &self,
+        key: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Option<Bytes>, StorageError> {
+        let r = self.inner.get_original(key, range).await;
+        self.note(r)
+    }
+    async fn clean_incomplete(
+        &self,
+        older_than: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StorageError> {
+        let r = self.inner.clean_incomplete(older_than).await;
+        self.note(r)
+    }
 }

@@ -2,19 +2,29 @@
 //!
 //! A backend only needs five operations. Wrappers add one behaviour each around any
 //! `Arc<dyn Storage>`: [`RetryStorage`], [`FaultStorage`], [`MetricsStorage`].
+//!
+//! Backends with Object Lock and versioning (S3) also implement the optional methods
+//! ([`Storage::lock_capabilities`], [`Storage::extend_lock`], [`Storage::set_legal_hold`],
+//! [`Storage::versions`], [`Storage::get_original`], [`Storage::clean_incomplete`]); their
+//! defaults describe a plain store without locks or history.
 
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod fault;
 mod local;
+mod lock;
 mod metrics;
 mod retry;
 
 pub use fault::{Fault, FaultKind, FaultOp, FaultStorage};
 pub use local::LocalStorage;
+pub use lock::{LockCapabilities, LockMode, LockPolicy, ObjectVersion};
 pub use metrics::{MetricsSnapshot, MetricsStorage};
 pub use retry::RetryStorage;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 
 /// Outcome of [`Storage::put_if_absent`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +56,18 @@ pub enum StorageError {
     },
     #[error("transient storage error on {key}: {detail}")]
     Transient { key: String, detail: String },
+    /// The object is under Object Lock retention (or legal hold) and cannot be deleted yet.
+    #[error("object {key} is locked{}", until.map(|u| format!(" until {u}")).unwrap_or_default())]
+    Locked {
+        key: String,
+        until: Option<DateTime<Utc>>,
+    },
+    /// The backend cannot do this (e.g. Object Lock on a local directory).
+    #[error("{operation} is not supported by this storage backend")]
+    Unsupported { operation: &'static str },
+    /// Any other backend error (e.g. an S3 error code and message).
+    #[error("storage error on {key}: {detail}")]
+    Backend { key: String, detail: String },
 }
 
 impl StorageError {
@@ -90,12 +112,67 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<PutOutcome, StorageError>;
     /// List `(key, size)` of all objects whose key starts with `prefix`, sorted by key.
     async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, StorageError>;
-    /// Delete an object. Deleting a missing object is not an error.
+    /// Delete an object. Deleting a missing object is not an error. A backend with Object
+    /// Lock refuses with [`StorageError::Locked`] while the object is retained.
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
+
+    /// What this backend can do about immutability. Default: nothing (a plain store).
+    fn lock_capabilities(&self) -> LockCapabilities {
+        LockCapabilities::default()
+    }
+
+    /// Until when `key` is retained (Object Lock), `None` if it is not locked.
+    async fn lock_until(&self, key: &str) -> Result<Option<DateTime<Utc>>, StorageError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Extend the retention of `key` to `until`. Never shortens: a date earlier than the
+    /// current one leaves the object as it is.
+    async fn extend_lock(&self, key: &str, until: DateTime<Utc>) -> Result<(), StorageError> {
+        let _ = (key, until);
+        Err(StorageError::Unsupported {
+            operation: "extend_lock",
+        })
+    }
+
+    /// Set or clear the legal-hold flag of `key` (the version first written).
+    async fn set_legal_hold(&self, key: &str, on: bool) -> Result<(), StorageError> {
+        let _ = (key, on);
+        Err(StorageError::Unsupported {
+            operation: "set_legal_hold",
+        })
+    }
+
+    /// Every stored version of `key`, oldest first. Empty when the backend keeps no history
+    /// (then the only version is the current object).
+    async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, StorageError> {
+        let _ = key;
+        Ok(Vec::new())
+    }
+
+    /// The bytes (or `range = (offset, len)`) of the version of `key` that was written first,
+    /// if the backend keeps history and `key` has been overwritten since; `None` otherwise.
+    /// Tamper recovery reads this when the current version fails authentication.
+    async fn get_original(
+        &self,
+        key: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Option<Bytes>, StorageError> {
+        let _ = (key, range);
+        Ok(None)
+    }
+
+    /// Remove leftovers of writes that were interrupted before `older_than` (a killed
+    /// process): temporary files, unfinished multipart uploads. Returns how many were removed.
+    async fn clean_incomplete(&self, older_than: DateTime<Utc>) -> Result<u64, StorageError> {
+        let _ = older_than;
+        Ok(0)
+    }
 }
 
-/// Reject keys that could escape a backend's namespace.
-pub(crate) fn validate_key(key: &str) -> Result<(), StorageError> {
+/// Reject keys that could escape a backend's namespace (every backend calls this first).
+pub fn validate_key(key: &str) -> Result<(), StorageError> {
     let bad = key.is_empty()
         || key.starts_with('/')
         || key.contains('\\')

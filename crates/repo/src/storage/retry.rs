@@ -70,4 +70,40 @@ impl Storage for RetryStorage {
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         self.run(|| self.inner.delete(key)).await
     }
+
+    fn lock_capabilities(&self) -> super::LockCapabilities {
+        self.inner.lock_capabilities()
+    }
+    async fn lock_until(
+        &self,
+        key: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StorageError> {
+        self.run(|| self.inner.lock_until(key)).await
+    }
+    async fn extend_lock(
+        &self,
+        key: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StorageError> {
+        self.run(|| self.inner.extend_lock(key, until)).await
+    }
+    async fn set_legal_hold(&self, key: &str, on: bool) -> Result<(), StorageError> {
+        self.run(|| self.inner.set_legal_hold(key, on)).await
+    }
+    async fn versions(&self, key: &str) -> Result<Vec<super::ObjectVersion>, StorageError> {
+        self.run(|| self.inner.versions(key)).await
+    }
+    async fn get_original(
+        &self,
+        key: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Option<Bytes>, StorageError> {
+        self.run(|| self.inner.get_original(key, range)).await
+    }
+    async fn clean_incomplete(
+        &self,
+        older_than: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StorageError> {
+        self.run(|| self.inner.clean_incomplete(older_than)).await
+    }
 }
