@@ -27,6 +27,8 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
+mod audit_verify;
 mod blob;
 mod check;
 mod chunker;
@@ -48,6 +50,10 @@ mod session;
 mod snapshot;
 pub mod storage;
 
+pub use audit::{
+    AuditEntry, AuditFilter, AuditHead, AuditRecord, CHECKPOINT_EVERY,
+};
+pub use audit_verify::{AuditProblem, AuditProblemKind, AuditVerifyReport};
 pub use check::{AffectedItem, CheckOptions, CheckReport, Damage};
 pub use chunker::{ChunkSizes, ChunkerParams};
 pub use crypto::{BlobId, BlobKey, KdfParams, PackId};
