@@ -12,5 +12,6 @@
 //! # Ok(()) }
 //! ```
 
+pub mod detect;
 pub mod drive;
 pub mod exchange;

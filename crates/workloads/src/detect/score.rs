@@ -1,0 +1,373 @@
+//! Anomaly score of one snapshot's [`ChangeStats`] against the owner's own history, with a
+//! human explanation. Qualitative signals (encryption in place, ransomware extensions,
+//! ransom notes) weigh most; volume signals (deletions, purges, rewrites) count only when they
+//! exceed what this owner normally does, so a busy user is not flagged for being busy.
+
+use serde::{Deserialize, Serialize};
+
+use super::stats::ChangeStats;
+
+/// Score at or above which a snapshot is suspect.
+pub const ALERT_SCORE: u32 = 50;
+/// Snapshots of history used as the baseline (Keepit uses 60).
+pub const BASELINE_SNAPSHOTS: usize = 90;
+
+/// The verdict on one snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    /// 0–100.
+    pub score: u32,
+    /// True when `score >= ALERT_SCORE`.
+    pub suspect: bool,
+    /// One sentence per signal that contributed, most important first.
+    pub reasons: Vec<String>,
+    /// Snapshots of history the baseline used.
+    pub baseline_snapshots: usize,
+}
+
+impl Verdict {
+    /// The reasons as one line.
+    pub fn explanation(&self) -> String {
+        self.reasons.join("; ")
+    }
+}
+
+/// What is normal for this owner: a robust upper bound of a measure over its history
+/// (the larger of the 95th percentile and median + 4·MAD); `None` with fewer than 3 points.
+fn normal(history: &[ChangeStats], f: impl Fn(&ChangeStats) -> f64) -> Option<f64> {
+    if history.len() < 3 {
+        return None;
+    }
+    let mut v: Vec<f64> = history.iter().map(f).collect();
+    v.sort_by(f64::total_cmp);
+    let med = v[v.len() / 2];
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
+    dev.sort_by(f64::total_cmp);
+    let mad = dev[dev.len() / 2];
+    let p95 = v[((v.len() - 1) as f64 * 0.95).round() as usize];
+    Some(p95.max(med + 4.0 * mad))
+}
+
+/// True when `x` is well above this owner's normal (always true without enough history).
+fn unusual(x: f64, history: &[ChangeStats], f: impl Fn(&ChangeStats) -> f64) -> bool {
+    match normal(history, f) {
+        None => true,
+        Some(n) => x > 2.0 * n + f64::EPSILON,
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// True when the stats carry any sign of ransomware at all (used to find where an attack
+/// began: the clean point is the snapshot before the first such one).
+pub fn has_indicators(s: &ChangeStats) -> bool {
+    s.entropy_jumps > 0
+        || s.known_ransom_ext > 0
+        || s.notes_confirmed > 0
+        || s.appended.values().any(|&n| n >= 3)
+}
+
+/// Scores `s` against `history` (the owner's earlier stats, any order).
+pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
+    let mut points: Vec<(u32, String)> = Vec::new();
+    if s.previous.is_none() {
+        return Verdict {
+            baseline_snapshots: history.len(),
+            ..Verdict::default()
+        };
+    }
+    let items = s.items_before.max(1);
+    let is_mail = s.workload == "exchange";
+    let noun = if is_mail { "messages" } else { "files" };
+
+    // Rewritten with random-looking content, and how they were renamed.
+    let est = s.estimated_encrypted().max(s.entropy_jumps);
+    let top_append = s
+        .appended
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(e, n)| (e.clone(), *n));
+    let appended_new = top_append.as_ref().filter(|(e, n)| {
+        *n >= 3
+            && *n * 2 >= s.renamed
+            && !history
+                .iter()
+                .any(|h| h.appended.get(e).is_some_and(|&m| m >= 3))
+    });
+    if s.entropy_jumps > 0 && unusual(est as f64, history, |h| h.estimated_encrypted() as f64) {
+        let p = 30 + (20.0 * (est as f64 / (0.05 * items as f64).max(5.0)).min(1.0)) as u32;
+        let mut text = format!(
+            "{} of {} {noun} rewritten with high-entropy content (entropy {:.1}→{:.1} bits/byte; {} of {} sampled changes)",
+            thousands(est),
+            thousands(items),
+            s.entropy_before,
+            s.entropy_after,
+            s.entropy_jumps,
+            s.entropy_sampled
+        );
+        if let Some((e, n)) = &top_append
+            && *n > 0
+        {
+            text.push_str(&format!(" and renamed *.{e}"));
+        }
+        points.push((p, text));
+    }
+    if s.known_ransom_ext > 0
+        && unusual(s.known_ransom_ext as f64, history, |h| {
+            h.known_ransom_ext as f64
+        })
+    {
+        let p = if s.known_ransom_ext >= 5 { 40 } else { 25 };
+        let ext = top_append
+            .as_ref()
+            .map(|(e, _)| format!(" (*.{e})"))
+            .unwrap_or_default();
+        points.push((
+            p,
+            format!(
+                "{} {noun} renamed to or created with a known ransomware extension{ext}",
+                thousands(s.known_ransom_ext)
+            ),
+        ));
+    }
+    if let Some((e, n)) = appended_new {
+        let p = 20 + (15.0 * (*n as f64 / items as f64 * 10.0).min(1.0)) as u32;
+        points.push((
+            p,
+            format!(
+                "the extension .{e} was appended to {} {noun} (never seen for this owner)",
+                thousands(*n)
+            ),
+        ));
+    }
+    if s.notes > 0 {
+        let mut p = if s.notes_confirmed > 0 { 35 } else { 15 };
+        if s.note_folders >= 3 {
+            p += 10;
+        }
+        points.push((
+            p,
+            format!(
+                "ransom note {} in {} folder{}{}",
+                s.note_names.first().cloned().unwrap_or_default(),
+                s.note_folders,
+                if s.note_folders == 1 { "" } else { "s" },
+                if s.notes_confirmed > 0 {
+                    ""
+                } else {
+                    " (name only)"
+                }
+            ),
+        ));
+    }
+
+    // Destruction: files deleted, mail purged.
+    if !is_mail && s.deleted >= 10 {
+        let frac = s.deleted as f64 / items as f64;
+        let recent = s.deleted_recent as f64 / items as f64;
+        let big = frac >= 0.9 || recent >= 0.25;
+        if big
+            && unusual(frac, history, |h| {
+                h.deleted as f64 / h.items_before.max(1) as f64
+            })
+        {
+            points.push((
+                55 + (30.0 * frac) as u32,
+                format!(
+                    "{} of {} files deleted ({} of them changed within the last year)",
+                    thousands(s.deleted),
+                    thousands(items),
+                    thousands(s.deleted_recent)
+                ),
+            ));
+        }
+    }
+    if is_mail {
+        let gone = s.mail_purged + s.mail_to_deleted;
+        let frac = gone as f64 / items as f64;
+        if gone >= 20
+            && frac >= 0.3
+            && unusual(frac, history, |h| {
+                (h.mail_purged + h.mail_to_deleted) as f64 / h.items_before.max(1) as f64
+            })
+        {
+            points.push((
+                55 + (30.0 * frac.min(1.0)) as u32,
+                format!(
+                    "{} of {} messages deleted ({} moved to Deleted/Recoverable Items, {} removed for good)",
+                    thousands(gone),
+                    thousands(items),
+                    thousands(s.mail_to_deleted),
+                    thousands(s.mail_purged)
+                ),
+            ));
+        }
+        if s.mail_purged_recoverable >= 10
+            && unusual(s.mail_purged_recoverable as f64, history, |h| {
+                h.mail_purged_recoverable as f64
+            })
+        {
+            points.push((
+                30,
+                format!(
+                    "{} messages purged from Recoverable Items",
+                    thousands(s.mail_purged_recoverable)
+                ),
+            ));
+        }
+    }
+
+    // Supporting only: an unusual volume of rewrites.
+    let mfrac = s.modified as f64 / items as f64;
+    if !points.is_empty()
+        && mfrac >= 0.2
+        && unusual(mfrac, history, |h| {
+            h.modified as f64 / h.items_before.max(1) as f64
+        })
+    {
+        points.push((
+            10,
+            format!(
+                "{} of {} {noun} changed, far above this owner's usual",
+                thousands(s.modified),
+                thousands(items)
+            ),
+        ));
+    }
+
+    points.sort_by(|a, b| b.0.cmp(&a.0));
+    let score = points.iter().map(|p| p.0).sum::<u32>().min(100);
+    Verdict {
+        score,
+        suspect: score >= ALERT_SCORE,
+        reasons: points.into_iter().map(|p| p.1).collect(),
+        baseline_snapshots: history.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(items: u64) -> ChangeStats {
+        ChangeStats {
+            version: 1,
+            workload: "drive".into(),
+            previous: Some("p".into()),
+            items_before: items,
+            items_after: items,
+            ..ChangeStats::default()
+        }
+    }
+
+    #[test]
+    fn fast_ransomware_reads_like_the_example() {
+        let mut s = base(1380);
+        s.modified = 412;
+        s.renamed = 412;
+        s.entropy_sampled = 48;
+        s.entropy_jumps = 48;
+        s.entropy_before = 4.3;
+        s.entropy_after = 8.0;
+        s.known_ransom_ext = 412;
+        s.appended.insert("locked".into(), 412);
+        s.notes = 37;
+        s.notes_confirmed = 8;
+        s.note_folders = 37;
+        s.note_names = vec!["README-DECRYPT.txt".into()];
+        let v = score(&s, &[]);
+        assert!(v.suspect);
+        assert_eq!(v.score, 100);
+        let e = v.explanation();
+        assert!(
+            e.contains("412 of 1,380 files rewritten with high-entropy content"),
+            "{e}"
+        );
+        assert!(e.contains("renamed *.locked"), "{e}");
+        assert!(
+            e.contains("ransom note README-DECRYPT.txt in 37 folders"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn busy_owner_is_not_flagged_for_being_busy() {
+        // An owner who routinely deletes half of a scratch folder's files every day.
+        let history: Vec<ChangeStats> = (0..30)
+            .map(|i| {
+                let mut h = base(200);
+                h.deleted = 90 + i % 5;
+                h.deleted_recent = 90;
+                h
+            })
+            .collect();
+        let mut s = base(200);
+        s.deleted = 95;
+        s.deleted_recent = 95;
+        assert!(!score(&s, &history).suspect);
+        // Without that history the same day is alarming.
+        assert!(score(&s, &[]).suspect);
+    }
+
+    #[test]
+    fn benign_look_alikes_score_nothing() {
+        // Photos and archives uploaded: new high-entropy files, nothing rewritten.
+        let mut s = base(300);
+        s.created = 3000;
+        s.new_sampled = 48;
+        s.new_high_entropy = 48;
+        assert_eq!(score(&s, &[]).score, 0);
+        // A reorganisation.
+        let mut s = base(50_000);
+        s.moved = 50_000;
+        assert_eq!(score(&s, &[]).score, 0);
+        // A clean-up of old files: a third of the library, none touched this year.
+        let mut s = base(900);
+        s.deleted = 300;
+        s.deleted_recent = 0;
+        assert_eq!(score(&s, &[]).score, 0);
+        // A bulk mail import.
+        let mut s = base(500);
+        s.workload = "exchange".into();
+        s.created = 20_000;
+        assert_eq!(score(&s, &[]).score, 0);
+    }
+
+    #[test]
+    fn mailbox_purge_is_suspect() {
+        let mut s = base(400);
+        s.workload = "exchange".into();
+        s.mail_to_deleted = 0;
+        s.mail_purged = 390;
+        s.mail_purged_recoverable = 390;
+        let v = score(&s, &[]);
+        assert!(v.suspect, "{v:?}");
+        assert!(v.explanation().contains("purged from Recoverable Items"));
+    }
+
+    #[test]
+    fn normal_is_robust() {
+        let h: Vec<ChangeStats> = [1, 2, 2, 3, 2, 100]
+            .iter()
+            .map(|&d| {
+                let mut s = base(100);
+                s.deleted = d;
+                s
+            })
+            .collect();
+        let n = normal(&h, |s| s.deleted as f64).unwrap();
+        assert!(n >= 3.0 && n <= 100.0);
+        assert!(normal(&h[..2], |s| s.deleted as f64).is_none());
+    }
+}
