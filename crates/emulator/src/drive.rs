@@ -18,6 +18,7 @@ pub mod route;
 pub mod store;
 
 pub(crate) mod api;
+pub(crate) mod attacks;
 pub(crate) mod download;
 pub(crate) mod scenarios;
 pub(crate) mod sites;
@@ -55,6 +56,9 @@ pub(crate) fn root_routes() -> Router<AppState> {
         .route("/_emulator/drive/activity", post(scenarios::activity))
         .route("/_emulator/drive/ransomware", post(scenarios::ransomware))
         .route("/_emulator/drive/purge", post(scenarios::purge))
+        .route("/_emulator/drive/photos", post(attacks::photos))
+        .route("/_emulator/drive/reorganize", post(attacks::reorganize))
+        .route("/_emulator/drive/cleanup", post(attacks::cleanup))
         .route(
             "/_emulator/drive/remove-onedrive",
             post(scenarios::remove_onedrive),

@@ -1,0 +1,279 @@
+//! Benign look-alikes of attacks, for evaluating ransomware and insider detection: they
+//! produce the volumes an attack produces without being one.
+//!
+//! * `POST /_emulator/drive/photos`: a user uploads many photos and zip archives (new files,
+//!   high-entropy content with real format headers).
+//! * `POST /_emulator/drive/reorganize`: every file (or a share) moves into new folders.
+//! * `POST /_emulator/drive/cleanup`: a team deletes files not modified for a long time (into
+//!   the recycle bin, as users do).
+//!
+//! The attacks themselves live in [`super::scenarios`] (`ransomware`, `purge`: fast and slow
+//! ransomware, insider deletion, a SharePoint library wipe with `purge` on its drive).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use rand::Rng;
+use rand::seq::SliceRandom;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::content::Content;
+use super::model::{Conflict, Drive, ItemIdx};
+use super::state::drive_state;
+use crate::error::GraphError;
+use crate::rng::{rng_for, stable_u64};
+use crate::state::AppState;
+
+/// Which drive a scenario touches: a drive id, or a user's OneDrive.
+#[derive(Debug, Default, Deserialize)]
+pub struct Target {
+    /// A drive id.
+    pub drive: Option<String>,
+    /// A user (id or UPN): their OneDrive.
+    pub user: Option<String>,
+}
+
+fn target_drive(st: &AppState, t: &Target) -> Result<String, GraphError> {
+    let ds = drive_state(st);
+    let store = ds.store.read();
+    if let Some(d) = &t.drive {
+        return store.drive(d).map(|d| d.id.clone()).ok_or_else(|| {
+            GraphError::bad_request("invalidRequest", format!("unknown drive {d}"))
+        });
+    }
+    let Some(u) = &t.user else {
+        return Err(GraphError::bad_request(
+            "invalidRequest",
+            "give \"drive\" or \"user\"",
+        ));
+    };
+    let uid = st
+        .directory
+        .read()
+        .user(u)
+        .map(|u| u.id.clone())
+        .ok_or_else(|| GraphError::bad_request("invalidRequest", format!("unknown user {u}")))?;
+    store
+        .user_drive_id(&uid)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            GraphError::bad_request("invalidRequest", format!("user {u} has no OneDrive"))
+        })
+}
+
+fn reply(r: Result<Value, GraphError>) -> Response {
+    match r {
+        Ok(v) => (StatusCode::OK, Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn files(d: &Drive) -> Vec<ItemIdx> {
+    (1..d.items.len() as ItemIdx)
+        .filter(|&i| d.item(i).deleted.is_none() && !d.item(i).is_folder())
+        .collect()
+}
+
+fn rng(st: &AppState, scenario: &str, d: &Drive) -> rand_chacha::ChaCha8Rng {
+    rng_for(st.seed(), scenario, &[stable_u64(0, &d.id, &[]), d.seq])
+}
+
+fn random_bytes(rng: &mut impl Rng, header: &[u8], len: usize) -> Bytes {
+    let mut v = header.to_vec();
+    v.resize(len.max(header.len()), 0);
+    rng.fill(&mut v[header.len()..]);
+    Bytes::from(v)
+}
+
+/// Body of `POST /_emulator/drive/photos`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Photos {
+    #[serde(flatten)]
+    target: Target,
+    /// Files to upload.
+    #[serde(default = "hundred")]
+    count: u32,
+    /// Share of them that are zip archives, 0–1.
+    #[serde(default)]
+    zip_share: f64,
+    /// Folder (below the root) created for them.
+    #[serde(default = "camera")]
+    folder: String,
+    /// Size of each file in bytes.
+    #[serde(default = "size")]
+    size: u32,
+}
+fn hundred() -> u32 {
+    100
+}
+fn camera() -> String {
+    "Camera Roll".into()
+}
+fn size() -> u32 {
+    8192
+}
+
+/// `POST /_emulator/drive/photos`: uploads `count` JPEG photos and zip archives (random
+/// payload behind real headers) into a new folder, as the owner.
+pub(crate) async fn photos(State(st): State<AppState>, Json(p): Json<Photos>) -> Response {
+    reply((|| {
+        if !(0.0..=1.0).contains(&p.zip_share)
+            || p.count > 200_000
+            || p.folder.is_empty()
+            || p.folder.contains('/')
+            || !(64..=16 << 20).contains(&p.size)
+        {
+            return Err(GraphError::bad_request(
+                "invalidRequest",
+                "zipShare within 0..1, count ≤ 200000, folder a plain name, size 64 B..16 MiB",
+            ));
+        }
+        let id = target_drive(&st, &p.target)?;
+        let ds = drive_state(&st);
+        let now = st.clock.now();
+        let mut store = ds.store.write();
+        let d = store
+            .drive_mut(&id)
+            .ok_or_else(|| GraphError::bad_request("invalidRequest", "drive gone"))?;
+        let owner = d.owner.clone();
+        let mut rng = rng(&st, "drive.photos", d);
+        let folder = match d.child_by_name(Drive::ROOT, &p.folder) {
+            Some(f) => f,
+            None => d
+                .create_folder(Drive::ROOT, &p.folder, Conflict::Fail, &owner, now)
+                .map_err(|e| GraphError::bad_request("invalidRequest", format!("{e:?}")))?,
+        };
+        let (mut jpg, mut zip) = (0u32, 0u32);
+        for k in 0..p.count {
+            let is_zip = rng.gen_bool(p.zip_share);
+            let (name, header): (String, &[u8]) = if is_zip {
+                (
+                    format!("Archive {k:05}.zip"),
+                    b"PK\x03\x04\x14\x00\x00\x00\x08\x00",
+                )
+            } else {
+                (
+                    format!("IMG_{k:05}.jpg"),
+                    b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00",
+                )
+            };
+            let len = rng.gen_range(p.size / 2..=p.size) as usize;
+            let c = Content::stored(random_bytes(&mut rng, header, len));
+            if d.put_file(folder, &name, c, Conflict::Rename, &owner, now, None)
+                .is_ok()
+            {
+                if is_zip { zip += 1 } else { jpg += 1 }
+            }
+        }
+        Ok(json!({"drive": id, "photos": jpg, "zips": zip}))
+    })())
+}
+
+/// Body of `POST /_emulator/drive/reorganize`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reorganize {
+    #[serde(flatten)]
+    target: Target,
+    /// New top-level folders the files are spread over.
+    #[serde(default = "four")]
+    folders: u32,
+    /// Share of the files moved, 0–1.
+    #[serde(default = "everything")]
+    share: f64,
+}
+fn four() -> u32 {
+    4
+}
+fn everything() -> f64 {
+    1.0
+}
+
+/// `POST /_emulator/drive/reorganize`: the owner moves files into new folders
+/// (`Reorganised 1`…`Reorganised N`); names and content stay.
+pub(crate) async fn reorganize(State(st): State<AppState>, Json(r): Json<Reorganize>) -> Response {
+    reply((|| {
+        if !(0.0..=1.0).contains(&r.share) || r.folders == 0 || r.folders > 1000 {
+            return Err(GraphError::bad_request(
+                "invalidRequest",
+                "share within 0..1 and folders 1..1000",
+            ));
+        }
+        let id = target_drive(&st, &r.target)?;
+        let ds = drive_state(&st);
+        let now = st.clock.now();
+        let mut store = ds.store.write();
+        let d = store
+            .drive_mut(&id)
+            .ok_or_else(|| GraphError::bad_request("invalidRequest", "drive gone"))?;
+        let owner = d.owner.clone();
+        let mut rng = rng(&st, "drive.reorganize", d);
+        let mut targets = Vec::new();
+        for k in 1..=r.folders {
+            let name = format!("Reorganised {k}");
+            let f = match d.child_by_name(Drive::ROOT, &name) {
+                Some(f) => f,
+                None => d
+                    .create_folder(Drive::ROOT, &name, Conflict::Fail, &owner, now)
+                    .map_err(|e| GraphError::bad_request("invalidRequest", format!("{e:?}")))?,
+            };
+            targets.push(f);
+        }
+        let mut all = files(d);
+        all.shuffle(&mut rng);
+        let n = ((all.len() as f64) * r.share).ceil() as usize;
+        let mut moved = 0;
+        for &f in all.iter().take(n) {
+            let t = targets[rng.gen_range(0..targets.len())];
+            if d.item(f).parent != Some(t)
+                && d.update(f, None, Some(t), None, None, &owner, now).is_ok()
+            {
+                moved += 1;
+            }
+        }
+        Ok(json!({"drive": id, "moved": moved}))
+    })())
+}
+
+/// Body of `POST /_emulator/drive/cleanup`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cleanup {
+    #[serde(flatten)]
+    target: Target,
+    /// Files last modified more than this many days ago are deleted.
+    #[serde(default = "year")]
+    older_than_days: u32,
+}
+fn year() -> u32 {
+    365
+}
+
+/// `POST /_emulator/drive/cleanup`: the owner deletes every file not modified within
+/// `olderThanDays` (into the recycle bin).
+pub(crate) async fn cleanup(State(st): State<AppState>, Json(c): Json<Cleanup>) -> Response {
+    reply((|| {
+        let id = target_drive(&st, &c.target)?;
+        let ds = drive_state(&st);
+        let now = st.clock.now();
+        let cutoff = now - chrono::Duration::days(i64::from(c.older_than_days));
+        let mut store = ds.store.write();
+        let d = store
+            .drive_mut(&id)
+            .ok_or_else(|| GraphError::bad_request("invalidRequest", "drive gone"))?;
+        let old: Vec<ItemIdx> = files(d)
+            .into_iter()
+            .filter(|&f| d.item(f).fs_modified < cutoff)
+            .collect();
+        let total = files(d).len();
+        let mut deleted = 0;
+        for f in old {
+            deleted += d.delete(f, now).unwrap_or(0);
+        }
+        Ok(json!({"drive": id, "deleted": deleted, "filesBefore": total}))
+    })())
+}
