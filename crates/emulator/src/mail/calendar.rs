@@ -268,13 +268,7 @@ pub(crate) async fn calendar_view_delta(
             }
         }
         Some(base) => {
-            let mut seen = Vec::new();
-            for (seq, n) in mb.pim.event_log.iter() {
-                if *seq > base && *seq <= tok.upto && !seen.contains(n) {
-                    seen.push(*n);
-                }
-            }
-            for n in seen {
+            for n in super::delta::changed_first(&mb.pim.event_log, base, tok.upto) {
                 match event(&state, &mb, n) {
                     Some(e) => {
                         for i in instances(n, &e, from, to) {

@@ -320,15 +320,7 @@ pub(crate) async fn delta(
     super::delta::check_expiry(&state, &mb, tok.start, tok.issued)?;
     let list: Vec<u32> = match tok.base {
         None => numbers(&state, &mb),
-        Some(base) => {
-            let mut seen = Vec::new();
-            for (seq, n) in &mb.pim.contact_log {
-                if *seq > base && *seq <= tok.upto && !seen.contains(n) {
-                    seen.push(*n);
-                }
-            }
-            seen
-        }
+        Some(base) => super::delta::changed_first(&mb.pim.contact_log, base, tok.upto),
     };
     let mut out = Vec::new();
     for n in list.iter().skip(tok.cur).take(size) {
