@@ -71,7 +71,10 @@ pub(crate) async fn backup_drive(
     }
     .await;
     match result {
-        Ok(id) => report.snapshot = Some(id),
+        Ok(id) => {
+            crate::detect::after_backup(repo, &id).await;
+            report.snapshot = Some(id)
+        }
         Err(e) => {
             tracing::warn!(drive = %report.drive.drive_id, error = %e, "drive backup failed");
             report.error = Some(e.to_string());

@@ -153,6 +153,7 @@ async fn run(
     } = run;
     match session.commit(state.to_json()).await {
         Ok(summary) => {
+            crate::detect::after_backup(repo, &summary.id.0).await;
             report.snapshot = Some(summary.id.0);
             Ok(report)
         }
