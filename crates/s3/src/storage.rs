@@ -44,13 +44,23 @@ impl S3Storage {
             bucket: bucket.clone(),
             reason,
         };
-        let versioning = client
+        let versioned = match client
             .get_bucket_versioning()
             .bucket(&loc.bucket)
             .send()
             .await
-            .map_err(|e| bucket_err(map_sdk(&loc.bucket, e).to_string()))?;
-        let versioned = versioning.status() == Some(&BucketVersioningStatus::Enabled);
+        {
+            Ok(v) => v.status() == Some(&BucketVersioningStatus::Enabled),
+            // moto answers with a <GetBucketVersioningResponse> root that the SDK refuses;
+            // a 200 with an unparsable body still says what the status is.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 200) => e
+                .raw_response()
+                .and_then(|r| r.body().bytes())
+                .is_some_and(|b| {
+                    String::from_utf8_lossy(b).contains("<Status>Enabled</Status>")
+                }),
+            Err(e) => return Err(bucket_err(map_sdk(&loc.bucket, e).to_string())),
+        };
         let lock_enabled = match client
             .get_object_lock_configuration()
             .bucket(&loc.bucket)
