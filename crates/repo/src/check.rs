@@ -314,6 +314,8 @@ impl Checker<'_> {
             self.report.snapshots += 1;
             let snap = match self.repo.snapshot(&id.0).await {
                 Ok(s) => s,
+                // erased on purpose (tombstone present): unreadable by design, not damage
+                Err(Error::Erased { .. }) => continue,
                 Err(Error::OwnerKeyMissing { oid }) => {
                     self.damage(format!("owners/{oid}"), format!("missing; needed by {k}"));
                     self.affected_snaps.insert(id);

@@ -23,6 +23,24 @@ pub enum Error {
     /// An owner's key is missing (erased): its snapshots cannot be read.
     #[error("owner key {oid} is missing (owner erased?): snapshot content is unreadable")]
     OwnerKeyMissing { oid: String },
+    /// The owner was erased (GDPR): its key is destroyed and its data unreadable.
+    #[error(
+        "owner {owner} was erased on {} (reason: {reason}, by {by}): its data is unreadable",
+        at.format("%Y-%m-%d %H:%M UTC")
+    )]
+    Erased {
+        owner: String,
+        at: chrono::DateTime<chrono::Utc>,
+        reason: String,
+        by: String,
+    },
+    /// An active legal hold covers data the operation would destroy; nothing was changed.
+    #[error("refused: legal hold {case} (hold {hold}) covers {what}; release the hold first")]
+    Held {
+        hold: String,
+        case: String,
+        what: String,
+    },
     /// The caller asked for something invalid (bad prefix, removing the last key, ...).
     #[error("invalid request: {0}")]
     Invalid(String),

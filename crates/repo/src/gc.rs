@@ -106,7 +106,8 @@ async fn reachable(repo: &Repository) -> Result<HashSet<crate::crypto::BlobId>> 
         let id = k.trim_start_matches("snapshots/");
         let snap = match repo.snapshot(id).await {
             Ok(s) => s,
-            Err(Error::OwnerKeyMissing { .. }) => continue, // erased owner: its data is garbage
+            // erased owner: its data is garbage
+            Err(Error::OwnerKeyMissing { .. } | Error::Erased { .. }) => continue,
             Err(Error::NotFound(_)) => continue,            // deleted meanwhile
             Err(e) => return Err(e),
         };

@@ -34,6 +34,7 @@ mod check;
 mod chunker;
 mod crypto;
 mod dir;
+mod erase;
 mod error;
 mod gc;
 mod hold;
@@ -61,6 +62,7 @@ pub use dir::{
     DIR_WORKLOAD, DirBackupOptions, NoProgress, Progress, RestoreOptions, RestoreReport,
     backup_dir, restore_items, safe_target_path,
 };
+pub use erase::{ERASURE_PREFIX, EraseRequest, Erasure, HoldCheck};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};
 pub use hold::{HOLD_PREFIX, Hold, HoldRelease, HoldScope, ItemQuery, NewHold, item_date};

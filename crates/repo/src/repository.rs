@@ -370,7 +370,12 @@ impl Repository {
             return Ok(k.clone());
         }
         let object = format!("owners/{oid}");
-        let key = match self.inner.storage.get(&object).await {
+        let got = self.inner.storage.get(&object).await;
+        if matches!(got, Err(StorageError::NotFound { .. })) {
+            // an erased owner: say so (and never create a new key for it)
+            crate::erase::refuse_if_erased(self, oid).await?;
+        }
+        let key = match got {
             Ok(b) => keys::unwrap_owner_key(&self.inner.keys, oid, &b)?,
             Err(StorageError::NotFound { .. }) if create => {
                 let k = Key::random();
