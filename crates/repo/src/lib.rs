@@ -33,6 +33,7 @@ mod blob;
 mod check;
 mod chunker;
 mod crypto;
+mod departed;
 mod dir;
 mod erase;
 mod error;
@@ -46,6 +47,8 @@ mod pack;
 mod packer;
 mod pending;
 mod repository;
+pub mod retention;
+mod rewrite;
 mod sealed;
 mod session;
 mod snapshot;
@@ -58,6 +61,7 @@ pub use audit_verify::{AuditProblem, AuditProblemKind, AuditVerifyReport};
 pub use check::{AffectedItem, CheckOptions, CheckReport, Damage};
 pub use chunker::{ChunkSizes, ChunkerParams};
 pub use crypto::{BlobId, BlobKey, KdfParams, PackId};
+pub use departed::{DEPARTED_PREFIX, Departure};
 pub use dir::{
     DIR_WORKLOAD, DirBackupOptions, NoProgress, Progress, RestoreOptions, RestoreReport,
     backup_dir, restore_items, safe_target_path,
@@ -72,6 +76,7 @@ pub use model::{
     SnapshotId, SnapshotStats, SnapshotSummary,
 };
 pub use repository::{FORMAT_VERSION, InitOptions, OpenOptions, RepoInfo, Repository};
+pub use rewrite::{REWRITE_PREFIX, RewriteRecord};
 pub use session::{
     BackupOptions, BackupSession, PREPARE_MAX, ParentSelect, PreparedItem, Preparer,
 };

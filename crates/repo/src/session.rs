@@ -50,6 +50,8 @@ pub struct BackupOptions {
     pub mode: BackupMode,
     /// How often the session marker is refreshed (and GC candidate lists re-read).
     pub marker_refresh: Duration,
+    /// Commit time recorded in the snapshot (default: now). For imports and simulated clocks.
+    pub time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for BackupOptions {
@@ -58,6 +60,7 @@ impl Default for BackupOptions {
             parent: ParentSelect::Latest,
             mode: BackupMode::Full,
             marker_refresh: Duration::from_secs(60),
+            time: None,
         }
     }
 }
@@ -90,6 +93,9 @@ pub struct BackupSession {
     failures: Vec<Failure>,
     stats: SnapshotStats,
     marker: crate::marker::MarkerTask,
+    time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Set by a rewrite (rewrite.rs): the head fields the new snapshot keeps from the old one.
+    rewrite_of: Option<SnapshotSummary>,
 }
 
 impl std::fmt::Debug for BackupSession {
@@ -164,6 +170,8 @@ impl Repository {
             failures: Vec::new(),
             stats: SnapshotStats::default(),
             marker,
+            time: opts.time,
+            rewrite_of: None,
         })
     }
 }
@@ -537,6 +545,14 @@ impl BackupSession {
         });
     }
 
+    /// Make this session rewrite `old` (rewrite.rs): same time, parent, completeness, mode and
+    /// failures; stats keep the old run's figures except the item count and bytes.
+    pub(crate) fn rewriting(&mut self, old: &Snapshot) {
+        self.time = Some(old.summary().time);
+        self.failures = old.failures().to_vec();
+        self.rewrite_of = Some(old.summary().clone());
+    }
+
     /// Write a partial snapshot (checkpoint) of everything so far, for resume.
     pub async fn checkpoint(&mut self, state: serde_json::Value) -> Result<SnapshotId> {
         let s = self.write_snapshot(state, false).await?;
@@ -622,18 +638,26 @@ impl BackupSession {
         }
         self.packer.flush().await?;
         let mut stats = self.stats();
+        if let Some(old) = &self.rewrite_of {
+            stats = old.stats;
+        }
         stats.items = items;
         stats.bytes = bytes;
         let id = SnapshotId(crate::crypto::random_hex(16));
-        let head = SnapshotSummary {
+        let mut head = SnapshotSummary {
             id: id.clone(),
             owner: self.owner.clone(),
-            time: chrono::Utc::now(),
+            time: self.time.unwrap_or_else(chrono::Utc::now),
             parent: self.parent.as_ref().map(|p| p.id().clone()),
             complete,
             mode: self.mode,
             stats,
         };
+        if let Some(old) = &self.rewrite_of {
+            head.parent = old.parent.clone();
+            head.complete = old.complete && complete;
+            head.mode = old.mode;
+        }
         let body = SnapshotBody {
             state,
             failures: self.failures.clone(),

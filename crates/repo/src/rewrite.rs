@@ -1,0 +1,146 @@
+//! Rewriting a snapshot without some items (item-level retention, FORMAT.md §13).
+//!
+//! Snapshots are write-once, so a rewrite writes a *new* snapshot root with the same owner,
+//! time, parent, state and failures, minus the removed items; then a record
+//! `rewrites/<new-id>` naming the snapshot it replaces; then deletes the old root. A crash
+//! between those steps leaves both roots; [`Repository::finish_rewrites`] completes the
+//! deletion. GC later reclaims blobs that no snapshot references any more.
+
+use crate::crypto::{open, seal};
+use crate::error::{Error, Result};
+use crate::model::{BackupMode, OwnerRef, SnapshotId, SnapshotSummary};
+use crate::repository::Repository;
+use crate::session::{BackupOptions, ParentSelect};
+use crate::snapshot::snapshot_key;
+use crate::storage::StorageError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Storage prefix of rewrite records.
+pub const REWRITE_PREFIX: &str = "rewrites/";
+
+/// The record of one rewrite (`rewrites/<snapshot>`, sealed with the metadata key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewriteRecord {
+    /// The new snapshot.
+    pub snapshot: SnapshotId,
+    /// The snapshot it replaces (deleted after the record is written).
+    pub replaces: SnapshotId,
+    pub owner: OwnerRef,
+    pub at: DateTime<Utc>,
+    /// Why (e.g. the retention rule).
+    pub reason: String,
+    /// Ids of the removed items.
+    pub removed: Vec<String>,
+}
+
+fn ad(id: &SnapshotId) -> Vec<u8> {
+    format!("tv1 rewrite {id}").into_bytes()
+}
+
+impl Repository {
+    /// Write a copy of snapshot `id` without the items in `remove`, record the rewrite and
+    /// delete the old root. Returns `None` (and writes nothing) if no listed item is in the
+    /// snapshot.
+    pub async fn rewrite_snapshot(
+        &self,
+        id: &SnapshotId,
+        remove: &BTreeSet<String>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SnapshotSummary>> {
+        let old = self.snapshot(&id.0).await?;
+        let mut present = Vec::new();
+        for item_id in remove {
+            if old.item(item_id).await?.is_some() {
+                present.push(item_id.clone());
+            }
+        }
+        if present.is_empty() {
+            return Ok(None);
+        }
+        let mut session = self
+            .begin_backup(
+                old.summary().owner.clone(),
+                BackupOptions {
+                    parent: ParentSelect::Id(id.0.clone()),
+                    mode: BackupMode::Incremental,
+                    ..BackupOptions::default()
+                },
+            )
+            .await?;
+        session.rewriting(&old);
+        for item_id in &present {
+            session.delete_item(item_id).await?;
+        }
+        let new = session.commit(old.state().clone()).await?;
+        let rec = RewriteRecord {
+            snapshot: new.id.clone(),
+            replaces: id.clone(),
+            owner: new.owner.clone(),
+            at: now,
+            reason: reason.to_string(),
+            removed: present,
+        };
+        let sealed = seal(
+            &self.keys().meta_key,
+            &ad(&new.id),
+            &serde_json::to_vec(&rec).expect("serializable"),
+        );
+        self.storage()
+            .put_if_absent(&format!("{REWRITE_PREFIX}{}", new.id), sealed.into())
+            .await?;
+        self.storage().delete(&snapshot_key(id)).await?;
+        tracing::info!(old = %id, new = %new.id, removed = rec.removed.len(), "snapshot rewritten");
+        Ok(Some(new))
+    }
+
+    /// All rewrite records, oldest first.
+    pub async fn rewrites(&self) -> Result<Vec<RewriteRecord>> {
+        let mut out = Vec::new();
+        for (k, _) in self.storage().list(REWRITE_PREFIX).await? {
+            let id = SnapshotId(k[REWRITE_PREFIX.len()..].to_string());
+            let bytes = match self.storage().get(&k).await {
+                Ok(b) => b,
+                Err(StorageError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let plain = open(&self.keys().meta_key, &ad(&id), &bytes, &k)?;
+            let rec: RewriteRecord =
+                serde_json::from_slice(&plain).map_err(|e| Error::corrupt(&k, e))?;
+            if rec.snapshot != id {
+                return Err(Error::corrupt(&k, "record names another snapshot"));
+            }
+            out.push(rec);
+        }
+        out.sort_by(|a, b| a.at.cmp(&b.at).then(a.snapshot.cmp(&b.snapshot)));
+        Ok(out)
+    }
+
+    /// Finish interrupted rewrites: delete replaced roots whose replacement exists.
+    /// Returns how many were deleted.
+    pub async fn finish_rewrites(&self) -> Result<u64> {
+        let mut n = 0;
+        for rec in self.rewrites().await? {
+            let new_exists = self
+                .storage()
+                .list(&snapshot_key(&rec.snapshot))
+                .await?
+                .iter()
+                .any(|(k, _)| *k == snapshot_key(&rec.snapshot));
+            let old_exists = self
+                .storage()
+                .list(&snapshot_key(&rec.replaces))
+                .await?
+                .iter()
+                .any(|(k, _)| *k == snapshot_key(&rec.replaces));
+            if new_exists && old_exists {
+                self.storage().delete(&snapshot_key(&rec.replaces)).await?;
+                tracing::info!(old = %rec.replaces, "finished an interrupted rewrite");
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
