@@ -11,7 +11,6 @@
 //! tenantvault --repo /backup/repo restore latest --owner share --target /tmp/restore
 //! ```
 
-#[allow(dead_code)] // parse_date is used by the hold command as it lands
 mod clock;
 mod commands;
 #[allow(dead_code)] // sections are read by the policy, alerts and serve commands as they land
@@ -100,6 +99,15 @@ pub enum Command {
     Find(exchange::FindArgs),
     /// Run the whole story on a simulated tenant: back up, change, back up, find a deleted message.
     Demo(demo::DemoArgs),
+    /// Legal holds: create, list, show, release (held data survives retention, GC and erasure).
+    #[command(subcommand)]
+    Hold(commands::hold::HoldCommand),
+    /// Show the retention policies of the configuration file.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
+    /// Plan or apply retention (what the policies remove, and why).
+    #[command(subcommand)]
+    Retention(commands::retention::RetentionCommand),
 }
 
 fn main() -> ExitCode {

@@ -4,9 +4,12 @@ pub mod backup;
 pub mod check;
 pub mod dump;
 pub mod gc;
+pub mod hold;
 pub mod ls;
+pub mod policy;
 pub mod repo;
 pub mod restore;
+pub mod retention;
 pub mod snapshots;
 
 use anyhow::Result;
@@ -30,6 +33,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Export(cmd) => crate::exchange_restore::export(g, cmd).await,
         Command::Find(args) => crate::exchange::find(g, args).await,
         Command::Demo(args) => crate::demo::run(g, args).await,
+        Command::Hold(cmd) => hold::run(g, cmd).await,
+        Command::Policy(cmd) => policy::run(g, cmd).await,
+        Command::Retention(cmd) => retention::run(g, cmd).await,
     }
 }
 
