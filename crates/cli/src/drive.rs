@@ -159,6 +159,7 @@ pub async fn backup(g: &GlobalArgs, kind: DriveKind, args: BackupDriveArgs) -> R
         checkpoint_items: args.checkpoint_items.max(1),
         ..DriveBackupConfig::default()
     };
+    let sel_all = args.users.is_empty() && args.sites.is_empty();
     let sel = DriveSelection {
         onedrive: kind == DriveKind::Onedrive,
         sharepoint: kind == DriveKind::Sharepoint,
@@ -173,6 +174,10 @@ pub async fn backup(g: &GlobalArgs, kind: DriveKind, args: BackupDriveArgs) -> R
             }
             e => anyhow::Error::new(e).context("drive backup"),
         })?;
+    // retention: OneDrives of users gone from the tenant get the departed policy (issue 6)
+    if kind == DriveKind::Onedrive && sel_all {
+        crate::commands::retention::record_drive_departures(&repo, &report).await?;
+    }
     print_backup(g, &report)?;
     Ok(if report.failures() == 0 {
         exit::OK

@@ -149,6 +149,12 @@ pub async fn backup(g: &GlobalArgs, args: BackupExchangeArgs) -> Result<u8> {
         }
         Err(ExchangeError::Repo(e)) => return Err(e.into()),
     };
+    // retention: mailboxes gone from the tenant get the departed policy (issue 6)
+    let (gone, here): (Vec<_>, Vec<_>) = report.mailboxes.iter().partition(|m| m.departed);
+    let ids = |v: Vec<&tenantvault_workloads::exchange::MailboxReport>| {
+        v.iter().map(|m| m.mailbox.id.clone()).collect::<Vec<_>>()
+    };
+    crate::commands::retention::record_departures(&repo, &ids(gone), &ids(here)).await?;
     if g.json {
         output::print_json(&report)?;
     } else if !g.quiet {

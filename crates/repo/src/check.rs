@@ -51,6 +51,10 @@ pub struct CheckReport {
     pub unindexed_packs: u64,
     pub blobs_verified: u64,
     pub bytes_read: u64,
+    /// Objects overwritten after they were written (versioned storage only): reads use
+    /// their original version, which the rest of the check verified. Evidence of tampering.
+    #[serde(default)]
+    pub tampered: Vec<String>,
 }
 
 impl CheckReport {
@@ -59,6 +63,7 @@ impl CheckReport {
         self.damaged.is_empty()
             && self.affected_items.is_empty()
             && self.affected_snapshots.is_empty()
+            && self.tampered.is_empty()
     }
 }
 
@@ -412,6 +417,7 @@ impl Repository {
             .collect();
         report.affected_snapshots = c.affected_snaps.into_iter().collect();
         report.affected_items = c.affected;
+        report.tampered = self.storage().overwritten("").await?;
         Ok(report)
     }
 }

@@ -90,6 +90,10 @@ pub struct GcReport {
     /// Candidates that became referenced again and were kept.
     pub packs_rescued: u64,
     pub stale_markers_removed: u64,
+    /// Unreferenced packs kept because Object Lock still retains them (deleted by a later
+    /// gc once the lock has passed; their candidate list is kept until then).
+    #[serde(default)]
+    pub packs_locked: u64,
 }
 
 /// Minimum liveness window of a session marker, whatever the grace (refresh default is 60 s).
@@ -292,7 +296,9 @@ impl Repository {
                 }
             }
         }
+        let locking = self.storage().lock_capabilities().object_lock;
         for (k, d) in todo {
+            let mut kept_locked = false;
             for p in &d.packs {
                 if !needed
                     .get(p)
@@ -303,12 +309,31 @@ impl Repository {
                 }
                 let pk = crate::pack::pack_key(p);
                 let Some(size) = sizes.get(&pk) else { continue };
+                // Never delete a locked object: skip it (pack and index alike) and retry later.
+                if locking && self.storage().lock_until(&pk).await?.is_some() {
+                    tracing::info!(pack = %pk, "unreferenced pack still under Object Lock; kept");
+                    report.packs_locked += 1;
+                    kept_locked = true;
+                    continue;
+                }
                 report.packs_deleted += 1;
                 report.bytes_freed += size;
                 if !opts.dry_run {
-                    self.storage().delete(&crate::index::index_key(p)).await?;
+                    match self.storage().delete(&crate::index::index_key(p)).await {
+                        Err(crate::storage::StorageError::Locked { .. }) => {
+                            report.packs_deleted -= 1;
+                            report.bytes_freed -= size;
+                            report.packs_locked += 1;
+                            kept_locked = true;
+                            continue;
+                        }
+                        r => r?,
+                    }
                     self.storage().delete(&pk).await?;
                 }
+            }
+            if kept_locked {
+                continue; // the list stays until its locked packs can go
             }
             report.lists_swept += 1;
             if !opts.dry_run {

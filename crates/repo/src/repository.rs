@@ -162,6 +162,7 @@ impl Repository {
         passphrase: &str,
         opts: InitOptions,
     ) -> Result<Repository> {
+        let storage = crate::storage::TamperGuard::wrap(storage);
         if !opts.chunker.validate() {
             return Err(Error::Invalid(
                 "chunker parameters out of FastCDC's range".into(),
@@ -217,6 +218,7 @@ impl Repository {
         passphrase: &str,
         opts: OpenOptions,
     ) -> Result<Repository> {
+        let storage = crate::storage::TamperGuard::wrap(storage);
         let doc = read_config_doc(&storage).await?;
         let slots = storage.list("keys/").await?;
         let mut unlocked = None;

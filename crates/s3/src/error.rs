@@ -26,14 +26,17 @@ where
     let code = e.code().map(str::to_string);
     let detail = format!(
         "{}{}",
-        code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default(),
+        code.as_deref()
+            .map(|c| format!("{c}: "))
+            .unwrap_or_default(),
         aws_sdk_s3::error::DisplayErrorContext(&e)
     );
     let key = key.to_string();
     match (&e, status, code.as_deref()) {
-        (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_), ..) => {
-            StorageError::Transient { key, detail }
-        }
+        (
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_),
+            ..,
+        ) => StorageError::Transient { key, detail },
         (_, Some(404), _) | (_, _, Some("NoSuchKey" | "NotFound" | "NoSuchVersion")) => {
             StorageError::NotFound { key }
         }
@@ -41,9 +44,11 @@ where
             StorageError::AlreadyExists { key }
         }
         (_, Some(403), _) | (_, _, Some("AccessDenied")) => StorageError::PermissionDenied { key },
-        (_, _, Some("SlowDown" | "Throttling" | "RequestTimeout" | "ConditionalRequestConflict")) => {
-            StorageError::Transient { key, detail }
-        }
+        (
+            _,
+            _,
+            Some("SlowDown" | "Throttling" | "RequestTimeout" | "ConditionalRequestConflict"),
+        ) => StorageError::Transient { key, detail },
         (_, Some(s), _) if s >= 500 || s == 429 || s == 409 => {
             StorageError::Transient { key, detail }
         }

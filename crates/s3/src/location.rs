@@ -136,10 +136,7 @@ mod tests {
         assert_eq!(l.bucket, "my-bucket");
         assert_eq!(l.prefix, "backups/tenant1");
         assert_eq!(l.full_key("data/ab/x"), "backups/tenant1/data/ab/x");
-        assert_eq!(
-            l.repo_key("backups/tenant1/data/ab/x"),
-            Some("data/ab/x")
-        );
+        assert_eq!(l.repo_key("backups/tenant1/data/ab/x"), Some("data/ab/x"));
         assert_eq!(l.repo_key("backups/tenant10/x"), None);
         assert_eq!(l.to_string(), "s3://my-bucket/backups/tenant1");
         let root = S3Location::parse("s3://bkt").unwrap();

@@ -26,7 +26,8 @@ fn find_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("TENANTVAULT_MOTO_SERVER").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/s3-venv/bin/moto_server");
+    let root =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/s3-venv/bin/moto_server");
     if root.exists() {
         return Some(root);
     }
@@ -49,9 +50,7 @@ impl MotoServer {
     /// missing and `TENANTVAULT_S3_TESTS=skip`; panics otherwise (CI must not skip).
     pub fn shared() -> Option<&'static MotoServer> {
         static SERVER: OnceLock<Option<MotoServer>> = OnceLock::new();
-        SERVER
-            .get_or_init(|| Self::start_with_env(&[]))
-            .as_ref()
+        SERVER.get_or_init(|| Self::start_with_env(&[])).as_ref()
     }
 
     /// Start a new server with extra environment variables (e.g. IAM enforcement:

@@ -56,9 +56,7 @@ impl S3Storage {
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 200) => e
                 .raw_response()
                 .and_then(|r| r.body().bytes())
-                .is_some_and(|b| {
-                    String::from_utf8_lossy(b).contains("<Status>Enabled</Status>")
-                }),
+                .is_some_and(|b| String::from_utf8_lossy(b).contains("<Status>Enabled</Status>")),
             Err(e) => return Err(bucket_err(map_sdk(&loc.bucket, e).to_string())),
         };
         let lock_enabled = match client
@@ -67,10 +65,11 @@ impl S3Storage {
             .send()
             .await
         {
-            Ok(out) => out
-                .object_lock_configuration()
-                .and_then(|c| c.object_lock_enabled())
-                == Some(&ObjectLockEnabled::Enabled),
+            Ok(out) => {
+                out.object_lock_configuration()
+                    .and_then(|c| c.object_lock_enabled())
+                    == Some(&ObjectLockEnabled::Enabled)
+            }
             Err(_) => false, // ObjectLockConfigurationNotFoundError
         };
         let mut s = S3Storage {
@@ -104,7 +103,10 @@ impl S3Storage {
         }
         match req.send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_bucket_already_owned_by_you()) =>
+            {
                 Ok(())
             }
             Err(e) => Err(S3Error::Bucket {
@@ -141,7 +143,9 @@ impl S3Storage {
             Ok(PutOutcome::Created) => Ok(()),
             Ok(PutOutcome::AlreadyExists) => {
                 self.policy = None;
-                Err(S3Error::LockPolicy("written concurrently by another process".into()))
+                Err(S3Error::LockPolicy(
+                    "written concurrently by another process".into(),
+                ))
             }
             Err(e) => {
                 self.policy = None;
@@ -169,7 +173,10 @@ impl S3Storage {
         let d: Doc = serde_json::from_slice(&bytes)
             .map_err(|e| S3Error::LockPolicy(format!("unreadable {LOCK_POLICY_KEY}: {e}")))?;
         if d.version != 1 {
-            return Err(S3Error::LockPolicy(format!("unknown version {}", d.version)));
+            return Err(S3Error::LockPolicy(format!(
+                "unknown version {}",
+                d.version
+            )));
         }
         Ok(Some(LockPolicy {
             mode: d.mode,
@@ -229,7 +236,9 @@ impl S3Storage {
             .key(&full)
             .set_version_id(version.map(str::to_string));
         if let Some((off, len)) = range {
-            let end = off.checked_add(len - 1).ok_or_else(|| eof(key, off, len, 0))?;
+            let end = off
+                .checked_add(len - 1)
+                .ok_or_else(|| eof(key, off, len, 0))?;
             req = req.range(format!("bytes={off}-{end}"));
         }
         let out = match req.send().await {
@@ -241,10 +250,14 @@ impl S3Storage {
             }
             Err(e) => return Err(map_sdk(key, e)),
         };
-        let body = out.body.collect().await.map_err(|e| StorageError::Transient {
-            key: key.to_string(),
-            detail: format!("reading body: {e}"),
-        })?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Transient {
+                key: key.to_string(),
+                detail: format!("reading body: {e}"),
+            })?;
         let bytes = body.into_bytes();
         if let Some((off, len)) = range
             && bytes.len() as u64 != len
@@ -580,6 +593,45 @@ impl Storage for S3Storage {
         let first = &versions[0].version_id;
         tracing::warn!(key, version = %first, count = versions.len(), "reading the original version of an overwritten object");
         self.get_inner(key, Some(first), range).await.map(Some)
+    }
+
+    async fn overwritten(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        if !self.versioned {
+            return Ok(Vec::new());
+        }
+        let full = self.loc.full_key(prefix);
+        let mut counts: std::collections::BTreeMap<String, u32> = Default::default();
+        let (mut key_marker, mut vid_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.loc.bucket)
+                .prefix(&full)
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(vid_marker.clone())
+                .send()
+                .await
+                .map_err(|e| map_sdk(prefix, e))?;
+            for v in page.versions() {
+                if let Some(k) = v.key().and_then(|k| self.loc.repo_key(k)) {
+                    *counts.entry(k.to_string()).or_default() += 1;
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            vid_marker = page.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, _)| k)
+            .collect())
     }
 
     async fn clean_incomplete(&self, older_than: DateTime<Utc>) -> Result<u64, StorageError> {

@@ -23,14 +23,18 @@ async fn storage(bucket_lock: bool, prefix: &str) -> Option<S3Storage> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_bucket_conforms() {
-    let Some(st) = storage(false, "").await else { return };
+    let Some(st) = storage(false, "").await else {
+        return;
+    };
     assert!(!st.lock_capabilities().versioned);
     conformance::run(Arc::new(st), 13 * 1024 * 1024).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_lock_bucket_under_prefix_conforms() {
-    let Some(mut st) = storage(true, "tenants/a").await else { return };
+    let Some(mut st) = storage(true, "tenants/a").await else {
+        return;
+    };
     st.init_lock_policy(LockPolicy {
         mode: LockMode::Governance,
         days: 1,

@@ -75,6 +75,16 @@ pub async fn run(g: &GlobalArgs, args: CheckArgs) -> Result<u8> {
         println!("no damage found");
         return Ok(code);
     }
+    if !report.tampered.is_empty() {
+        println!(
+            "TAMPERED: {} object(s) were overwritten after they were written; \
+             their original (locked) versions were read and verified instead:",
+            report.tampered.len()
+        );
+        for k in &report.tampered {
+            println!("  {k}");
+        }
+    }
     println!("DAMAGE: {} object(s)", report.damaged.len());
     for d in &report.damaged {
         println!("  {}: {}", d.object, d.detail);

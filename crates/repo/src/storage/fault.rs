@@ -220,6 +220,12 @@ impl Storage for FaultStorage {
             None => self.inner.get_original(key, range).await,
         }
     }
+    async fn overwritten(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        match self.check(FaultOp::List, prefix) {
+            Some(k) => Err(error(&k, prefix)),
+            None => self.inner.overwritten(prefix).await,
+        }
+    }
     async fn clean_incomplete(
         &self,
         older_than: chrono::DateTime<chrono::Utc>,

@@ -147,6 +147,10 @@ impl Storage for MetricsStorage {
         let r = self.inner.get_original(key, range).await;
         self.note(r)
     }
+    async fn overwritten(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let r = self.inner.overwritten(prefix).await;
+        self.note(r)
+    }
     async fn clean_incomplete(
         &self,
         older_than: chrono::DateTime<chrono::Utc>,

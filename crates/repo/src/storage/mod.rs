@@ -15,12 +15,14 @@ mod local;
 mod lock;
 mod metrics;
 mod retry;
+mod tamper;
 
 pub use fault::{Fault, FaultKind, FaultOp, FaultStorage};
 pub use local::LocalStorage;
 pub use lock::{LockCapabilities, LockMode, LockPolicy, ObjectVersion};
 pub use metrics::{MetricsSnapshot, MetricsStorage};
 pub use retry::RetryStorage;
+pub use tamper::TamperGuard;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -161,6 +163,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<Bytes>, StorageError> {
         let _ = (key, range);
         Ok(None)
+    }
+
+    /// Keys under `prefix` that have more than one stored version (overwritten after their
+    /// first write, which the repository never does). Empty for a backend without history.
+    async fn overwritten(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let _ = prefix;
+        Ok(Vec::new())
     }
 
     /// Remove leftovers of writes that were interrupted before `older_than` (a killed

@@ -100,6 +100,9 @@ impl Storage for RetryStorage {
     ) -> Result<Option<Bytes>, StorageError> {
         self.run(|| self.inner.get_original(key, range)).await
     }
+    async fn overwritten(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.run(|| self.inner.overwritten(prefix)).await
+    }
     async fn clean_incomplete(
         &self,
         older_than: chrono::DateTime<chrono::Utc>,
