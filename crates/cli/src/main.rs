@@ -11,6 +11,7 @@
 //! tenantvault --repo /backup/repo restore latest --owner share --target /tmp/restore
 //! ```
 
+mod audit_note;
 mod clock;
 mod commands;
 #[allow(dead_code)] // sections are read by the policy, alerts and serve commands as they land
@@ -24,6 +25,7 @@ mod exit;
 mod output;
 mod password;
 mod progress;
+mod serve;
 mod snapshot_ref;
 
 use std::path::PathBuf;
@@ -99,6 +101,16 @@ pub enum Command {
     Find(exchange::FindArgs),
     /// Run the whole story on a simulated tenant: back up, change, back up, find a deleted message.
     Demo(demo::DemoArgs),
+    /// Run the service: scheduled backups and maintenance, job history, REST API, metrics, notifications.
+    Serve(commands::serve::ServeArgs),
+    /// Show or verify the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
+    /// Erase an owner's data (GDPR article 17) by crypto-shredding.
+    Erase(commands::erase::EraseArgs),
+    /// Reports (compliance).
+    #[command(subcommand)]
+    Report(commands::report::ReportCommand),
     /// Legal holds: create, list, show, release (held data survives retention, GC and erasure).
     #[command(subcommand)]
     Hold(commands::hold::HoldCommand),
@@ -123,10 +135,12 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
+    // `serve` handles Ctrl-C itself (graceful shutdown); other commands stop at once
+    let serving = matches!(cli.command, Command::Serve(_));
     let result = runtime.block_on(async {
         tokio::select! {
             r = commands::run(cli) => r,
-            _ = tokio::signal::ctrl_c() => Err(exit::CliError {
+            _ = tokio::signal::ctrl_c(), if !serving => Err(exit::CliError {
                 code: exit::INTERRUPTED,
                 message: "interrupted; an unfinished backup leaves only unreferenced data, which the next run reuses".into(),
             }

@@ -1,15 +1,19 @@
 //! One module per command: arguments (clap) and the call into the libraries.
 
+pub mod audit;
 pub mod backup;
 pub mod check;
 pub mod dump;
+pub mod erase;
 pub mod gc;
 pub mod hold;
 pub mod ls;
 pub mod policy;
 pub mod repo;
+pub mod report;
 pub mod restore;
 pub mod retention;
+pub mod serve;
 pub mod snapshots;
 
 use anyhow::Result;
@@ -21,7 +25,7 @@ use crate::{Cli, Command, exit};
 /// Runs the parsed command; returns the exit code (errors are mapped by the caller).
 pub async fn run(cli: Cli) -> Result<u8> {
     let g = &cli.global;
-    match cli.command {
+    let result = match cli.command {
         Command::Repo(cmd) => repo::run(g, cmd).await,
         Command::Backup(cmd) => backup::run(g, cmd).await,
         Command::Snapshots(args) => snapshots::run(g, args).await,
@@ -36,7 +40,14 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Hold(cmd) => hold::run(g, cmd).await,
         Command::Policy(cmd) => policy::run(g, cmd).await,
         Command::Retention(cmd) => retention::run(g, cmd).await,
-    }
+        Command::Audit(cmd) => audit::run(g, cmd).await,
+        Command::Erase(args) => erase::run(g, args).await,
+        Command::Report(cmd) => report::run(g, cmd).await,
+        Command::Serve(args) => serve::run(g, args).await,
+    };
+    // the one audit hook: a record for every command that opened a repository
+    crate::audit_note::record(&result).await;
+    result
 }
 
 /// Which snapshot a command reads: `SNAPSHOT` (id, unique prefix or `latest`) plus the owner

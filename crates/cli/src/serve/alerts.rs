@@ -1,0 +1,259 @@
+//! Deciding what to notify: failed runs, runs completed with failures, anomalies, owners past
+//! their RPO, and the optional daily digest.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tenantvault_repo::{Repository, SnapshotFilter};
+
+use super::history::{History, JobRecord, Status};
+use super::notify::{Notification, Notifier};
+use super::settings::{JobKind, ServeSection};
+
+/// The notification for a finished run, if it needs one.
+pub fn for_run(r: &JobRecord) -> Vec<Notification> {
+    let mut out = Vec::new();
+    let data = serde_json::to_value(r).unwrap_or_default();
+    let (event, what) = match r.status {
+        Status::Failed => ("failed", "FAILED"),
+        Status::CompletedWithFailures => ("partial", "completed with failures"),
+        _ => ("", ""),
+    };
+    if !event.is_empty() {
+        let mut text = format!(
+            "Job {} (run {}, {}) {what}.\n",
+            r.name,
+            r.id,
+            r.kind.as_str()
+        );
+        if let Some(e) = &r.outcome.error {
+            text.push_str(&format!("Error: {e}\n"));
+        }
+        for f in r.outcome.failures.iter().take(50) {
+            text.push_str(&format!(
+                "- {} {}: {}\n",
+                f.owner,
+                f.item.as_deref().unwrap_or(""),
+                f.reason
+            ));
+        }
+        if r.outcome.failures.len() > 50 {
+            text.push_str(&format!("… and {} more\n", r.outcome.failures.len() - 50));
+        }
+        out.push(Notification {
+            event: event.into(),
+            subject: format!("tenantvault: job {} {what}", r.name),
+            text,
+            data: data.clone(),
+        });
+    }
+    if !r.outcome.anomalies.is_empty() {
+        out.push(Notification {
+            event: "anomaly".into(),
+            subject: format!("tenantvault: anomaly in job {}", r.name),
+            text: r.outcome.anomalies.join("\n"),
+            data,
+        });
+    }
+    out
+}
+
+/// Workload name of a backup kind's snapshots.
+fn workload(kind: JobKind) -> Option<&'static str> {
+    match kind {
+        JobKind::Exchange => Some(tenantvault_workloads::exchange::WORKLOAD),
+        JobKind::Onedrive | JobKind::Sharepoint => {
+            Some(tenantvault_workloads::drive::layout::WORKLOAD)
+        }
+        _ => None,
+    }
+}
+
+/// Newest complete snapshot per (workload, owner).
+pub async fn last_success(
+    repo: &Repository,
+) -> tenantvault_repo::Result<BTreeMap<(String, String), DateTime<Utc>>> {
+    let mut map = BTreeMap::new();
+    for s in repo.list_snapshots(SnapshotFilter::default()).await? {
+        let key = (s.owner.workload.clone(), s.owner.owner.clone());
+        let e = map.entry(key).or_insert(s.time);
+        if s.time > *e {
+            *e = s.time;
+        }
+    }
+    Ok(map)
+}
+
+/// Owners (of workloads that have scheduled backups) whose newest complete snapshot is older
+/// than their RPO, and scheduled backup jobs with no `ok` run within their RPO since the
+/// service first started. Each problem is notified once until it clears.
+pub async fn rpo_check(
+    settings: &ServeSection,
+    history: &History,
+    repo: &Repository,
+    notifier: &Notifier,
+    now: DateTime<Utc>,
+) -> Vec<Notification> {
+    let mut rpo_by_workload: BTreeMap<&str, Duration> = BTreeMap::new();
+    for j in &settings.jobs {
+        if let Some(w) = workload(j.kind()) {
+            let r = settings.rpo_of(j);
+            let e = rpo_by_workload.entry(w).or_insert(r);
+            *e = (*e).min(r);
+        }
+    }
+    let mut problems: Vec<(String, Notification)> = Vec::new();
+    let mut healthy: Vec<String> = Vec::new();
+    match last_success(repo).await {
+        Ok(map) => {
+            for ((w, owner), t) in map {
+                let Some(rpo) = rpo_by_workload.get(w.as_str()) else {
+                    continue;
+                };
+                let key = format!("rpo:{w}:{owner}");
+                let age = now - t;
+                if age.to_std().unwrap_or_default() > *rpo {
+                    problems.push((
+                        key,
+                        Notification {
+                            event: "rpo".into(),
+                            subject: format!(
+                                "tenantvault: {w} owner {owner} has no backup for {}h",
+                                age.num_hours()
+                            ),
+                            text: format!(
+                                "The newest complete {w} snapshot of {owner} is from {t} \
+                                 ({}h ago); the recovery-point objective is {}.",
+                                age.num_hours(),
+                                humantime::format_duration(*rpo)
+                            ),
+                            data: serde_json::json!({
+                                "workload": w, "owner": owner, "lastSuccess": t,
+                                "rpoSeconds": rpo.as_secs(),
+                            }),
+                        },
+                    ));
+                } else {
+                    healthy.push(key);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "RPO check: cannot list snapshots"),
+    }
+    let since = history
+        .meta("first_start")
+        .ok()
+        .flatten()
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
+    for j in settings.jobs.iter().filter(|j| j.kind().is_backup()) {
+        let rpo = settings.rpo_of(j);
+        let key = format!("rpo-job:{}", j.name);
+        let last_ok = history
+            .list(Some(&j.name), 500)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.status == Status::Ok)
+            .filter_map(|r| r.ended)
+            .max();
+        let reference = last_ok.unwrap_or(since);
+        if (now - reference).to_std().unwrap_or_default() > rpo {
+            problems.push((
+                key,
+                Notification {
+                    event: "rpo".into(),
+                    subject: format!("tenantvault: job {} has not succeeded within its RPO", j.name),
+                    text: format!(
+                        "Job {} last finished ok {}; the recovery-point objective is {}.",
+                        j.name,
+                        last_ok
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_else(|| "never".into()),
+                        humantime::format_duration(rpo)
+                    ),
+                    data: serde_json::json!({"job": j.name, "lastOk": last_ok, "rpoSeconds": rpo.as_secs()}),
+                },
+            ));
+        } else {
+            healthy.push(key);
+        }
+    }
+    for k in healthy {
+        let _ = history.set_notified(&k, None);
+    }
+    let mut sent = Vec::new();
+    for (key, n) in problems {
+        if history.notified(&key).ok().flatten().is_some() {
+            continue;
+        }
+        notifier.send(&n).await;
+        let _ = history.set_notified(&key, Some(now));
+        sent.push(n);
+    }
+    sent
+}
+
+/// The daily digest, once per day after `digest_at`.
+pub async fn digest(
+    history: &History,
+    notifier: &Notifier,
+    now: DateTime<Utc>,
+) -> Option<Notification> {
+    let at = notifier.digest_at()?;
+    let (h, m) = at.split_once(':')?;
+    let today = now.date_naive();
+    let due = today
+        .and_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)?
+        .and_utc();
+    if now < due
+        || history.meta("last_digest").ok().flatten().as_deref() == Some(&today.to_string())
+    {
+        return None;
+    }
+    let runs = history
+        .ended_since(now - chrono::Duration::hours(24))
+        .unwrap_or_default();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut text = String::new();
+    for r in &runs {
+        *counts.entry(r.status.as_str()).or_default() += 1;
+        text.push_str(&format!(
+            "{} run {} ({}): {} — {} items, {} bytes, {} failures\n",
+            r.ended.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            r.id,
+            r.name,
+            r.status.as_str(),
+            r.outcome.items,
+            r.outcome.bytes,
+            r.outcome.failures.len()
+        ));
+    }
+    let n = Notification {
+        event: "digest".into(),
+        subject: format!("tenantvault: daily digest, {} runs", runs.len()),
+        text: if text.is_empty() {
+            "No runs in the last 24 hours.\n".into()
+        } else {
+            text
+        },
+        data: serde_json::json!({ "runs": runs.len(), "byStatus": counts }),
+    };
+    notifier.send(&n).await;
+    let _ = history.set_meta("last_digest", &today.to_string());
+    Some(n)
+}
+
+/// Forwards finished runs to the notifier until the queue is dropped.
+pub async fn forward(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<JobRecord>,
+    notifier: Arc<Notifier>,
+) {
+    while let Some(r) = rx.recv().await {
+        for n in for_run(&r) {
+            notifier.send(&n).await;
+        }
+    }
+}

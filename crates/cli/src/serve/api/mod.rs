@@ -1,0 +1,161 @@
+//! The REST API (JSON) and `/metrics`, served by axum. Every route is listed once in
+//! [`ROUTES`] with the permission it needs; `docs/openapi.yaml` documents exactly these
+//! routes (a test compares the two). Every call that reaches a route is recorded in the
+//! service's audit trail (`GET /api/v1/audit`) with its actor (token name) and answer status.
+
+pub mod auth;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use auth::{Permission, Tokens};
+
+use super::history::ApiCall;
+use super::jobs::RepoRunner;
+use super::queue::Service;
+
+/// Method, path (axum syntax) and permission of every route.
+pub const ROUTES: &[(&str, &str, Permission)] = &[
+    ("GET", "/health", Permission::Public),
+    ("GET", "/metrics", Permission::Read),
+    ("GET", "/api/v1/jobs", Permission::Read),
+    ("POST", "/api/v1/jobs/{name}/start", Permission::Operate),
+    ("GET", "/api/v1/runs", Permission::Read),
+    ("GET", "/api/v1/runs/{id}", Permission::Read),
+    ("POST", "/api/v1/runs/{id}/cancel", Permission::Operate),
+    ("GET", "/api/v1/owners", Permission::Read),
+    ("GET", "/api/v1/snapshots", Permission::Read),
+    ("GET", "/api/v1/snapshots/{id}", Permission::Read),
+    ("GET", "/api/v1/snapshots/{id}/items", Permission::Browse),
+    ("POST", "/api/v1/restores", Permission::Operate),
+    ("POST", "/api/v1/exports", Permission::Operate),
+    ("GET", "/api/v1/audit", Permission::Audit),
+];
+
+/// What the handlers share.
+pub struct Api {
+    pub service: Arc<Service>,
+    pub runner: Arc<RepoRunner>,
+    pub tokens: Tokens,
+}
+
+/// The caller, as the guard found it.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+/// A JSON error answer.
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+/// The router over `api`.
+pub fn router(api: Arc<Api>) -> Router {
+    use routes::*;
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/jobs", get(jobs))
+        .route("/api/v1/jobs/{name}/start", post(start_job))
+        .route("/api/v1/runs", get(runs))
+        .route("/api/v1/runs/{id}", get(run))
+        .route("/api/v1/runs/{id}/cancel", post(cancel_run))
+        .route("/api/v1/owners", get(owners))
+        .route("/api/v1/snapshots", get(snapshots))
+        .route("/api/v1/snapshots/{id}", get(snapshot))
+        .route("/api/v1/snapshots/{id}/items", get(items))
+        .route("/api/v1/restores", post(restore))
+        .route("/api/v1/exports", post(export))
+        .route("/api/v1/audit", get(audit))
+        .route_layer(middleware::from_fn_with_state(api.clone(), guard))
+        .with_state(api)
+}
+
+fn permission(method: &str, path: &str) -> Option<Permission> {
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .map(|(_, _, perm)| *perm)
+}
+
+async fn guard(
+    State(api): State<Arc<Api>>,
+    matched: Option<MatchedPath>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let perm = matched
+        .as_ref()
+        .and_then(|m| permission(&method, m.as_str()))
+        .unwrap_or(Permission::Audit); // unreachable: every route is in ROUTES
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let token = bearer.and_then(|b| api.tokens.find(b)).cloned();
+    let actor = token
+        .as_ref()
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| "anonymous".into());
+    let answer = if perm == Permission::Public {
+        req.extensions_mut().insert(Actor(actor.clone()));
+        next.run(req).await
+    } else {
+        match &token {
+            None => {
+                let mut r = ApiError(
+                    StatusCode::UNAUTHORIZED,
+                    "a valid API token is required (Authorization: Bearer …)".into(),
+                )
+                .into_response();
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+                r
+            }
+            Some(t) if !t.role.allows(perm) => ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "token {:?} (role {}) may not {method} {path}",
+                    t.name,
+                    serde_json::to_value(t.role)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default()
+                ),
+            )
+            .into_response(),
+            Some(_) => {
+                req.extensions_mut().insert(Actor(actor.clone()));
+                next.run(req).await
+            }
+        }
+    };
+    let call = ApiCall {
+        id: 0,
+        at: api.service.clock.now(),
+        actor,
+        method,
+        path,
+        status: answer.status().as_u16(),
+    };
+    if let Err(e) = api.service.history.audit(&call) {
+        tracing::error!(error = %e, "cannot record an API call in the audit trail");
+    }
+    answer
+}
