@@ -47,6 +47,12 @@ pub struct MimeAttachment {
     pub content_id: Option<String>,
     /// Shown inline in the body.
     pub is_inline: bool,
+    /// For a nested message (`message/rfc822`) that has no attachments of its own: the Graph
+    /// `message` JSON that recreates it as a real `itemAttachment` (Outlook shows it as an
+    /// embedded message, not a file). `None` for files, and for nested messages carrying
+    /// attachments: Graph cannot create those inside an item attachment, so they stay an `.eml`
+    /// file attachment holding the exact bytes (nothing is lost).
+    pub item: Option<Value>,
 }
 
 impl MimeAttachment {
@@ -63,6 +69,19 @@ impl MimeAttachment {
             v["contentId"] = json!(cid);
         }
         v
+    }
+
+    /// The attachment's create JSON: an `itemAttachment` for a nested message that can be one
+    /// (see [`MimeAttachment::item`]), else the `fileAttachment`.
+    pub fn attachment_json(&self) -> Value {
+        match &self.item {
+            Some(item) => json!({
+                "@odata.type": "#microsoft.graph.itemAttachment",
+                "name": self.name,
+                "item": item,
+            }),
+            None => self.file_attachment_json(),
+        }
     }
 
     /// The `createUploadSession` body for a large attachment.
@@ -107,13 +126,19 @@ pub fn parse_mime(mime: &[u8]) -> Option<MimeParts> {
     };
     let mut attachments = Vec::new();
     for part in msg.attachments() {
+        let mut item = None;
         let (name, data) = match &part.body {
             PartType::Message(inner) => {
                 let subject = inner.subject().unwrap_or("message");
-                let name = part
-                    .attachment_name()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{subject}.eml"));
+                // Upload sessions take files only: a big nested message stays an .eml file.
+                if (inner.raw_message().len() as u64) < tenantvault_graph::OUTLOOK_SESSION_MIN {
+                    item = embedded_message_json(inner);
+                }
+                let name = match (&item, part.attachment_name()) {
+                    (_, Some(n)) => n.to_string(),
+                    (Some(_), None) => subject.to_string(),
+                    (None, None) => format!("{subject}.eml"),
+                };
                 (name, inner.raw_message().to_vec())
             }
             PartType::Multipart(_) => continue,
@@ -140,9 +165,66 @@ pub fn parse_mime(mime: &[u8]) -> Option<MimeParts> {
             data,
             content_id,
             is_inline,
+            item,
         });
     }
     Some(MimeParts { body, attachments })
+}
+
+fn addr_json(a: &mail_parser::Addr<'_>) -> Option<Value> {
+    let address = a.address()?;
+    let mut ea = json!({ "address": address });
+    if let Some(n) = a.name().filter(|n| !n.is_empty()) {
+        ea["name"] = json!(n);
+    }
+    Some(json!({ "emailAddress": ea }))
+}
+
+fn addrs_json(list: Option<&mail_parser::Address<'_>>) -> Vec<Value> {
+    list.map(|l| l.iter().filter_map(addr_json).collect())
+        .unwrap_or_default()
+}
+
+/// The Graph `message` JSON of a nested message for an `itemAttachment`, or `None` when it
+/// carries attachments of its own (kept as an `.eml` file instead, byte for byte).
+fn embedded_message_json(inner: &mail_parser::Message<'_>) -> Option<Value> {
+    if inner.attachment_count() > 0 {
+        return None;
+    }
+    let mut m = Map::new();
+    m.insert("@odata.type".into(), json!("#microsoft.graph.message"));
+    m.insert("subject".into(), json!(inner.subject().unwrap_or("")));
+    let body = match (inner.html_part(0), inner.text_part(0)) {
+        (Some(p), _) if matches!(p.body, PartType::Html(_)) => {
+            json!({"contentType": "html", "content": p.text_contents().unwrap_or_default()})
+        }
+        (_, Some(p)) => {
+            json!({"contentType": "text", "content": p.text_contents().unwrap_or_default()})
+        }
+        _ => json!({"contentType": "text", "content": ""}),
+    };
+    m.insert("body".into(), body);
+    if let Some(from) = inner.from().and_then(|f| f.first()).and_then(addr_json) {
+        m.insert("from".into(), from);
+    }
+    for (key, list) in [("toRecipients", inner.to()), ("ccRecipients", inner.cc())] {
+        let v = addrs_json(list);
+        if !v.is_empty() {
+            m.insert(key.into(), Value::Array(v));
+        }
+    }
+    if let Some(id) = inner.message_id() {
+        m.insert("internetMessageId".into(), json!(format!("<{id}>")));
+    }
+    // Not a draft, read, and dated as the nested message says (as for top-level messages).
+    let mut props = vec![json!({"id": "Integer 0x0E07", "value": MSGFLAG_READ.to_string()})];
+    if let Some(d) = inner.date() {
+        let t = d.to_rfc3339();
+        props.push(json!({"id": "SystemTime 0x0E06", "value": t}));
+        props.push(json!({"id": "SystemTime 0x0039", "value": t}));
+    }
+    m.insert("singleValueExtendedProperties".into(), Value::Array(props));
+    Some(Value::Object(m))
 }
 
 fn non_null(v: &Value) -> Option<&Value> {
@@ -229,6 +311,62 @@ Content-Disposition: inline; filename=\"i.png\"\r\nContent-ID: <img1@x>\r\nConte
         assert_eq!(p.attachments[1].content_id.as_deref(), Some("img1@x"));
         assert!(p.attachments[1].is_inline);
         assert_eq!(p.attachments[1].content_type, "image/png");
+    }
+
+    const NESTED: &[u8] = b"From: a@x.org\r\nTo: b@x.org\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\nsee below\r\n\
+--o\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment\r\n\r\n\
+From: Carl <carl@y.org>\r\nTo: Dee <dee@y.org>, eve@y.org\r\nCc: fay@y.org\r\nSubject: Plain inner\r\n\
+Date: Tue, 02 Jan 2024 03:04:05 +0000\r\nMessage-ID: <inner1@y>\r\nContent-Type: text/html\r\n\r\n<p>inner body</p>\r\n\
+--o\r\nContent-Type: message/rfc822\r\n\r\n\
+From: g@y.org\r\nSubject: With file\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"i\"\r\n\r\n\
+--i\r\nContent-Type: text/plain\r\n\r\nhas a file\r\n--i\r\nContent-Type: application/pdf; name=\"f.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"f.pdf\"\r\n\r\nPDF\r\n--i--\r\n--o--\r\n";
+
+    #[test]
+    fn nested_messages_become_item_attachments_unless_they_carry_files() {
+        let p = parse_mime(NESTED).expect("parses");
+        assert_eq!(p.attachments.len(), 2);
+        let plain = &p.attachments[0];
+        assert_eq!(plain.name, "Plain inner");
+        let item = plain.item.as_ref().expect("an itemAttachment");
+        assert_eq!(item["subject"], "Plain inner");
+        assert_eq!(item["body"]["contentType"], "html");
+        assert!(
+            item["body"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("inner body")
+        );
+        assert_eq!(item["from"]["emailAddress"]["address"], "carl@y.org");
+        assert_eq!(item["from"]["emailAddress"]["name"], "Carl");
+        assert_eq!(item["toRecipients"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            item["ccRecipients"][0]["emailAddress"]["address"],
+            "fay@y.org"
+        );
+        assert_eq!(item["internetMessageId"], "<inner1@y>");
+        let props = item["singleValueExtendedProperties"].as_array().unwrap();
+        assert_eq!(props[0], json!({"id": "Integer 0x0E07", "value": "1"}));
+        assert!(
+            props[1]["value"]
+                .as_str()
+                .unwrap()
+                .starts_with("2024-01-02T03:04:05")
+        );
+        let j = plain.attachment_json();
+        assert_eq!(j["@odata.type"], "#microsoft.graph.itemAttachment");
+        assert_eq!(j["item"]["@odata.type"], "#microsoft.graph.message");
+
+        // The inner message with a file of its own stays an .eml file attachment, bytes intact.
+        let with_file = &p.attachments[1];
+        assert!(with_file.item.is_none());
+        assert_eq!(with_file.name, "With file.eml");
+        assert!(with_file.data.starts_with(b"From: g@y.org"));
+        assert_eq!(
+            with_file.attachment_json()["@odata.type"],
+            "#microsoft.graph.fileAttachment"
+        );
     }
 
     #[test]

@@ -119,7 +119,7 @@ async fn add_attachment(
 ) -> Result<(), GraphError> {
     if (att.data.len() as u64) < OUTLOOK_SESSION_MIN {
         let _: Value = graph
-            .post_json(&format!("{base}/attachments"), &att.file_attachment_json())
+            .post_json(&format!("{base}/attachments"), &att.attachment_json())
             .await?;
         return Ok(());
     }
@@ -175,7 +175,7 @@ async fn restore_message(
     for a in &attachments {
         if a.data.len() <= budget {
             budget -= a.data.len();
-            inline.push(a.file_attachment_json());
+            inline.push(a.attachment_json());
         } else {
             later.push(a);
         }
@@ -273,6 +273,7 @@ async fn restore_event(
                 .and_then(Value::as_str)
                 .map(str::to_string),
             is_inline: a.get("isInline").and_then(Value::as_bool).unwrap_or(false),
+            item: None,
         };
         if let Err(e) = add_attachment(&ctx.graph, &base, &att).await {
             discard(&ctx.graph, &base).await;
