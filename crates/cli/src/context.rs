@@ -42,9 +42,11 @@ pub async fn open(global: &GlobalArgs) -> Result<Repository> {
     let opts = OpenOptions {
         cache_dir: cache_dir(global),
     };
-    Repository::open(storage(path)?, &pass, opts)
+    let repo = Repository::open(storage(path)?, &pass, opts)
         .await
-        .with_context(|| format!("cannot open the repository at {}", path.display()))
+        .with_context(|| format!("cannot open the repository at {}", path.display()))?;
+    crate::audit_note::opened(&repo);
+    Ok(repo)
 }
 
 fn cache_dir(global: &GlobalArgs) -> Option<PathBuf> {

@@ -11,6 +11,8 @@
 //! | 6 | not found: no repository at the path, or no such snapshot / item |
 //! | 7 | unsupported repository format version (written by a newer tenantvault) |
 //! | 8 | storage full (no space left); the repository stays valid |
+//! | 9 | erased: the owner's data was erased (GDPR); the message says when, why and by whom |
+//! | 10 | refused by a legal hold: an active hold covers data the command would destroy; nothing was changed |
 //! | 130 | interrupted (Ctrl-C) |
 
 use tenantvault_repo::{Error as RepoError, StorageError};
@@ -24,6 +26,8 @@ pub const DAMAGE: u8 = 5;
 pub const NOT_FOUND: u8 = 6;
 pub const UNSUPPORTED_VERSION: u8 = 7;
 pub const NO_SPACE: u8 = 8;
+pub const ERASED: u8 = 9;
+pub const HELD: u8 = 10;
 pub const INTERRUPTED: u8 = 130;
 
 /// An error the CLI itself raises, with its exit code.
@@ -96,6 +100,8 @@ fn repo_code(e: &RepoError) -> u8 {
         RepoError::UnsupportedVersion { .. } => UNSUPPORTED_VERSION,
         RepoError::Corrupt { .. } | RepoError::OwnerKeyMissing { .. } => DAMAGE,
         RepoError::NotFound(_) => NOT_FOUND,
+        RepoError::Erased { .. } => ERASED,
+        RepoError::Held { .. } => HELD,
         RepoError::Invalid(_) => USAGE,
         RepoError::Storage(s) => storage_code(s),
         _ => ERROR,

@@ -115,6 +115,7 @@ async fn init(g: &GlobalArgs, args: InitArgs) -> Result<u8> {
                 .context(format!("cannot create a repository at {}", path.display())));
         }
     };
+    crate::audit_note::opened(&repo);
     let info = repo.info();
     if g.json {
         output::print_json(&info)?;

@@ -1,0 +1,328 @@
+//! End-to-end: the audit log records every command, `audit show`/`verify` read and check it,
+//! `erase` crypto-shreds one owner while a shared file stays restorable for the other,
+//! `report compliance` shows it, and bad input changes nothing.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+const NOW: &str = "2026-06-01T08:00:00Z";
+
+fn records(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["--json", "audit", "show"];
+    all.extend_from_slice(args);
+    env.ok(&all)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+fn count(env: &Env) -> usize {
+    records(env, &[]).len()
+}
+
+/// Two owners' folders: the same "attachment" in both, plus private files.
+fn sources(env: &Env) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    let shared: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut dirs = Vec::new();
+    for (name, seed) in [("alice", 1u32), ("bob", 2)] {
+        let d = env.path(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("report.pdf"), &shared).unwrap();
+        let own: Vec<u8> = (0..300_000u32)
+            .map(|i| ((i * 31 + seed * 17) % 253) as u8 ^ (i >> 9) as u8)
+            .collect();
+        std::fs::write(d.join("private.bin"), own).unwrap();
+        dirs.push(d);
+    }
+    (dirs.remove(0), dirs.remove(0), shared)
+}
+
+fn backup(env: &Env, src: &Path, owner: &str) -> String {
+    let out = env.json(&["backup", "dir", src.to_str().unwrap(), "--owner", owner]);
+    out["snapshot"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn audit_log_records_commands_and_verify_detects_tampering() {
+    let env = Env::new();
+    env.init("64KiB");
+    let (alice, _bob, _) = sources(&env);
+    backup(&env, &alice, "alice");
+    env.ok(&["snapshots"]);
+    let recs = records(&env, &[]);
+    let ops: Vec<&str> = recs
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &ops[..3],
+        &["repo init", "backup dir", "snapshots"],
+        "{recs:#?}"
+    );
+    let b = &recs[1];
+    assert_eq!(b["outcome"], "ok");
+    assert_eq!(b["owners"], serde_json::json!(["alice"]));
+    assert_eq!(b["details"]["exit_code"], 0);
+    assert!(b["actor"].as_str().unwrap().contains('@'));
+    assert_eq!(b["seq"], 2);
+
+    // filters
+    let only = records(&env, &["--operation", "backup", "--owner", "alice"]);
+    assert_eq!(only.len(), 1);
+    assert!(records(&env, &["--owner", "nobody"]).is_empty());
+    assert!(records(&env, &["--since", "2999-01-01"]).is_empty());
+    assert!(records(&env, &["--until", "2000-01-01"]).is_empty());
+
+    // a failed command is recorded as failed, with its exit code
+    let out = env.run(&[
+        "restore",
+        "ffffffff",
+        "--target",
+        env.path("t").to_str().unwrap(),
+    ]);
+    assert_code(&out, 6, &["restore"]);
+    let last = records(&env, &["--operation", "restore"]);
+    assert_eq!(last[0]["outcome"], "failed");
+    assert_eq!(last[0]["details"]["exit_code"], 6);
+
+    let v = env.json(&["audit", "verify"]);
+    assert_eq!(v["problems"], serde_json::json!([]), "{v:#}");
+    let head = v["head"].clone();
+    let head_arg = format!("{}:{}", head["seq"], head["chain"].as_str().unwrap());
+    let text = env.ok(&["audit", "verify", "--expect-head", &head_arg]);
+    assert!(text.contains("ok: no record altered"), "{text}");
+
+    // remove a record in the middle: exit 5, and the place is named
+    let victim = env.repo().join(format!("audit/r/{:020}", 2));
+    std::fs::remove_file(&victim).unwrap();
+    let out = env.run(&["audit", "verify"]);
+    assert_code(&out, 5, &["audit", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("TAMPERING DETECTED"), "{text}");
+    assert!(
+        text.contains("record 2 (audit/r/00000000000000000002): removed"),
+        "{text}"
+    );
+
+    // bad input: usage errors, nothing opened, nothing recorded
+    let n = count(&env);
+    assert_code(
+        &env.run(&["audit", "show", "--since", "last tuesday"]),
+        2,
+        &["--since"],
+    );
+    assert_code(
+        &env.run(&["audit", "verify", "--expect-head", "12:xyz"]),
+        2,
+        &["--expect-head"],
+    );
+    assert_eq!(
+        count(&env),
+        n + 1,
+        "only the count's own `audit show` was added"
+    );
+}
+
+#[test]
+fn erase_shreds_one_owner_keeps_the_shared_file_and_reports() {
+    let env = Env::new();
+    env.init("64KiB");
+    let (alice, bob, shared) = sources(&env);
+    let snap_a = backup(&env, &alice, "alice");
+    let snap_b = backup(&env, &bob, "bob");
+
+    // bad input changes nothing
+    let before = count(&env);
+    let listing = |env: &Env| {
+        let mut v: Vec<String> = walkdir::WalkDir::new(env.repo())
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file() && !e.path().starts_with(env.repo().join("audit")))
+            .map(|e| e.path().display().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let files = listing(&env);
+    assert_code(&env.run(&["erase", "--owner", "alice"]), 2, &["no reason"]);
+    assert_code(
+        &env.run(&["erase", "--owner", "alice", "--reason", "  "]),
+        2,
+        &["blank reason"],
+    );
+    let out = env.run(&["erase", "--owner", "carol", "--reason", "x"]);
+    assert_code(&out, 6, &["unknown owner"]);
+    assert_eq!(listing(&env), files);
+    assert_eq!(
+        count(&env),
+        before + 2,
+        "only the failed erase of carol (opened) + this show"
+    );
+
+    // dry run: the report, nothing erased
+    let dry = env.json(&[
+        "erase",
+        "--owner",
+        "alice",
+        "--reason",
+        "Art. 17 #2026-114",
+        "--by",
+        "dpo@example.com",
+        "--dry-run",
+    ]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(listing(&env), files);
+
+    let out = run(env.cmd().env("TENANTVAULT_NOW", NOW).args([
+        "erase",
+        "--owner",
+        "alice",
+        "--reason",
+        "Art. 17 #2026-114",
+        "--by",
+        "dpo@example.com",
+    ]));
+    assert_code(&out, 0, &["erase"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "ERASURE REPORT",
+        "dir:alice",
+        "2026-06-01 08:00:00 UTC",
+        "dpo@example.com",
+        "Art. 17 #2026-114",
+        &snap_a,
+        "crypto-shredding",
+    ] {
+        assert!(text.contains(want), "{want:?} missing in\n{text}");
+    }
+    assert_eq!(dry["erasures"][0]["snapshots"][0], snap_a.as_str());
+
+    // every read of alice answers "erased", exit 9
+    let target = env.path("ra");
+    for args in [
+        vec![
+            "restore",
+            "latest",
+            "--owner",
+            "alice",
+            "--target",
+            target.to_str().unwrap(),
+        ],
+        vec!["restore", &snap_a, "--target", target.to_str().unwrap()],
+        vec!["ls", "latest", "--owner", "alice"],
+        vec!["dump", "latest", "--owner", "alice", "report.pdf"],
+    ] {
+        let out = env.run(&args);
+        assert_code(&out, 9, &args);
+        let err = stderr(&out);
+        assert!(
+            err.contains("alice was erased on 2026-06-01")
+                && err.contains("Art. 17 #2026-114")
+                && err.contains("dpo@example.com"),
+            "{err}"
+        );
+    }
+    let again = env.run(&["erase", "--owner", "alice", "--reason", "again"]);
+    assert_code(&again, 9, &["erase again"]);
+
+    // bob's copy of the shared file restores; check --read-data passes; gc frees alice's data
+    let rb = env.path("rb");
+    env.ok(&["restore", &snap_b, "--target", rb.to_str().unwrap()]);
+    let restored = walkdir::WalkDir::new(&rb)
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name() == "report.pdf")
+        .expect("report.pdf restored");
+    assert_eq!(std::fs::read(restored.path()).unwrap(), shared);
+    env.ok(&["check", "--read-data"]);
+    let gc = env.json(&["gc", "--grace", "0s"]);
+    let gc2 = env.json(&["gc", "--grace", "0s"]);
+    let deleted = gc["packs_deleted"].as_u64().unwrap() + gc2["packs_deleted"].as_u64().unwrap();
+    assert_eq!(
+        deleted,
+        dry["erasures"][0]["packs_reclaimable"].as_u64().unwrap(),
+        "{gc} {gc2} {dry}"
+    );
+    env.ok(&["check", "--read-data"]);
+
+    // the compliance report
+    let rep = env.json(&["report", "compliance"]);
+    let owners = rep["owners"].as_array().unwrap();
+    let a = owners.iter().find(|o| o["owner"] == "alice").unwrap();
+    let b = owners.iter().find(|o| o["owner"] == "bob").unwrap();
+    assert_eq!(a["restore_points"], 0);
+    assert_eq!(a["erased"]["by"], "dpo@example.com");
+    assert_eq!(b["restore_points"], 1);
+    assert!(b["erased"].is_null());
+    assert!(b["last_successful_backup"].is_string());
+    let table = env.ok(&["report", "compliance"]);
+    assert!(
+        table.contains("erased 2026-06-01 by dpo@example.com"),
+        "{table}"
+    );
+
+    // and the audit log has the erasure, with its details
+    let er = records(&env, &["--operation", "erase", "--owner", "alice"]);
+    let done: Vec<_> = er.iter().filter(|r| r["outcome"] == "ok").collect();
+    assert_eq!(done.len(), 2, "dry run + erasure: {er:#?}");
+    assert_eq!(done[1]["details"]["dry_run"], false);
+    assert_eq!(done[1]["details"]["reason"], "Art. 17 #2026-114");
+    assert_eq!(done[1]["time"], "2026-06-01T08:00:00Z");
+    assert!(env.json(&["audit", "verify"])["problems"] == serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erase_is_refused_while_a_hold_covers_the_owner() {
+    use tenantvault_repo::{HoldScope, KdfParams, NewHold, OpenOptions, Repository, Storage};
+    let env = Env::new();
+    env.init("64KiB");
+    let (alice, _bob, _) = sources(&env);
+    backup(&env, &alice, "alice");
+    let storage: std::sync::Arc<dyn Storage> =
+        std::sync::Arc::new(tenantvault_repo::LocalStorage::new(env.repo()).unwrap());
+    let _ = KdfParams::insecure_fast();
+    let repo = Repository::open(
+        storage,
+        PASSWORD,
+        OpenOptions {
+            cache_dir: Some(env.path("cache-test")),
+        },
+    )
+    .await
+    .unwrap();
+    let hold = repo
+        .create_hold(
+            NewHold {
+                case: "LIT-2026-014".into(),
+                reason: "litigation".into(),
+                created_by: "legal".into(),
+                scope: HoldScope {
+                    owners: vec!["alice".into()],
+                    ..Default::default()
+                },
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let out = env.run(&["erase", "--owner", "alice", "--reason", "Art. 17"]);
+    assert_code(&out, 10, &["erase under hold"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("LIT-2026-014") && err.contains(&hold.id),
+        "{err}"
+    );
+    env.ok(&["ls", "latest", "--owner", "alice"]);
+    let refused = records(&env, &["--operation", "erase"]);
+    assert_eq!(refused[0]["outcome"], "refused");
+    assert_eq!(refused[0]["details"]["exit_code"], 10);
+
+    repo.release_hold(&hold.id, "legal", "settled", chrono::Utc::now())
+        .await
+        .unwrap();
+    env.ok(&["erase", "--owner", "alice", "--reason", "Art. 17"]);
+    assert_code(&env.run(&["ls", "latest", "--owner", "alice"]), 9, &["ls"]);
+}
