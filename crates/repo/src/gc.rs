@@ -103,7 +103,7 @@ const SKEW: chrono::Duration = chrono::Duration::seconds(60);
 
 /// Every blob id referenced by a snapshot whose owner key exists. Fails on damage: gc must
 /// never delete on the basis of an incomplete walk.
-async fn reachable(repo: &Repository) -> Result<HashSet<crate::crypto::BlobId>> {
+pub(crate) async fn reachable(repo: &Repository) -> Result<HashSet<crate::crypto::BlobId>> {
     use futures::TryStreamExt;
     let mut reach = HashSet::new();
     for (k, _) in repo.storage().list("snapshots/").await? {

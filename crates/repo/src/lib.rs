@@ -41,6 +41,7 @@ mod gc;
 mod hold;
 mod index;
 mod keys;
+mod locks;
 mod marker;
 mod model;
 mod pack;
@@ -71,6 +72,7 @@ pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};
 pub use hold::{HOLD_PREFIX, Hold, HoldRelease, HoldScope, ItemQuery, NewHold, item_date};
 pub use keys::{KeyId, KeyInfo};
+pub use locks::LockReport;
 pub use model::{
     BackupMode, ContentRef, Failure, ItemMeta, ItemRecord, MetadataRef, OwnerRef, SnapshotFilter,
     SnapshotId, SnapshotStats, SnapshotSummary,
