@@ -46,9 +46,28 @@ pub struct Cli {
 /// Options shared by every command.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Repository location (a local directory).
+    /// Repository location: a local directory or `s3://bucket/prefix`.
     #[arg(long, global = true, env = "TENANTVAULT_REPO", value_name = "PATH")]
     pub repo: Option<PathBuf>,
+    /// S3-compatible endpoint URL (MinIO, Ceph, …); default AWS.
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTVAULT_S3_ENDPOINT",
+        value_name = "URL"
+    )]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (default: AWS_REGION / profile, else us-east-1).
+    #[arg(
+        long,
+        global = true,
+        env = "TENANTVAULT_S3_REGION",
+        value_name = "REGION"
+    )]
+    pub s3_region: Option<String>,
+    /// Path-style S3 addressing (endpoint/bucket), needed by most S3-compatible servers.
+    #[arg(long, global = true, env = "TENANTVAULT_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
     /// Read the passphrase from the first line of this file (else `TENANTVAULT_PASSWORD`,
     /// else an interactive prompt on a terminal).
     #[arg(long, global = true, value_name = "FILE")]
@@ -94,6 +113,9 @@ pub enum Command {
     Check(commands::check::CheckArgs),
     /// Remove data that no snapshot references (two-phase, safe beside running backups).
     Gc(commands::gc::GcArgs),
+    /// Storage upkeep: extend Object Lock retention, clean interrupted uploads.
+    #[command(subcommand)]
+    Maintain(commands::maintain::MaintainCommand),
     /// Export a snapshot: Exchange as EML/mbox/ICS/VCF (or one ZIP), OneDrive/SharePoint as a directory tree.
     #[command(subcommand)]
     Export(exchange_restore::ExportCommand),

@@ -8,8 +8,10 @@ pub mod erase;
 pub mod gc;
 pub mod hold;
 pub mod ls;
+pub mod maintain;
 pub mod policy;
 pub mod repo;
+pub mod repo_s3;
 pub mod report;
 pub mod restore;
 pub mod retention;
@@ -34,6 +36,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Dump(args) => dump::run(g, args).await,
         Command::Check(args) => check::run(g, args).await,
         Command::Gc(args) => gc::run(g, args).await,
+        Command::Maintain(cmd) => maintain::run(g, cmd).await,
         Command::Export(cmd) => crate::exchange_restore::export(g, cmd).await,
         Command::Find(args) => crate::exchange::find(g, args).await,
         Command::Demo(args) => crate::demo::run(g, args).await,

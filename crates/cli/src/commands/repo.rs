@@ -31,6 +31,13 @@ pub struct InitArgs {
     pub zstd_level: i32,
     #[command(flatten)]
     pub kdf: KdfArgs,
+    /// S3 only: write every object with an Object Lock retain-until date in this mode
+    /// (the bucket must have Object Lock enabled). Needs --lock-days.
+    #[arg(long, value_name = "MODE", value_parser = ["compliance", "governance"])]
+    pub object_lock: Option<String>,
+    /// Retention of each new object in days (extended by `maintain locks` while referenced).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub lock_days: Option<u32>,
 }
 
 /// Argon2id cost of a new key slot. Lower only for tests: it protects the passphrase.
@@ -88,6 +95,23 @@ async fn init(g: &GlobalArgs, args: InitArgs) -> Result<u8> {
     let path = context::repo_path(g)?;
     let pack_target = parse_size(&args.pack_size)?;
     let kdf = args.kdf.params()?;
+    let lock = lock_policy(&args)?;
+    let location = context::location(g)?;
+    if let context::RepoLocation::S3(loc) = location {
+        let opts = InitOptions {
+            kdf,
+            pack_target,
+            zstd_level: args.zstd_level,
+            cache_dir: g.cache_dir.clone(),
+            ..InitOptions::default()
+        };
+        return crate::commands::repo_s3::init(g, loc, lock, opts).await;
+    }
+    if lock.is_some() {
+        return Err(exit::usage(
+            "--object-lock needs an s3:// repository on a bucket with Object Lock",
+        ));
+    }
     if context::repo_exists(path) {
         return Err(exit::usage(format!(
             "a repository already exists at {}",
@@ -131,6 +155,19 @@ async fn init(g: &GlobalArgs, args: InitArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// The lock policy of `--object-lock` / `--lock-days` (both or neither).
+fn lock_policy(args: &InitArgs) -> Result<Option<tenantvault_repo::storage::LockPolicy>> {
+    match (&args.object_lock, args.lock_days) {
+        (None, None) => Ok(None),
+        (Some(mode), Some(days)) => Ok(Some(tenantvault_repo::storage::LockPolicy {
+            mode: mode.parse().map_err(exit::usage)?,
+            days,
+        })),
+        (Some(_), None) => Err(exit::usage("--object-lock needs --lock-days N")),
+        (None, Some(_)) => Err(exit::usage("--lock-days needs --object-lock MODE")),
+    }
+}
+
 async fn info(g: &GlobalArgs) -> Result<u8> {
     let repo = context::open(g).await?;
     let info = repo.info();
@@ -164,6 +201,7 @@ async fn key(g: &GlobalArgs, cmd: KeyCommand) -> Result<u8> {
                 .add_key_with(&new, params)
                 .await
                 .context("cannot add the key slot")?;
+            crate::audit_note::set("key_added", &id);
             if g.json {
                 output::print_json(&json!({ "id": id }))?;
             } else {
@@ -175,6 +213,7 @@ async fn key(g: &GlobalArgs, cmd: KeyCommand) -> Result<u8> {
             repo.remove_key(&id)
                 .await
                 .with_context(|| format!("cannot remove key slot {id}"))?;
+            crate::audit_note::set("key_removed", &id);
             if g.json {
                 output::print_json(&json!({ "removed": id }))?;
             } else {

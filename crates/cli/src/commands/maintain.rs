@@ -1,0 +1,106 @@
+//! `maintain locks | incomplete`: storage upkeep for Object Lock repositories (admin).
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::{GlobalArgs, clock, context, exit, output};
+
+#[derive(Debug, Subcommand)]
+pub enum MaintainCommand {
+    /// Extend the Object Lock of every object still referenced before it lapses
+    /// (unreferenced packs are left to expire, then gc deletes them). Run it daily.
+    Locks(LocksArgs),
+    /// Remove leftovers of interrupted writes: unfinished multipart uploads (S3) or
+    /// temporary files (local) older than --older-than.
+    Incomplete(IncompleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LocksArgs {
+    /// Extend locks that end within this time (default 7 days; keep it well above the
+    /// interval between two runs).
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    pub renew_below: String,
+    /// Show what would be extended; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IncompleteArgs {
+    /// Only leftovers older than this (default 24h: a running backup's upload is younger).
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub older_than: String,
+}
+
+fn duration(arg: &str, what: &str) -> Result<chrono::Duration> {
+    let d =
+        humantime::parse_duration(arg).map_err(|e| exit::usage(format!("{what} {arg:?}: {e}")))?;
+    chrono::Duration::from_std(d).map_err(|_| exit::usage(format!("{what} {arg:?} is too long")))
+}
+
+pub async fn run(g: &GlobalArgs, cmd: MaintainCommand) -> Result<u8> {
+    match cmd {
+        MaintainCommand::Locks(args) => locks(g, args).await,
+        MaintainCommand::Incomplete(args) => incomplete(g, args).await,
+    }
+}
+
+async fn locks(g: &GlobalArgs, args: LocksArgs) -> Result<u8> {
+    let renew = duration(&args.renew_below, "--renew-below")?;
+    let now = clock::now()?;
+    let repo = context::open(g).await?;
+    if repo.storage().lock_capabilities().policy.is_none() {
+        return Err(exit::usage(
+            "this repository has no Object Lock policy (create it with `repo init --object-lock`)",
+        ));
+    }
+    let report = repo
+        .maintain_locks(now, renew, args.dry_run)
+        .await
+        .context("lock maintenance failed")?;
+    if g.json {
+        output::print_json(&report)?;
+    } else if !g.quiet {
+        println!(
+            "{} referenced object(s) checked: {} lock(s) {}, {} still locked long enough; {} unreferenced pack(s) left to expire",
+            report.checked,
+            report.extended,
+            if args.dry_run {
+                "would be extended"
+            } else {
+                "extended"
+            },
+            report.still_locked,
+            report.unreferenced
+        );
+        for f in &report.failed {
+            println!("  FAILED {f}");
+        }
+    }
+    Ok(if report.failed.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}
+
+async fn incomplete(g: &GlobalArgs, args: IncompleteArgs) -> Result<u8> {
+    let age = duration(&args.older_than, "--older-than")?;
+    let now = clock::now()?;
+    let (storage, exists) = context::open_storage(g).await?;
+    if !exists {
+        return Err(exit::not_found("no repository at this location"));
+    }
+    let removed = storage
+        .clean_incomplete(now - age)
+        .await
+        .context("cannot clean interrupted uploads")?;
+    if g.json {
+        output::print_json(&json!({ "removed": removed }))?;
+    } else if !g.quiet {
+        println!("removed {removed} interrupted upload(s)");
+    }
+    Ok(exit::OK)
+}
