@@ -2,7 +2,8 @@
 //!
 //! Snapshots are write-once, so a rewrite writes a *new* snapshot root with the same owner,
 //! time, parent, state and failures, minus the removed items; then a record
-//! `rewrites/<new-id>` naming the snapshot it replaces; then deletes the old root. A crash
+//! `rewrites/<new-id>.<old-id>` (sealed: who, when, why, which items); then deletes the old
+//! root. A crash
 //! between those steps leaves both roots; [`Repository::finish_rewrites`] completes the
 //! deletion. GC later reclaims blobs that no snapshot references any more.
 
@@ -20,7 +21,7 @@ use std::collections::BTreeSet;
 /// Storage prefix of rewrite records.
 pub const REWRITE_PREFIX: &str = "rewrites/";
 
-/// The record of one rewrite (`rewrites/<snapshot>`, sealed with the metadata key).
+/// The record of one rewrite (`rewrites/<snapshot>.<replaces>`, sealed with the metadata key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RewriteRecord {
     /// The new snapshot.
@@ -35,8 +36,18 @@ pub struct RewriteRecord {
     pub removed: Vec<String>,
 }
 
-fn ad(id: &SnapshotId) -> Vec<u8> {
-    format!("tv1 rewrite {id}").into_bytes()
+fn ad(key: &str) -> Vec<u8> {
+    format!("tv1 rewrite {key}").into_bytes()
+}
+
+fn record_key(new: &SnapshotId, old: &SnapshotId) -> String {
+    format!("{REWRITE_PREFIX}{new}.{old}")
+}
+
+/// `(new, old)` from a record key.
+fn parse_key(key: &str) -> Option<(SnapshotId, SnapshotId)> {
+    let (n, o) = key.strip_prefix(REWRITE_PREFIX)?.split_once('.')?;
+    Some((SnapshotId(n.to_string()), SnapshotId(o.to_string())))
 }
 
 impl Repository {
@@ -83,14 +94,13 @@ impl Repository {
             reason: reason.to_string(),
             removed: present,
         };
+        let key = record_key(&new.id, id);
         let sealed = seal(
             &self.keys().meta_key,
-            &ad(&new.id),
+            &ad(&key),
             &serde_json::to_vec(&rec).expect("serializable"),
         );
-        self.storage()
-            .put_if_absent(&format!("{REWRITE_PREFIX}{}", new.id), sealed.into())
-            .await?;
+        self.storage().put_if_absent(&key, sealed.into()).await?;
         self.storage().delete(&snapshot_key(id)).await?;
         tracing::info!(old = %id, new = %new.id, removed = rec.removed.len(), "snapshot rewritten");
         Ok(Some(new))
@@ -100,16 +110,18 @@ impl Repository {
     pub async fn rewrites(&self) -> Result<Vec<RewriteRecord>> {
         let mut out = Vec::new();
         for (k, _) in self.storage().list(REWRITE_PREFIX).await? {
-            let id = SnapshotId(k[REWRITE_PREFIX.len()..].to_string());
+            let Some((id, old)) = parse_key(&k) else {
+                return Err(Error::corrupt(&k, "not a rewrite record name"));
+            };
             let bytes = match self.storage().get(&k).await {
                 Ok(b) => b,
                 Err(StorageError::NotFound { .. }) => continue,
                 Err(e) => return Err(e.into()),
             };
-            let plain = open(&self.keys().meta_key, &ad(&id), &bytes, &k)?;
+            let plain = open(&self.keys().meta_key, &ad(&k), &bytes, &k)?;
             let rec: RewriteRecord =
                 serde_json::from_slice(&plain).map_err(|e| Error::corrupt(&k, e))?;
-            if rec.snapshot != id {
+            if rec.snapshot != id || rec.replaces != old {
                 return Err(Error::corrupt(&k, "record names another snapshot"));
             }
             out.push(rec);
@@ -121,23 +133,25 @@ impl Repository {
     /// Finish interrupted rewrites: delete replaced roots whose replacement exists.
     /// Returns how many were deleted.
     pub async fn finish_rewrites(&self) -> Result<u64> {
+        let records = self.storage().list(REWRITE_PREFIX).await?;
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let roots: std::collections::HashSet<String> = self
+            .storage()
+            .list("snapshots/")
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         let mut n = 0;
-        for rec in self.rewrites().await? {
-            let new_exists = self
-                .storage()
-                .list(&snapshot_key(&rec.snapshot))
-                .await?
-                .iter()
-                .any(|(k, _)| *k == snapshot_key(&rec.snapshot));
-            let old_exists = self
-                .storage()
-                .list(&snapshot_key(&rec.replaces))
-                .await?
-                .iter()
-                .any(|(k, _)| *k == snapshot_key(&rec.replaces));
-            if new_exists && old_exists {
-                self.storage().delete(&snapshot_key(&rec.replaces)).await?;
-                tracing::info!(old = %rec.replaces, "finished an interrupted rewrite");
+        for (k, _) in records {
+            let Some((new, old)) = parse_key(&k) else {
+                continue;
+            };
+            if roots.contains(&snapshot_key(&new)) && roots.contains(&snapshot_key(&old)) {
+                self.storage().delete(&snapshot_key(&old)).await?;
+                tracing::info!(%old, "finished an interrupted rewrite");
                 n += 1;
             }
         }
