@@ -155,6 +155,8 @@ pub async fn backup(g: &GlobalArgs, args: BackupExchangeArgs) -> Result<u8> {
         v.iter().map(|m| m.mailbox.id.clone()).collect::<Vec<_>>()
     };
     crate::commands::retention::record_departures(&repo, &ids(gone), &ids(here)).await?;
+    crate::audit_note::set("mailboxes", report.mailboxes.len());
+    crate::audit_note::set("failures", report.failures());
     if g.json {
         output::print_json(&report)?;
     } else if !g.quiet {

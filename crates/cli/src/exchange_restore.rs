@@ -292,6 +292,7 @@ async fn restore_exchange(g: &GlobalArgs, args: RestoreExchangeArgs) -> Result<u
             restore::RestoreError::Target { .. } => exit::not_found(e.to_string()),
             e => anyhow::Error::new(e).context("exchange restore"),
         })?;
+    crate::audit_note::set("result", &report);
     if g.json {
         output::print_json(&report)?;
     } else {
@@ -355,6 +356,7 @@ async fn export_exchange(g: &GlobalArgs, args: ExportExchangeArgs) -> Result<u8>
                 args.target.display()
             )
         })?;
+    crate::audit_note::set("result", &report);
     if g.json {
         output::print_json(&report)?;
     } else if !g.quiet {

@@ -143,6 +143,7 @@ async fn dir(g: &GlobalArgs, args: DirArgs) -> Result<u8> {
         failures,
         elapsed_secs: elapsed.as_secs_f64(),
     };
+    crate::audit_note::set("backup", &out);
     if g.json {
         output::print_json(&out)?;
     } else if !g.quiet {

@@ -32,6 +32,7 @@ pub async fn run(g: &GlobalArgs, args: GcArgs) -> Result<u8> {
         .gc(opts)
         .await
         .context("gc failed (nothing was deleted that is still referenced)")?;
+    crate::audit_note::set("gc", &report);
     if g.json {
         output::print_json(&report)?;
     } else {

@@ -249,6 +249,7 @@ pub async fn run(g: &GlobalArgs, cmd: HoldCommand) -> Result<u8> {
                 tenantvault_repo::Error::Invalid(m) => exit::usage(m),
                 e => e.into(),
             })?;
+            crate::audit_note::set("hold", &h);
             if g.json {
                 output::print_json(&h)?;
             } else {
@@ -295,6 +296,7 @@ pub async fn run(g: &GlobalArgs, cmd: HoldCommand) -> Result<u8> {
                 .release_hold(&args.id, &who(&args.by), &args.reason, at)
                 .await
                 .map_err(map_lookup)?;
+            crate::audit_note::set("hold", &h);
             if g.json {
                 output::print_json(&h)?;
             } else {

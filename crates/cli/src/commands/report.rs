@@ -7,7 +7,10 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde::Serialize;
-use tenantvault_repo::{AuditFilter, Repository, SnapshotFilter, SnapshotSummary};
+use tenantvault_repo::retention::PolicySet;
+use tenantvault_repo::{AuditFilter, OwnerRef, Repository, SnapshotFilter, SnapshotSummary};
+
+use crate::commands::policy::RetentionSection;
 
 use crate::{GlobalArgs, clock, context, exit, output};
 
@@ -31,6 +34,8 @@ pub struct ErasedInfo {
 pub struct OwnerCompliance {
     pub owner: String,
     pub workload: String,
+    /// The retention policy that applies (from the `[retention]` section), if any.
+    pub policy: Option<String>,
     /// Restorable (complete) snapshots; 0 once erased.
     pub restore_points: u64,
     pub oldest_restore_point: Option<DateTime<Utc>>,
@@ -64,8 +69,9 @@ pub async fn run(g: &GlobalArgs, cmd: ReportCommand) -> Result<u8> {
 
 async fn compliance(g: &GlobalArgs) -> Result<u8> {
     let now = clock::now()?;
+    let policies = policies(g).await?;
     let repo = context::open(g).await?;
-    let owners = build(&repo).await?;
+    let owners = build(&repo, &policies).await?;
     crate::audit_note::set("owners", owners.len());
     if g.json {
         output::print_json(&Report {
@@ -78,8 +84,25 @@ async fn compliance(g: &GlobalArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// Builds the report from snapshot heads, holds, erasures and the audit log.
-pub async fn build(repo: &Repository) -> Result<Vec<OwnerCompliance>> {
+/// The configured policies. Group members are resolved through Graph; when Graph cannot be
+/// reached, group assignments are shown as matching nobody (with a warning).
+async fn policies(g: &GlobalArgs) -> Result<PolicySet> {
+    let section = RetentionSection::load(g)?;
+    if section.groups().is_empty() {
+        return Ok(section.to_set(&BTreeMap::new()));
+    }
+    match section.resolve(g).await {
+        Ok(set) => Ok(set),
+        Err(e) => {
+            eprintln!("warning: group assignments not resolved ({e:#}); they match no owner here");
+            Ok(section.to_set(&BTreeMap::new()))
+        }
+    }
+}
+
+/// Builds the report from snapshot heads, policies, departures, holds, erasures and the
+/// audit log.
+pub async fn build(repo: &Repository, policies: &PolicySet) -> Result<Vec<OwnerCompliance>> {
     let mut by_owner: BTreeMap<(String, String), Vec<SnapshotSummary>> = BTreeMap::new();
     for s in repo
         .list_snapshots(SnapshotFilter {
@@ -96,6 +119,7 @@ pub async fn build(repo: &Repository) -> Result<Vec<OwnerCompliance>> {
     let holds = repo.active_holds().await?;
     let erasures = repo.erasures().await?;
     let (audit, _) = repo.audit_records(&AuditFilter::default()).await?;
+    let departures = repo.departures().await?;
     let mut out = Vec::new();
     for ((owner, workload), snaps) in by_owner {
         let erased = erasures
@@ -144,7 +168,10 @@ pub async fn build(repo: &Repository) -> Result<Vec<OwnerCompliance>> {
                 .map(|h| h.case.clone())
                 .collect(),
             erased,
-            departed: None,
+            policy: policies
+                .policy_for(&OwnerRef::new(workload.clone(), owner.clone()), &departures)
+                .map(|a| a.name.to_string()),
+            departed: departures.get(&owner).map(|d| d.at),
             owner,
             workload,
         });
@@ -163,8 +190,8 @@ fn print_table(rows: &[OwnerCompliance], now: DateTime<Utc>) {
         rows.len()
     );
     println!(
-        "{:<32} {:<10} {:>6} {:<10} {:<10} {:<10} {:>8} {:<16} STATUS",
-        "OWNER", "WORKLOAD", "POINTS", "OLDEST", "NEWEST", "LAST OK", "FAILURES", "HOLDS"
+        "{:<32} {:<10} {:<12} {:>6} {:<10} {:<10} {:<10} {:>8} {:<16} STATUS",
+        "OWNER", "WORKLOAD", "POLICY", "POINTS", "OLDEST", "NEWEST", "LAST OK", "FAILURES", "HOLDS"
     );
     for r in rows {
         let status = match (&r.erased, r.departed) {
@@ -180,9 +207,10 @@ fn print_table(rows: &[OwnerCompliance], now: DateTime<Utc>) {
         let failures =
             r.failed_items_last_backup + r.interrupted_runs_since + r.failed_operations_since;
         println!(
-            "{:<32} {:<10} {:>6} {:<10} {:<10} {:<10} {:>8} {:<16} {status}",
+            "{:<32} {:<10} {:<12} {:>6} {:<10} {:<10} {:<10} {:>8} {:<16} {status}",
             r.owner,
             r.workload,
+            r.policy.as_deref().unwrap_or("-"),
             r.restore_points,
             day(r.oldest_restore_point),
             day(r.newest_restore_point),

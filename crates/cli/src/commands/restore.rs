@@ -75,6 +75,10 @@ pub async fn run(g: &GlobalArgs, args: RestoreArgs) -> Result<u8> {
     })?;
     let elapsed = progress.progress.elapsed();
     progress.progress.finish();
+    crate::audit_note::set(
+        "restored",
+        json!({"snapshot": snap.id().0, "target": target, "items": report.items, "bytes": report.bytes, "failed": report.failed.len()}),
+    );
     if report.items == 0
         && report.failed.is_empty()
         && let Some(p) = &args.path
