@@ -1,4 +1,5 @@
-//! Departed owners (FORMAT.md §14): owners that disappeared from the tenant.
+//! Departed owners: owners that disappeared from the tenant (FORMAT.md, "Legal holds,
+//! rewritten snapshots, departures, minimum retention").
 //!
 //! Each departure or return is a write-once event object
 //! `departed/<owner-hash>/<unix-ms>-<event>`, sealed with the metadata key; an owner's state

@@ -1,4 +1,5 @@
-//! Legal holds (FORMAT.md §12): what they cover, and their write-once storage under `holds/`.
+//! Legal holds: what they cover, and their write-once storage under `holds/` (FORMAT.md,
+//! "Legal holds, rewritten snapshots, departures, minimum retention").
 //!
 //! A hold freezes data: everything it covers, in every restore point, survives retention,
 //! GC and erasure until it is released. Ransomware alerts pin a clean snapshot through a hold

@@ -1,4 +1,5 @@
-//! Rewriting a snapshot without some items (item-level retention, FORMAT.md §13).
+//! Rewriting a snapshot without some items (item-level retention; FORMAT.md, "Rewritten
+//! snapshots").
 //!
 //! Snapshots are write-once, so a rewrite writes a *new* snapshot root with the same owner,
 //! time, parent, state and failures, minus the removed items; then a record
