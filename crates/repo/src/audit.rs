@@ -1,4 +1,4 @@
-//! The tamper-evident audit log (`audit/`, FORMAT.md §12): an append-only hash chain of
+//! The tamper-evident audit log (`audit/`, FORMAT.md §14): an append-only hash chain of
 //! encrypted records with periodic MAC-signed checkpoints.
 //!
 //! * Record `audit/r/<seq:020>`: JSON `{"v":1,"seq","prev","sealed"}` where `sealed` is the

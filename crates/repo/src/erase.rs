@@ -1,4 +1,4 @@
-//! GDPR erasure (article 17) by crypto-shredding (FORMAT.md §13).
+//! GDPR erasure (article 17) by crypto-shredding (FORMAT.md §15).
 //!
 //! Erasing an owner writes a tombstone `erasures/<oid>` (when, why, by whom, what) and then
 //! deletes the owner's wrapped key `owners/<oid>`. The convergent keys of the owner's blobs
