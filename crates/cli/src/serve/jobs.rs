@@ -127,10 +127,16 @@ impl RepoRunner {
             Ok(g) => g,
             Err(r) => return r,
         };
-        let cfg = exchange::BackupConfig {
+        let mut cfg = exchange::BackupConfig {
             parallel_mailboxes: job.def.parallel.unwrap_or(4),
             ..exchange::BackupConfig::default()
         };
+        if let Some(n) = job.def.checkpoint_items {
+            cfg.checkpoint_items = n.max(1);
+        }
+        if let Some(n) = job.def.page_size {
+            cfg.page_size = n.max(1);
+        }
         let sel = exchange::Selection {
             mailboxes: job.def.mailboxes.clone(),
             groups: job.def.groups.clone(),
@@ -184,10 +190,13 @@ impl RepoRunner {
             Ok(g) => g,
             Err(r) => return r,
         };
-        let cfg = drive::DriveBackupConfig {
+        let mut cfg = drive::DriveBackupConfig {
             parallel_drives: job.def.parallel.unwrap_or(4),
             ..drive::DriveBackupConfig::default()
         };
+        if let Some(n) = job.def.page_size {
+            cfg.page_size = n.max(1);
+        }
         let sel = drive::DriveSelection {
             onedrive: job.kind == JobKind::Onedrive,
             sharepoint: job.kind == JobKind::Sharepoint,

@@ -140,6 +140,10 @@ pub struct JobDef {
     /// This group's recovery-point objective (overrides `[serve] rpo`).
     #[serde(with = "humantime_serde_opt_opt")]
     pub rpo: Option<Duration>,
+    /// Exchange: commit a checkpoint every N stored items (resume point; default 20000).
+    pub checkpoint_items: Option<u64>,
+    /// Delta page size (Exchange and drives).
+    pub page_size: Option<u32>,
     /// GC: how long unreferenced packs wait before deletion.
     #[serde(with = "humantime_serde_opt_opt")]
     pub grace: Option<Duration>,

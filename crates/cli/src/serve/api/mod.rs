@@ -159,3 +159,66 @@ async fn guard(
     }
     answer
 }
+
+/// `(METHOD, path)` pairs documented in an OpenAPI file (paths at two spaces, methods at four).
+#[cfg(test)]
+pub fn documented_routes(yaml: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut in_paths = false;
+    let mut path = None;
+    for line in yaml.lines() {
+        if !line.starts_with(' ') {
+            in_paths = line.trim_end() == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /") {
+            path = Some(format!("/{}", p.trim_end().trim_end_matches(':')));
+        } else if let Some(m) = line.strip_prefix("    ")
+            && !m.starts_with(' ')
+            && let Some(p) = &path
+        {
+            let m = m.trim_end().trim_end_matches(':');
+            if ["get", "post", "put", "patch", "delete"].contains(&m) {
+                out.push((m.to_uppercase(), p.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_file_documents_exactly_the_served_routes() {
+        let yaml = include_str!("../../../../../docs/openapi.yaml");
+        let mut documented = documented_routes(yaml);
+        documented.sort();
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .collect();
+        served.sort();
+        assert_eq!(documented, served);
+    }
+
+    #[test]
+    fn every_route_but_health_needs_a_token() {
+        for (m, p, perm) in ROUTES {
+            assert_eq!(
+                *perm == Permission::Public,
+                *p == "/health",
+                "{m} {p} has permission {perm:?}"
+            );
+        }
+        assert_eq!(
+            permission("POST", "/api/v1/restores"),
+            Some(Permission::Operate)
+        );
+        assert!(!auth::Role::ReadOnly.allows(permission("POST", "/api/v1/restores").unwrap()));
+    }
+}
