@@ -138,3 +138,54 @@ pub async fn run(g: &GlobalArgs, cmd: RetentionCommand) -> Result<u8> {
     }
     Ok(exit::OK)
 }
+
+/// Records departures and returns after a backup of all users: `departed` owners are gone
+/// from the tenant (the first departure counts), `present` ones are (back) in it.
+pub async fn record_departures(
+    repo: &tenantvault_repo::Repository,
+    departed: &[String],
+    present: &[String],
+) -> Result<()> {
+    let at = now()?;
+    for o in departed {
+        repo.mark_departed(o, at).await?;
+    }
+    for o in present {
+        repo.mark_returned(o, at).await?;
+    }
+    Ok(())
+}
+
+/// After a OneDrive backup of all users: OneDrives backed up before (by their snapshots'
+/// state) that this run did not list belong to departed users.
+pub async fn record_drive_departures(
+    repo: &tenantvault_repo::Repository,
+    report: &tenantvault_workloads::drive::DriveBackupReport,
+) -> Result<()> {
+    use tenantvault_workloads::drive::{DriveKind, DriveState, layout::WORKLOAD};
+    let present: Vec<String> = report
+        .drives
+        .iter()
+        .map(|d| d.drive.drive_id.clone())
+        .collect();
+    let filter = tenantvault_repo::SnapshotFilter {
+        workload: Some(WORKLOAD.into()),
+        ..Default::default()
+    };
+    let mut newest = std::collections::BTreeMap::new();
+    for s in repo.list_snapshots(filter).await? {
+        newest.insert(s.owner.owner.clone(), s.id);
+    }
+    let mut departed = Vec::new();
+    for (owner, id) in newest {
+        if present.contains(&owner) {
+            continue;
+        }
+        let snap = repo.snapshot(&id.0).await?;
+        if DriveState::from_json(snap.state()).is_some_and(|s| s.drive.kind == DriveKind::Onedrive)
+        {
+            departed.push(owner);
+        }
+    }
+    record_departures(repo, &departed, &present).await
+}
