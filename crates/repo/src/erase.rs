@@ -173,7 +173,11 @@ impl Repository {
     pub async fn erasures(&self) -> Result<Vec<Erasure>> {
         let mut out = Vec::new();
         for (k, _) in self.storage().list(ERASURE_PREFIX).await? {
-            if let Some(e) = self.read_tombstone(&k[ERASURE_PREFIX.len()..]).await? {
+            let oid = &k[ERASURE_PREFIX.len()..];
+            if oid.contains('/') {
+                continue; // item erasures (erasures/items/…)
+            }
+            if let Some(e) = self.read_tombstone(oid).await? {
                 out.push(e);
             }
         }

@@ -36,6 +36,7 @@ mod crypto;
 mod departed;
 mod dir;
 mod erase;
+mod erase_items;
 mod error;
 mod gc;
 mod hold;
@@ -68,6 +69,7 @@ pub use dir::{
     backup_dir, restore_items, safe_target_path,
 };
 pub use erase::{ERASURE_PREFIX, EraseRequest, Erasure, HoldCheck};
+pub use erase_items::{ITEM_ERASURE_PREFIX, ItemErasure, ItemSelection, RewrittenSnapshot};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};
 pub use hold::{HOLD_PREFIX, Hold, HoldRelease, HoldScope, ItemQuery, NewHold, item_date};

@@ -312,3 +312,117 @@ async fn an_active_hold_refuses_the_erasure_until_released() {
     };
     assert!(matches!(items, Err(Error::Erased { .. })));
 }
+
+#[tokio::test]
+async fn item_erasure_rewrites_every_snapshot_without_the_selected_items() {
+    let (_dir, repo, alice, bob) = setup().await;
+    let alice_ref = OwnerRef::new("exchange", "alice@example.com");
+    // a second snapshot of alice, so two restore points hold the items
+    let alice2 = mailbox(&repo, "alice@example.com", 1).await;
+    let private = ItemSelection {
+        query: ItemQuery {
+            subject_words: vec!["private".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    // refused while a hold covers one of the selected items; nothing written
+    let hold = repo
+        .create_hold(
+            NewHold {
+                case: "LIT-9".into(),
+                reason: "x".into(),
+                created_by: "legal".into(),
+                scope: HoldScope {
+                    owners: vec!["alice@example.com".into()],
+                    query: Some(ItemQuery {
+                        subject_words: vec!["private".into(), "2".into()],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let before = repo.storage().list("").await.unwrap();
+    let err = repo
+        .erase_items(&alice_ref, &private, &request("Art. 17"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Held { .. }), "{err}");
+    assert!(err.to_string().contains("Private 2"), "{err}");
+    assert_eq!(repo.storage().list("").await.unwrap(), before);
+    // bad selections
+    assert!(matches!(
+        repo.erase_items(&alice_ref, &ItemSelection::default(), &request("x"))
+            .await
+            .unwrap_err(),
+        Error::Invalid(_)
+    ));
+    let nothing = ItemSelection {
+        query: ItemQuery {
+            subject_words: vec!["merger".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(matches!(
+        repo.erase_items(&alice_ref, &nothing, &request("x"))
+            .await
+            .unwrap_err(),
+        Error::NotFound(_)
+    ));
+    assert_eq!(repo.storage().list("").await.unwrap(), before);
+
+    repo.release_hold(&hold.id, "legal", "done", now())
+        .await
+        .unwrap();
+    let report = repo
+        .erase_items(&alice_ref, &private, &request("Art. 17 #5"))
+        .await
+        .unwrap();
+    assert_eq!(report.items, vec!["own-0", "own-1", "own-2", "own-3"]);
+    assert_eq!(report.snapshots.len(), 2);
+    assert!(
+        report
+            .snapshots
+            .iter()
+            .all(|s| s.removed == 4 && s.new.is_some())
+    );
+    // the old restore points are gone; the new ones keep only the shared message
+    for old in [&alice.id, &alice2.id] {
+        assert!(matches!(
+            repo.snapshot(&old.0).await.unwrap_err(),
+            Error::NotFound(_)
+        ));
+    }
+    for s in &report.snapshots {
+        let snap = repo.snapshot(&s.new.as_ref().unwrap().0).await.unwrap();
+        let ids: Vec<String> = all_items(&snap)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(ids, vec!["shared"]);
+        assert_eq!(
+            snap.summary().time,
+            if s.old == alice.id {
+                alice.time
+            } else {
+                alice2.time
+            }
+        );
+    }
+    assert_eq!(
+        read(&repo, &bob.id.0, "own-1").await.unwrap(),
+        bytes(201, 90_000)
+    );
+    let recorded = repo.item_erasures().await.unwrap();
+    assert_eq!(recorded, vec![report]);
+    assert!(repo.erasures().await.unwrap().is_empty());
+    let check = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    assert!(check.is_clean(), "{check:#?}");
+}
