@@ -179,11 +179,13 @@ pub async fn backup(g: &GlobalArgs, kind: DriveKind, args: BackupDriveArgs) -> R
         crate::commands::retention::record_drive_departures(&repo, &report).await?;
     }
     print_backup(g, &report)?;
-    Ok(if report.failures() == 0 {
+    let code = if report.failures() == 0 {
         exit::OK
     } else {
         exit::PARTIAL
-    })
+    };
+    let snaps = report.drives.iter().filter_map(|d| d.snapshot.clone());
+    crate::commands::alerts::after_backup(g, &repo, snaps.collect(), code).await
 }
 
 fn print_backup(g: &GlobalArgs, r: &DriveBackupReport) -> Result<()> {

@@ -162,11 +162,13 @@ pub async fn backup(g: &GlobalArgs, args: BackupExchangeArgs) -> Result<u8> {
     } else if !g.quiet {
         print_summary(&report);
     }
-    Ok(if report.failures() > 0 {
+    let code = if report.failures() > 0 {
         exit::PARTIAL
     } else {
         exit::OK
-    })
+    };
+    let snaps = report.mailboxes.iter().filter_map(|m| m.snapshot.clone());
+    crate::commands::alerts::after_backup(g, &repo, snaps.collect(), code).await
 }
 
 fn print_summary(r: &BackupReport) {

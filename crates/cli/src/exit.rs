@@ -13,6 +13,7 @@
 //! | 8 | storage full (no space left); the repository stays valid |
 //! | 9 | erased: the owner's data was erased (GDPR); the message says when, why and by whom |
 //! | 10 | refused by a legal hold: an active hold covers data the command would destroy; nothing was changed |
+//! | 11 | alert: the backup completed but ransomware/insider detection raised an alert (`tenantvault alerts list`); the clean snapshot is pinned. Takes precedence over 3 |
 //! | 130 | interrupted (Ctrl-C) |
 
 use tenantvault_repo::{Error as RepoError, StorageError};
@@ -28,6 +29,7 @@ pub const UNSUPPORTED_VERSION: u8 = 7;
 pub const NO_SPACE: u8 = 8;
 pub const ERASED: u8 = 9;
 pub const HELD: u8 = 10;
+pub const ALERT: u8 = 11;
 pub const INTERRUPTED: u8 = 130;
 
 /// An error the CLI itself raises, with its exit code.

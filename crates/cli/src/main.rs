@@ -142,6 +142,11 @@ pub enum Command {
     /// Plan or apply retention (what the policies remove, and why).
     #[command(subcommand)]
     Retention(commands::retention::RetentionCommand),
+    /// Ransomware and insider alerts: list, show, clear (clearing releases the pinned clean snapshot).
+    #[command(subcommand)]
+    Alerts(commands::alerts::AlertsCommand),
+    /// Put back every item an attack changed or deleted, from its last clean version.
+    Recover(commands::recover::RecoverArgs),
 }
 
 fn main() -> ExitCode {

@@ -15,3 +15,4 @@
 pub mod detect;
 pub mod drive;
 pub mod exchange;
+pub mod recover;

@@ -1,5 +1,6 @@
 //! One module per command: arguments (clap) and the call into the libraries.
 
+pub mod alerts;
 pub mod audit;
 pub mod backup;
 pub mod check;
@@ -10,6 +11,7 @@ pub mod hold;
 pub mod ls;
 pub mod maintain;
 pub mod policy;
+pub mod recover;
 pub mod repo;
 pub mod repo_s3;
 pub mod report;
@@ -47,6 +49,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Erase(args) => erase::run(g, args).await,
         Command::Report(cmd) => report::run(g, cmd).await,
         Command::Serve(args) => serve::run(g, args).await,
+        Command::Alerts(cmd) => alerts::run(g, cmd).await,
+        Command::Recover(args) => recover::run(g, args).await,
     };
     // the one audit hook: a record for every command that opened a repository
     crate::audit_note::record(&result).await;

@@ -24,6 +24,24 @@ pub struct Verdict {
     pub reasons: Vec<String>,
     /// Snapshots of history the baseline used.
     pub baseline_snapshots: usize,
+    /// Codes of the signals that contributed: `encryption`, `ransomExtension`,
+    /// `appendedExtension`, `ransomNote`, `massDeletion`, `mailPurge`, `recoverablePurge`,
+    /// `rewriteVolume`.
+    #[serde(default)]
+    pub signals: Vec<String>,
+}
+
+impl Verdict {
+    /// True when deletions were part of what made the snapshot suspect (recovery then treats
+    /// the deletions of that step as the attack's).
+    pub fn destructive(&self) -> bool {
+        self.signals.iter().any(|s| {
+            matches!(
+                s.as_str(),
+                "massDeletion" | "mailPurge" | "recoverablePurge"
+            )
+        })
+    }
 }
 
 impl Verdict {
@@ -81,6 +99,7 @@ pub fn has_indicators(s: &ChangeStats) -> bool {
 /// Scores `s` against `history` (the owner's earlier stats, any order).
 pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
     let mut points: Vec<(u32, String)> = Vec::new();
+    let mut signals: Vec<String> = Vec::new();
     if s.previous.is_none() {
         return Verdict {
             baseline_snapshots: history.len(),
@@ -106,6 +125,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
                 .any(|h| h.appended.get(e).is_some_and(|&m| m >= 3))
     });
     if s.entropy_jumps > 0 && unusual(est as f64, history, |h| h.estimated_encrypted() as f64) {
+        signals.push("encryption".into());
         let p = 30 + (20.0 * (est as f64 / (0.05 * items as f64).max(5.0)).min(1.0)) as u32;
         let mut text = format!(
             "{} of {} {noun} rewritten with high-entropy content (entropy {:.1}→{:.1} bits/byte; {} of {} sampled changes)",
@@ -128,6 +148,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
             h.known_ransom_ext as f64
         })
     {
+        signals.push("ransomExtension".into());
         let p = if s.known_ransom_ext >= 5 { 40 } else { 25 };
         let ext = top_append
             .as_ref()
@@ -142,6 +163,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
         ));
     }
     if let Some((e, n)) = appended_new {
+        signals.push("appendedExtension".into());
         let p = 20 + (15.0 * (*n as f64 / items as f64 * 10.0).min(1.0)) as u32;
         points.push((
             p,
@@ -152,6 +174,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
         ));
     }
     if s.notes > 0 {
+        signals.push("ransomNote".into());
         let mut p = if s.notes_confirmed > 0 { 35 } else { 15 };
         if s.note_folders >= 3 {
             p += 10;
@@ -182,6 +205,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
                 h.deleted as f64 / h.items_before.max(1) as f64
             })
         {
+            signals.push("massDeletion".into());
             points.push((
                 55 + (30.0 * frac) as u32,
                 format!(
@@ -202,6 +226,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
                 (h.mail_purged + h.mail_to_deleted) as f64 / h.items_before.max(1) as f64
             })
         {
+            signals.push("mailPurge".into());
             points.push((
                 55 + (30.0 * frac.min(1.0)) as u32,
                 format!(
@@ -218,6 +243,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
                 h.mail_purged_recoverable as f64
             })
         {
+            signals.push("recoverablePurge".into());
             points.push((
                 30,
                 format!(
@@ -236,6 +262,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
             h.modified as f64 / h.items_before.max(1) as f64
         })
     {
+        signals.push("rewriteVolume".into());
         points.push((
             10,
             format!(
@@ -253,6 +280,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
         suspect: score >= ALERT_SCORE,
         reasons: points.into_iter().map(|p| p.1).collect(),
         baseline_snapshots: history.len(),
+        signals,
     }
 }
 
