@@ -77,10 +77,17 @@ fn hold_label(h: &Hold) -> String {
 
 /// The active hold that keeps snapshot `s` whole, if any (reads its items only when a
 /// hold selects items by date or query).
+async fn load_items(repo: &Repository, s: &SnapshotSummary) -> Result<Vec<ItemRecord>> {
+    repo.snapshot(&s.id.0).await?.items().try_collect().await
+}
+
+/// The active hold that keeps snapshot `s` whole, if any. Reads the items (into `items`,
+/// for the caller to reuse) only when a covering hold selects items by date or query.
 async fn snapshot_hold(
     repo: &Repository,
     s: &SnapshotSummary,
     holds: &[Hold],
+    items: &mut Option<Vec<ItemRecord>>,
 ) -> Result<Option<String>> {
     let covering: Vec<&Hold> = holds.iter().filter(|h| h.covers_snapshot(s)).collect();
     if let Some(h) = covering.iter().find(|h| !h.scope.filters_items()) {
@@ -89,10 +96,9 @@ async fn snapshot_hold(
     if covering.is_empty() {
         return Ok(None);
     }
-    let snap = repo.snapshot(&s.id.0).await?;
-    let mut items = std::pin::pin!(snap.items());
-    while let Some(item) = items.try_next().await? {
-        if let Some(h) = covering.iter().find(|h| h.covers_item_in(s, &item)) {
+    let list = items.insert(load_items(repo, s).await?);
+    for item in list.iter() {
+        if let Some(h) = covering.iter().find(|h| h.covers_item_in(s, item)) {
             return Ok(Some(format!("{} holds item {}", hold_label(h), item.id)));
         }
     }
@@ -193,44 +199,45 @@ impl Repository {
                     }
                 }
             }
-            let mut gone: BTreeSet<SnapshotId> = BTreeSet::new();
+            // One pass per snapshot, its items read at most once.
             for s in &snaps {
-                let Some(rule) = remove.get(&s.id) else {
-                    continue;
-                };
-                let blocked = match snapshot_hold(self, s, &holds).await? {
-                    Some(h) => Some(h),
-                    None => minimum_retention_blocks(minimum, s.time, now).map(|until| {
-                        format!(
-                            "minimum retention {} (until {})",
-                            minimum.expect("set"),
-                            until.format("%Y-%m-%d")
-                        )
-                    }),
-                };
-                if blocked.is_none() {
-                    gone.insert(s.id.clone());
+                let mut items: Option<Vec<ItemRecord>> = None;
+                if let Some(rule) = remove.get(&s.id) {
+                    let blocked = match snapshot_hold(self, s, &holds, &mut items).await? {
+                        Some(h) => Some(h),
+                        None => minimum_retention_blocks(minimum, s.time, now).map(|until| {
+                            format!(
+                                "minimum retention {} (until {})",
+                                minimum.expect("set"),
+                                until.format("%Y-%m-%d")
+                            )
+                        }),
+                    };
+                    let gone = blocked.is_none();
+                    plan.entries.push(PlanEntry {
+                        owner: owner.clone(),
+                        snapshot: s.id.clone(),
+                        snapshot_time: s.time,
+                        policy: applied.name.to_string(),
+                        target: PlanTarget::Snapshot,
+                        rule: rule.clone(),
+                        blocked,
+                    });
+                    if gone {
+                        continue;
+                    }
                 }
-                plan.entries.push(PlanEntry {
-                    owner: owner.clone(),
-                    snapshot: s.id.clone(),
-                    snapshot_time: s.time,
-                    policy: applied.name.to_string(),
-                    target: PlanTarget::Snapshot,
-                    rule: rule.clone(),
-                    blocked,
-                });
-            }
-            // Item rules, on every snapshot that stays.
-            for s in snaps.iter().filter(|s| !gone.contains(&s.id)) {
+                // Item rules, on every snapshot that stays.
                 plan.snapshots_kept += 1;
                 let Some(age) = policy.item_max_age else {
                     continue;
                 };
                 let cutoff = age.before(now);
-                let snap = self.snapshot(&s.id.0).await?;
-                let mut items = std::pin::pin!(snap.items());
-                while let Some(item) = items.try_next().await? {
+                let items = match items {
+                    Some(v) => v,
+                    None => load_items(self, s).await?,
+                };
+                for item in items {
                     let Some(date) = item_date(&item) else {
                         continue;
                     };
