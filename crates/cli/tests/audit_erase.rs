@@ -326,3 +326,75 @@ async fn erase_is_refused_while_a_hold_covers_the_owner() {
     env.ok(&["erase", "--owner", "alice", "--reason", "Art. 17"]);
     assert_code(&env.run(&["ls", "latest", "--owner", "alice"]), 9, &["ls"]);
 }
+
+#[test]
+fn erase_selected_items_rewrites_the_owners_restore_points() {
+    let env = Env::new();
+    env.init("64KiB");
+    let (alice, _bob, shared) = sources(&env);
+    let old = backup(&env, &alice, "alice");
+    // bad selections: usage errors before anything is opened
+    for bad in [
+        vec!["--file-name", " "],
+        vec!["--from", "2026-02-01", "--to", "2026-01-01"],
+        vec!["--from", "yesterday"],
+    ] {
+        let mut args = vec!["erase", "--owner", "alice", "--reason", "x"];
+        args.extend(bad.iter().copied());
+        assert_code(&env.run(&args), 2, &args);
+    }
+    let none = env.run(&[
+        "erase",
+        "--owner",
+        "alice",
+        "--reason",
+        "x",
+        "--file-name",
+        "nothing-like-this",
+    ]);
+    assert_code(&none, 6, &["no match"]);
+    let out = env.json(&[
+        "erase",
+        "--owner",
+        "alice",
+        "--reason",
+        "Art. 17 #9",
+        "--by",
+        "dpo",
+        "--file-name",
+        "private",
+    ]);
+    let rec = &out["item_erasures"][0];
+    assert_eq!(rec["items"].as_array().unwrap().len(), 1, "{out:#}");
+    assert_eq!(rec["snapshots"][0]["old"], old.as_str());
+    let ls = env.json(&["ls", "latest", "--owner", "alice"]);
+    let names: Vec<String> = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "report.pdf"), "{ls:#}");
+    assert!(!names.iter().any(|n| n == "private.bin"), "{ls:#}");
+    assert_code(&env.run(&["ls", &old]), 6, &["old snapshot gone"]);
+    let target = env.path("r");
+    env.ok(&[
+        "restore",
+        "latest",
+        "--owner",
+        "alice",
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    let restored = walkdir::WalkDir::new(&target)
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name() == "report.pdf")
+        .expect("report.pdf restored");
+    assert_eq!(std::fs::read(restored.path()).unwrap(), shared);
+    env.ok(&["check", "--read-data"]);
+    let er = records(&env, &["--operation", "erase"]);
+    let ok: Vec<_> = er.iter().filter(|r| r["outcome"] == "ok").collect();
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0]["details"]["items"], 1);
+}

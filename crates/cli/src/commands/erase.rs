@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
-use tenantvault_repo::{EraseRequest, Erasure, OwnerRef, SnapshotFilter};
+use tenantvault_repo::{
+    EraseRequest, Erasure, ItemErasure, ItemQuery, ItemSelection, OwnerRef, SnapshotFilter,
+};
 
 use crate::{GlobalArgs, audit_note, clock, context, exit, output};
 
@@ -27,6 +29,71 @@ pub struct EraseArgs {
     /// Show the report without erasing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Erase only items whose subject (or name) contains all these words (repeatable).
+    #[arg(long = "subject", value_name = "WORD")]
+    pub subject: Vec<String>,
+    /// Erase only items from this sender (address or name, substring).
+    #[arg(long)]
+    pub sender: Option<String>,
+    /// Erase only items with this recipient (substring).
+    #[arg(long)]
+    pub recipient: Option<String>,
+    /// Erase only items in this folder or below it.
+    #[arg(long)]
+    pub folder: Option<String>,
+    /// Erase only items whose file name contains this text.
+    #[arg(long = "file-name", value_name = "TEXT")]
+    pub file_name: Option<String>,
+    /// Erase only items dated (received, else modified) at or after this day / time.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Erase only items dated at or before this day / time.
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+impl EraseArgs {
+    /// The item selection, `None` when the whole owner is to be erased. Usage errors for
+    /// empty values and impossible ranges.
+    fn selection(&self) -> Result<Option<ItemSelection>> {
+        let text = |v: &Option<String>, what: &str| -> Result<Option<String>> {
+            match v {
+                Some(x) if x.trim().is_empty() => {
+                    Err(exit::usage(format!("{what} must not be empty")))
+                }
+                Some(x) => Ok(Some(x.trim().to_string())),
+                None => Ok(None),
+            }
+        };
+        if self.subject.iter().any(|w| w.trim().is_empty()) {
+            return Err(exit::usage("--subject must not be empty"));
+        }
+        let sel = ItemSelection {
+            query: ItemQuery {
+                sender: text(&self.sender, "--sender")?,
+                recipient: text(&self.recipient, "--recipient")?,
+                subject_words: self.subject.iter().map(|w| w.trim().to_string()).collect(),
+                folder: text(&self.folder, "--folder")?,
+                file_name: text(&self.file_name, "--file-name")?,
+            },
+            from: self
+                .from
+                .as_deref()
+                .map(|d| clock::parse_date(d, "--from", false))
+                .transpose()?,
+            to: self
+                .to
+                .as_deref()
+                .map(|d| clock::parse_date(d, "--to", true))
+                .transpose()?,
+        };
+        if let (Some(f), Some(t)) = (sel.from, sel.to)
+            && f > t
+        {
+            return Err(exit::usage("--from is after --to: nothing would be erased"));
+        }
+        Ok((!sel.is_empty()).then_some(sel))
+    }
 }
 
 #[derive(Serialize)]
@@ -45,6 +112,7 @@ pub async fn run(g: &GlobalArgs, a: EraseArgs) -> Result<u8> {
     if a.by.as_deref().is_some_and(|b| b.trim().is_empty()) {
         return Err(exit::usage("--by must name who requests the erasure"));
     }
+    let selection = a.selection()?;
     let now = clock::now()?;
     let repo = context::open(g).await?;
     let workloads: BTreeSet<String> = match &a.workload {
@@ -81,6 +149,9 @@ pub async fn run(g: &GlobalArgs, a: EraseArgs) -> Result<u8> {
         now,
         dry_run: true,
     };
+    if let Some(sel) = &selection {
+        return erase_items(g, &repo, &a, &owners_of(&workloads, &a.owner), sel, req).await;
+    }
     // owners erased earlier keep their snapshot heads: skip them unless nothing else is left
     let mut owners: Vec<OwnerRef> = Vec::new();
     let mut done = None;
@@ -193,4 +264,129 @@ fn print_report(r: &Erasure, dry_run: bool) {
         "  method:          crypto-shredding: the owner key was destroyed; the content cannot be decrypted by anyone"
     );
     println!();
+}
+
+fn owners_of(workloads: &BTreeSet<String>, owner: &str) -> Vec<OwnerRef> {
+    workloads
+        .iter()
+        .map(|w| OwnerRef::new(w.clone(), owner.to_string()))
+        .collect()
+}
+
+#[derive(Serialize)]
+struct ItemsOutput<'a> {
+    dry_run: bool,
+    item_erasures: &'a [ItemErasure],
+}
+
+/// `erase --owner X` with an item selection: every workload of the owner is planned (holds,
+/// matches) before any snapshot is rewritten.
+async fn erase_items(
+    g: &GlobalArgs,
+    repo: &tenantvault_repo::Repository,
+    a: &EraseArgs,
+    owners: &[OwnerRef],
+    sel: &ItemSelection,
+    req: EraseRequest,
+) -> Result<u8> {
+    let mut plans = Vec::new();
+    for o in owners {
+        audit_note::owner(o.to_string());
+        match repo.erase_items(o, sel, &req).await {
+            Ok(p) => plans.push((o.clone(), p)),
+            // nothing selected in this workload (another may have matches)
+            Err(tenantvault_repo::Error::NotFound(_)) if owners.len() > 1 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if plans.is_empty() {
+        return Err(exit::not_found(format!(
+            "no item of {:?} matches the selection",
+            a.owner
+        )));
+    }
+    let mut reports: Vec<ItemErasure> = plans.iter().map(|(_, p)| p.clone()).collect();
+    if !a.dry_run {
+        let real = EraseRequest {
+            dry_run: false,
+            ..req.clone()
+        };
+        reports.clear();
+        for (o, _) in &plans {
+            reports.push(repo.erase_items(o, sel, &real).await?);
+        }
+    }
+    audit_note::set("dry_run", a.dry_run);
+    audit_note::set("reason", &req.reason);
+    audit_note::set("by", &req.by);
+    audit_note::set("selection", sel);
+    audit_note::set(
+        "items",
+        reports.iter().map(|r| r.items.len()).sum::<usize>(),
+    );
+    audit_note::set(
+        "snapshots_rewritten",
+        reports.iter().map(|r| r.snapshots.len()).sum::<usize>(),
+    );
+    if g.json {
+        output::print_json(&ItemsOutput {
+            dry_run: a.dry_run,
+            item_erasures: &reports,
+        })?;
+        return Ok(exit::OK);
+    }
+    for r in &reports {
+        println!(
+            "{}",
+            if a.dry_run {
+                "ITEM ERASURE PREVIEW (dry run: nothing was erased)"
+            } else {
+                "ITEM ERASURE REPORT (GDPR Art. 17)"
+            }
+        );
+        println!("  owner:           {}", r.owner);
+        println!(
+            "  erased on:       {}",
+            r.erased_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        println!("  requested by:    {}", r.by);
+        println!("  reason:          {}", r.reason);
+        println!(
+            "  items:           {} (ids recorded, no names)",
+            r.items.len()
+        );
+        for s in &r.snapshots {
+            match &s.new {
+                Some(n) => println!(
+                    "  snapshot {} → {} ({} item(s) removed)",
+                    s.old.short(),
+                    n.short(),
+                    s.removed
+                ),
+                None => println!(
+                    "  snapshot {} ({} item(s) to remove)",
+                    s.old.short(),
+                    s.removed
+                ),
+            }
+        }
+        for h in &r.holds_checked {
+            println!(
+                "  hold {} ({}): {}, {}",
+                h.case,
+                h.id,
+                if h.active { "active" } else { "released" },
+                if h.covers {
+                    "covered these items"
+                } else {
+                    "does not cover these items"
+                }
+            );
+        }
+        println!(
+            "  method:          the restore points were rewritten without the items; gc removes their data"
+        );
+        println!();
+    }
+    Ok(exit::OK)
 }
