@@ -58,7 +58,9 @@ mod tests {
         );
         assert!(parse("yesterday").is_err());
         assert_eq!(
-            parse_date("2024-03-01", "--from", false).unwrap().to_rfc3339(),
+            parse_date("2024-03-01", "--from", false)
+                .unwrap()
+                .to_rfc3339(),
             "2024-03-01T00:00:00+00:00"
         );
         assert_eq!(
