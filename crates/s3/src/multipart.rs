@@ -126,11 +126,59 @@ async fn upload_and_complete(
         .send()
         .await;
     match done {
-        Ok(_) => Ok(PutOutcome::Created),
+        Ok(_) => {
+            ensure_lock(s, key, full).await;
+            Ok(PutOutcome::Created)
+        }
         Err(e) => match map_sdk(key, e) {
             StorageError::AlreadyExists { .. } => Ok(PutOutcome::AlreadyExists),
             other => Err(other),
         },
+    }
+}
+
+/// Some S3-compatible servers (moto) drop the Object Lock given at CreateMultipartUpload
+/// when the upload completes. Check with HEAD and set the retention if it is missing; if
+/// that is not allowed (a least-privilege worker), `maintain locks` sets it later.
+async fn ensure_lock(s: &S3Storage, key: &str, full: &str) {
+    let Some((mode, until)) = s.lock_for(key) else {
+        return;
+    };
+    let head = s
+        .client
+        .head_object()
+        .bucket(&s.loc.bucket)
+        .key(full)
+        .send()
+        .await;
+    if head
+        .as_ref()
+        .is_ok_and(|h| h.object_lock_retain_until_date().is_some())
+    {
+        return;
+    }
+    let mode = match mode {
+        aws_sdk_s3::types::ObjectLockMode::Compliance => {
+            aws_sdk_s3::types::ObjectLockRetentionMode::Compliance
+        }
+        _ => aws_sdk_s3::types::ObjectLockRetentionMode::Governance,
+    };
+    let r = s
+        .client
+        .put_object_retention()
+        .bucket(&s.loc.bucket)
+        .key(full)
+        .set_version_id(head.ok().and_then(|h| h.version_id().map(str::to_string)))
+        .retention(
+            aws_sdk_s3::types::ObjectLockRetention::builder()
+                .mode(mode)
+                .retain_until_date(to_aws(until))
+                .build(),
+        )
+        .send()
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(key, error = %map_sdk(key, e), "the server dropped the multipart upload's lock and it could not be set; `maintain locks` will");
     }
 }
 

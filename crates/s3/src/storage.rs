@@ -453,6 +453,20 @@ impl Storage for S3Storage {
                 Ok(_) => {}
                 Err(e) => match map_sdk(key, e) {
                     StorageError::NotFound { .. } => {}
+                    // A worker may delete its own session markers but not versions: a
+                    // delete marker hides the object, which is all the repository needs.
+                    StorageError::PermissionDenied { .. }
+                        if vid.is_some() && !LockPolicy::applies_to(key) =>
+                    {
+                        self.client
+                            .delete_object()
+                            .bucket(&self.loc.bucket)
+                            .key(&full)
+                            .send()
+                            .await
+                            .map_err(|e| map_sdk(key, e))?;
+                        return Ok(());
+                    }
                     StorageError::PermissionDenied { .. } if self.lock_enabled => {
                         let until = self.lock_until(key).await.ok().flatten();
                         return Err(StorageError::Locked {
