@@ -228,7 +228,7 @@ impl Repository {
                 serde_json::from_slice::<ItemErasure>(&plain).map_err(|e| Error::corrupt(&k, e))?,
             );
         }
-        out.sort_by(|a, b| a.erased_at.cmp(&b.erased_at));
+        out.sort_by_key(|a| a.erased_at);
         Ok(out)
     }
 }
