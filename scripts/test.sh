@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== S3 test server: moto_server (PyPI moto[server])"
+# The S3 tests start it themselves; they fail (not skip) when it is missing, unless
+# TENANTVAULT_S3_TESTS=skip (local runs without Python).
+if [ "${TENANTVAULT_S3_TESTS:-}" != "skip" ] && [ -z "${TENANTVAULT_MOTO_SERVER:-}" ]; then
+  TENANTVAULT_MOTO_SERVER="$(bash scripts/install-moto.sh)"
+  export TENANTVAULT_MOTO_SERVER
+fi
+
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
