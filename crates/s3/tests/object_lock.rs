@@ -337,10 +337,9 @@ async fn stolen_worker_credential_cannot_destroy_backups() {
     for _ in 0..2 {
         reports.push(admin_repo.gc(gc).await.unwrap());
     }
-    assert_eq!(
-        reports.iter().map(|r| r.packs_locked).sum::<u64>(),
-        1,
-        "gc reports the locked pack it kept: {reports:?}"
+    assert!(
+        reports.iter().all(|r| r.packs_locked == 1),
+        "every gc run reports the locked pack it kept (and keeps its list): {reports:?}"
     );
     assert_eq!(reports.iter().map(|r| r.packs_deleted).sum::<u64>(), 0);
     assert!(
