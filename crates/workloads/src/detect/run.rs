@@ -108,7 +108,14 @@ pub async fn analyze(repo: &Repository, snapshot_id: &str) -> Result<Analysis, D
         Some(p) => Some(repo.snapshot(&p.id.0).await?),
         None => None,
     };
-    let stats = compute(repo, prev.as_ref(), &cur).await?;
+    // Extensions an open alert of this owner saw appended: deleting such files is clean-up.
+    let artifact_exts: std::collections::BTreeSet<String> = alert::list_alerts(repo)
+        .await?
+        .into_iter()
+        .filter(|a| a.is_open() && a.owner == summary.owner.owner)
+        .flat_map(|a| a.stats.appended.into_keys())
+        .collect();
+    let stats = compute(repo, prev.as_ref(), &cur, &artifact_exts).await?;
     let mut past: Vec<StatsDoc> = history(repo, &summary.owner)
         .await?
         .into_iter()

@@ -196,13 +196,14 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
     }
 
     // Destruction: files deleted, mail purged.
-    if !is_mail && s.deleted >= 10 {
-        let frac = s.deleted as f64 / items as f64;
+    let destroyed = s.deleted.saturating_sub(s.deleted_artifacts);
+    if !is_mail && destroyed >= 10 {
+        let frac = destroyed as f64 / items as f64;
         let recent = s.deleted_recent as f64 / items as f64;
         let big = frac >= 0.9 || recent >= 0.25;
         if big
             && unusual(frac, history, |h| {
-                h.deleted as f64 / h.items_before.max(1) as f64
+                h.deleted.saturating_sub(h.deleted_artifacts) as f64 / h.items_before.max(1) as f64
             })
         {
             signals.push("massDeletion".into());
@@ -210,7 +211,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
                 55 + (30.0 * frac) as u32,
                 format!(
                     "{} of {} files deleted ({} of them changed within the last year)",
-                    thousands(s.deleted),
+                    thousands(destroyed),
                     thousands(items),
                     thousands(s.deleted_recent)
                 ),

@@ -49,6 +49,9 @@ pub struct ChangeStats {
     pub deleted: u64,
     /// Deleted items that had been modified within [`RECENT_DAYS`] (live work, not clean-up).
     pub deleted_recent: u64,
+    /// Deleted attack artifacts: files with a known ransomware extension or an extension an
+    /// open alert saw appended (a clean-up or recovery removing them is not destruction).
+    pub deleted_artifacts: u64,
     /// Items whose folder path changed.
     pub moved: u64,
     /// Items whose name changed.
@@ -184,6 +187,7 @@ pub async fn compute(
     repo: &Repository,
     prev: Option<&Snapshot>,
     cur: &Snapshot,
+    artifact_exts: &BTreeSet<String>,
 ) -> Result<ChangeStats, tenantvault_repo::Error> {
     let s = cur.summary();
     let mut st = ChangeStats {
@@ -221,7 +225,13 @@ pub async fn compute(
                 let old = pa.take().expect("present");
                 st.items_before += 1;
                 st.deleted += 1;
-                if old.modified.is_some_and(|m| m >= recent) {
+                let artifact = old.kind != "message"
+                    && extension(&old.name).is_some_and(|e| {
+                        is_known_ransom_extension(&e) || artifact_exts.contains(&e)
+                    });
+                if artifact {
+                    st.deleted_artifacts += 1;
+                } else if old.modified.is_some_and(|m| m >= recent) {
                     st.deleted_recent += 1;
                 }
                 if old.kind == "message" {
