@@ -206,6 +206,66 @@ impl fmt::Display for GfsRule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Naive model: kept if among the N newest, or the newest of its period while that period
+    /// is among the N most recent periods with snapshots, or younger than `within`.
+    fn model(rule: &GfsRule, times: &[DateTime<Utc>], i: usize, now: DateTime<Utc>) -> bool {
+        let t = times[i];
+        let newer = times
+            .iter()
+            .enumerate()
+            .filter(|(j, u)| **u > t || (**u == t && *j > i))
+            .count();
+        if rule.keep_last.is_some_and(|n| newer < n as usize) {
+            return true;
+        }
+        let periods: [(Option<u32>, fn(&DateTime<Utc>) -> (i32, u32)); 4] = [
+            (rule.daily, |t| (t.year(), t.ordinal())),
+            (rule.weekly, |t| (t.iso_week().year(), t.iso_week().week())),
+            (rule.monthly, |t| (t.year(), t.month())),
+            (rule.yearly, |t| (t.year(), 0)),
+        ];
+        for (n, key) in periods {
+            let Some(n) = n else { continue };
+            let mut all: Vec<(i32, u32)> = times.iter().map(key).collect();
+            all.sort();
+            all.dedup();
+            let recent = &all[all.len().saturating_sub(n as usize)..];
+            let newest_of_period = times
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| key(u) == key(&t))
+                .all(|(j, u)| *u < t || (*u == t && j <= i));
+            if recent.contains(&key(&t)) && newest_of_period {
+                return true;
+            }
+        }
+        rule.within.is_some_and(|w| t >= w.before(now))
+    }
+
+    proptest! {
+        #[test]
+        fn gfs_matches_the_naive_model(
+            offsets in proptest::collection::vec(0i64..3_000 * 24, 0..60),
+            keep_last in proptest::option::of(1u32..5),
+            daily in proptest::option::of(1u32..10),
+            weekly in proptest::option::of(1u32..6),
+            monthly in proptest::option::of(1u32..13),
+            yearly in proptest::option::of(1u32..4),
+            within in proptest::option::of(1u32..400),
+        ) {
+            let now: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
+            let times: Vec<DateTime<Utc>> = offsets.iter().map(|h| now - Duration::hours(*h)).collect();
+            let rule = GfsRule { keep_last, daily, weekly, monthly, yearly, within: within.map(Age::Days) };
+            let snaps: Vec<(DateTime<Utc>, usize)> = times.iter().copied().zip(0..).collect();
+            let kept = rule.keep(&snaps, now);
+            for i in 0..times.len() {
+                let expect = rule.is_empty() || model(&rule, &times, i, now);
+                prop_assert_eq!(kept.contains_key(&i), expect, "snapshot {} at {}", i, times[i]);
+            }
+        }
+    }
 
     #[test]
     fn age_parse_and_calendar() {
@@ -243,11 +303,11 @@ mod tests {
         let rule = GfsRule {
             keep_last: Some(1),
             monthly: Some(1),
-            within: Some(Age::Hours(36)),
+            within: Some(Age::Hours(48)),
             ..Default::default()
         };
         let kept = rule.keep(&snaps, t("2024-01-04T00:00:00Z"));
-        assert_eq!(kept[&4], vec!["last", "monthly"]);
+        assert_eq!(kept[&4], vec!["last", "monthly", "within"]);
         assert_eq!(kept[&3], vec!["within"]);
         assert!(!kept.contains_key(&1));
     }
