@@ -12,7 +12,8 @@
 //! or in another one. Messages are created from JSON, not MIME, so they are not drafts and keep
 //! read state, flags, categories, importance and dates (see [`message`]). Attachments under 3 MB
 //! go in the create request or by `POST …/attachments`; larger ones through upload sessions.
-//! Events go to the target's primary calendar, contacts to its default contacts folder.
+//! An attached message becomes a real `itemAttachment` again when it carries no files of its own
+//! and is under 3 MB; otherwise it is attached as its exact `.eml` bytes. Events go to the target's primary calendar, contacts to its default contacts folder.
 //!
 //! ```no_run
 //! # async fn demo(repo: tenantvault_repo::Repository, graph: tenantvault_graph::GraphClient) -> Result<(), Box<dyn std::error::Error>> {
