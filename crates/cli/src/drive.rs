@@ -29,6 +29,9 @@ pub struct BackupDriveArgs {
     /// Drives backed up at once.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub parallel: usize,
+    /// Small files (up to 1 MiB) downloaded at once within each drive.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub parallel_downloads: usize,
     /// Keep this many earlier versions of each file.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub versions: u32,
@@ -154,6 +157,7 @@ pub async fn backup(g: &GlobalArgs, kind: DriveKind, args: BackupDriveArgs) -> R
     let cfg = DriveBackupConfig {
         page_size: args.page_size.max(1),
         parallel_drives: args.parallel.max(1),
+        parallel_downloads: args.parallel_downloads.max(1),
         versions: args.versions,
         permissions: !args.no_permissions,
         checkpoint_items: args.checkpoint_items.max(1),

@@ -33,6 +33,7 @@ pub mod config;
 pub mod export;
 pub mod fetch;
 pub mod layout;
+mod parallel;
 pub mod quickxor;
 pub mod report;
 pub mod restore;

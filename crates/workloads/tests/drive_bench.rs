@@ -46,6 +46,10 @@ async fn drive_figures() {
         page_size: 1000,
         permissions: false,
         checkpoint_items: 50_000,
+        parallel_downloads: std::env::var("DRIVE_BENCH_PARALLEL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4),
         ..DriveBackupConfig::default()
     };
     let sel = DriveSelection::onedrive();

@@ -26,6 +26,7 @@ use tenantvault_repo::{
 use super::config::DriveBackupConfig;
 use super::fetch::verifying;
 use super::layout::*;
+use super::parallel::{Downloads, Finished};
 use super::quickxor::same_hash;
 use super::report::{DriveItemFailure, DriveProgress, DriveReport};
 use super::state::{DriveInfo, DriveState};
@@ -103,6 +104,8 @@ struct Job<'a> {
     orphans: Vec<String>,
     since_checkpoint: u64,
     last_checkpoint: Instant,
+    /// Small files downloading on their own tasks.
+    downloads: Downloads,
 }
 
 fn reason(e: &GraphError) -> String {
@@ -170,6 +173,7 @@ impl<'a> Job<'a> {
             orphans: Vec::new(),
             since_checkpoint: 0,
             last_checkpoint: Instant::now(),
+            downloads: Downloads::new(cfg.parallel_downloads),
         })
     }
 
@@ -235,6 +239,7 @@ impl<'a> Job<'a> {
                 }
             }
         };
+        self.drain().await?;
         self.final_pass().await?;
         self.state.delta_link = Some(new_link);
         self.state.pending_path_check = false;
@@ -244,7 +249,7 @@ impl<'a> Job<'a> {
     }
 
     async fn checkpoint_on_error(&mut self) {
-        if self.touched.is_empty() {
+        if self.drain().await.is_err() || self.touched.is_empty() {
             return;
         }
         let mut st = self.state.clone();
@@ -263,6 +268,8 @@ impl<'a> Job<'a> {
         {
             return Ok(());
         }
+        // A checkpoint holds whole items only.
+        self.drain().await?;
         let mut st = self.state.clone();
         st.pending_path_check = self.check_paths || !self.orphans.is_empty();
         self.session().checkpoint(st.to_json()).await?;
@@ -357,6 +364,10 @@ impl<'a> Job<'a> {
 
     async fn store_file(&mut self, item: &DriveItem, raw: &str) -> Result<(), DriveError> {
         let id = file_id(&item.id);
+        if self.downloads.contains(&id) {
+            // The same file twice in one round: the later state wins, so finish the first.
+            self.drain().await?;
+        }
         self.touched.insert(id.clone());
         let parent = item.parent_reference.as_ref().and_then(|p| p.id.clone());
         let path = parent.as_deref().and_then(|p| self.tree.folder_path(p));
@@ -405,6 +416,18 @@ impl<'a> Job<'a> {
         let url = format!("drives/{}/items/{}/content", self.drive_id(), item.id);
         let expected_hash = meta.attrs.get(ATTR_QXH).cloned();
         let size = item.size.map(|s| s.max(0) as u64);
+        if self.downloads.wants(size) {
+            if expected_hash.is_none() {
+                meta.attrs.insert("hashVerified".into(), "false".into());
+            }
+            while self.downloads.full() {
+                self.reap_one().await?;
+            }
+            let preparer = self.session().preparer();
+            self.downloads
+                .start(self.graph, preparer, url, size, expected_hash, meta);
+            return Ok(());
+        }
         if let Some((bytes, hash)) = self.download(&id, &url, size, expected_hash, meta).await? {
             if let Some(h) = hash {
                 tracing::trace!(item = %id, hash = %h, "verified");
@@ -412,6 +435,32 @@ impl<'a> Job<'a> {
             self.report.files_downloaded += 1;
             self.report.bytes_downloaded += bytes;
             self.progress.files(1, bytes);
+        }
+        Ok(())
+    }
+
+    /// Adds one finished parallel download to the session (waits for one).
+    async fn reap_one(&mut self) -> Result<(), DriveError> {
+        let Some(done) = self.downloads.next().await else {
+            return Ok(());
+        };
+        match done {
+            Finished::Ready { item, bytes } => {
+                self.session().put_prepared(item).await?;
+                self.report.files_downloaded += 1;
+                self.report.bytes_downloaded += bytes;
+                self.progress.files(1, bytes);
+            }
+            Finished::Failed { id, reason } => self.fail(&id, reason),
+            Finished::Repo(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// Waits for every parallel download and adds it to the session.
+    async fn drain(&mut self) -> Result<(), DriveError> {
+        while !self.downloads.is_empty() {
+            self.reap_one().await?;
         }
         Ok(())
     }
@@ -556,6 +605,8 @@ impl<'a> Job<'a> {
     }
 
     async fn remove(&mut self, graph_id: &str) -> Result<(), DriveError> {
+        // A download in flight must not land after its deletion.
+        self.drain().await?;
         if let Some(seen) = &mut self.seen {
             seen.remove(graph_id);
         }

@@ -9,6 +9,8 @@ pub struct DriveBackupConfig {
     pub page_size: u32,
     /// Drives backed up at once (all under the tenant's SharePoint resource-unit budget).
     pub parallel_drives: usize,
+    /// Small files (≤ 1 MiB) downloaded at once within one drive (1 = one at a time).
+    pub parallel_downloads: usize,
     /// Earlier versions kept per file (0 = only the current version).
     pub versions: u32,
     /// Read each new or changed item's sharing permissions (5 resource units each).
@@ -24,6 +26,7 @@ impl Default for DriveBackupConfig {
         Self {
             page_size: 500,
             parallel_drives: 4,
+            parallel_downloads: 4,
             versions: 0,
             permissions: true,
             checkpoint_items: 500,
