@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use tenantvault_graph::GraphClient;
 
 use crate::config::Config;
-use crate::serve::settings::{ApiSection, NotificationsSection, ServeSection};
+use crate::serve::settings::{ApiSection, JobKind, NotificationsSection, ServeSection};
 use crate::serve::{self, ServiceConfig, clock::SystemClock, jobs::RepoRunner};
 use crate::{GlobalArgs, context, exit, output};
 
@@ -60,16 +60,31 @@ pub async fn run(g: &GlobalArgs, args: ServeArgs) -> Result<u8> {
     let api: ApiSection = cfg.section("api")?;
     serve::api::auth::Tokens::new(api.tokens.clone()).map_err(exit::usage)?;
 
+    let retention = crate::commands::policy::RetentionSection::load(g)?;
+    if srv.jobs.iter().any(|j| j.kind() == JobKind::Retention) && retention.policies.is_empty() {
+        return Err(exit::usage(
+            "a retention job needs [retention] policies in the configuration file",
+        ));
+    }
     let graph = graph_client(&srv)?;
+    // Graph groups in [[retention.assign]] are resolved once, at start-up
+    let retention = if retention.policies.is_empty() {
+        None
+    } else {
+        Some(retention.resolve(g).await?)
+    };
     let repo = context::open(g).await?;
     let history_path = srv
         .history
         .clone()
         .unwrap_or_else(|| serve::default_history_path(g.cache_dir.as_deref(), &repo.info().id));
+    let clock: Arc<dyn serve::clock::Clock> = Arc::new(SystemClock);
     let runner = RepoRunner {
         repo,
         graph,
         export_root: srv.export_root.clone(),
+        retention,
+        clock: clock.clone(),
     };
     let json = g.json;
     serve::run(
@@ -78,7 +93,7 @@ pub async fn run(g: &GlobalArgs, args: ServeArgs) -> Result<u8> {
             notifications,
             api,
             history_path,
-            clock: Arc::new(SystemClock),
+            clock,
             check_every: Duration::from_secs(300),
         },
         runner,

@@ -3,13 +3,18 @@
 //! Graph budget).
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use tenantvault_graph::GraphClient;
-use tenantvault_repo::{CheckOptions, GcOptions, Repository};
-use tenantvault_workloads::{drive, exchange};
+use tenantvault_repo::retention::PolicySet;
+use tenantvault_repo::{AuditRecord, CheckOptions, GcOptions, Repository};
+use tenantvault_workloads::{detect, drive, exchange};
+
+use super::clock::Clock;
+use super::history::Status;
 
 use super::history::{JobFailure, Outcome};
 use super::runner::{JobSpec, RunResult, Runner};
@@ -24,6 +29,10 @@ pub struct RepoRunner {
     pub graph: Option<GraphClient>,
     /// Exports write only below this directory.
     pub export_root: Option<PathBuf>,
+    /// The `[retention]` policies (groups resolved at start-up); `None`: none configured.
+    pub retention: Option<PolicySet>,
+    /// "Now" for retention and lock maintenance.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Parameters of an API-started export.
@@ -82,10 +91,14 @@ impl Runner for RepoRunner {
             .name(format!("job-{}", job.name))
             .spawn(move || {
                 let r = handle.block_on(async move {
-                    tokio::select! {
+                    let r = tokio::select! {
                         r = me.run_here(&job) => Some(r),
                         _ = stop_rx => None,
+                    };
+                    if let Some(r) = &r {
+                        me.audit(&job, r).await;
                     }
+                    r
                 });
                 if let Some(r) = r {
                     let _ = done_tx.send(r);
@@ -106,26 +119,131 @@ impl Runner for RepoRunner {
 
 impl RepoRunner {
     async fn run_here(&self, job: &JobSpec) -> RunResult {
-        match job.kind {
+        let mut result = match job.kind {
             JobKind::Exchange => self.exchange(job).await,
             JobKind::Onedrive | JobKind::Sharepoint => self.drive(job).await,
             JobKind::Gc => self.gc(job).await,
+            JobKind::Retention => self.retention().await,
+            JobKind::Locks => self.locks(job).await,
             JobKind::Check => self.check().await,
             JobKind::Export => self.export(job).await,
             JobKind::Restore => self.restore(job).await,
+        };
+        if job.kind.is_backup() && !result.outcome.snapshots.is_empty() {
+            // the workloads analyse every committed snapshot; alerts raised for this run's
+            // snapshots are its anomalies
+            match detect::alerts_for_snapshots(&self.repo, &result.outcome.snapshots).await {
+                Ok(alerts) => {
+                    result.outcome.anomalies = alerts
+                        .iter()
+                        .map(|a| {
+                            format!(
+                                "alert {} ({} {}, score {}): {}",
+                                a.id,
+                                a.workload,
+                                if a.owner_name.is_empty() {
+                                    &a.owner
+                                } else {
+                                    &a.owner_name
+                                },
+                                a.score,
+                                a.explanation
+                            )
+                        })
+                        .collect()
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the alerts of this run"),
+            }
+        }
+        result
+    }
+
+    /// One record per run in the repository's audit log.
+    async fn audit(&self, job: &JobSpec, r: &RunResult) {
+        let outcome = match r.status {
+            Status::Ok => "ok",
+            Status::CompletedWithFailures => "partial",
+            _ => "failed",
+        };
+        let mut rec = AuditRecord::new(
+            self.clock.now(),
+            format!("serve {}", job.kind.as_str()),
+            job.actor
+                .clone()
+                .unwrap_or_else(|| format!("serve:{}", job.name)),
+            outcome,
+        );
+        rec.details = serde_json::json!({
+            "job": job.name,
+            "items": r.outcome.items,
+            "bytes": r.outcome.bytes,
+            "owners": r.outcome.owners,
+            "snapshots": r.outcome.snapshots,
+            "failures": r.outcome.failures.len(),
+            "anomalies": r.outcome.anomalies.len(),
+            "error": r.outcome.error,
+            "params": job.params,
+        });
+        if let Err(e) = self.repo.audit_append(&rec).await {
+            tracing::warn!(error = %e, job = %job.name, "cannot append the run to the audit log");
         }
     }
 
-    fn graph(&self) -> Result<&GraphClient, RunResult> {
+    async fn retention(&self) -> RunResult {
+        let Some(set) = &self.retention else {
+            return RunResult::failed("no [retention] policies in the configuration");
+        };
+        match self.repo.apply_retention(set, self.clock.now()).await {
+            Ok(r) => RunResult::finished(Outcome {
+                items: r.items_removed,
+                snapshots: Vec::new(),
+                owners: r.snapshots_deleted + r.snapshots_rewritten,
+                ..Outcome::default()
+            }),
+            Err(e) => RunResult::failed(format!("retention: {e}")),
+        }
+    }
+
+    async fn locks(&self, job: &JobSpec) -> RunResult {
+        let renew = job
+            .def
+            .renew_below
+            .unwrap_or(std::time::Duration::from_secs(7 * 86_400));
+        let renew = chrono::Duration::from_std(renew).unwrap_or(chrono::Duration::days(7));
+        match self
+            .repo
+            .maintain_locks(self.clock.now(), renew, false)
+            .await
+        {
+            Ok(r) => RunResult::finished(Outcome {
+                items: r.extended,
+                failures: r
+                    .failed
+                    .iter()
+                    .map(|o| JobFailure {
+                        owner: String::new(),
+                        item: Some(o.clone()),
+                        reason: "lock not extended".into(),
+                    })
+                    .collect(),
+                ..Outcome::default()
+            }),
+            Err(e) => RunResult::failed(format!("lock maintenance: {e}")),
+        }
+    }
+
+    fn graph(&self) -> Result<&GraphClient, Box<RunResult>> {
         self.graph.as_ref().ok_or_else(|| {
-            RunResult::failed("no Graph credentials: set `[serve] graph` or the AZURE_* variables")
+            Box::new(RunResult::failed(
+                "no Graph credentials: set `[serve] graph` or the AZURE_* variables",
+            ))
         })
     }
 
     async fn exchange(&self, job: &JobSpec) -> RunResult {
         let graph = match self.graph() {
             Ok(g) => g,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let mut cfg = exchange::BackupConfig {
             parallel_mailboxes: job.def.parallel.unwrap_or(4),
@@ -188,7 +306,7 @@ impl RepoRunner {
     async fn drive(&self, job: &JobSpec) -> RunResult {
         let graph = match self.graph() {
             Ok(g) => g,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let mut cfg = drive::DriveBackupConfig {
             parallel_drives: job.def.parallel.unwrap_or(4),
@@ -351,7 +469,7 @@ impl RepoRunner {
         };
         let graph = match self.graph() {
             Ok(g) => g,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let snap = match self.repo.snapshot(&p.snapshot).await {
             Ok(s) => s,

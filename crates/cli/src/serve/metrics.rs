@@ -126,7 +126,13 @@ impl Metrics {
                 f.duration_count
             );
         }
-        let per_job: [(&str, &str, &str, fn(&JobFigures) -> String); 6] = [
+        type Family = (
+            &'static str,
+            &'static str,
+            &'static str,
+            fn(&JobFigures) -> String,
+        );
+        let per_job: [Family; 6] = [
             (
                 "tenantvault_job_last_duration_seconds",
                 "gauge",

@@ -75,6 +75,11 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    // interrupted runs are re-queued before the API answers, so no client sees them `running`
+    let queued = service.startup()?;
+    if !queued.is_empty() {
+        tracing::info!(runs = ?queued, "queued at start-up (resumed or caught up)");
+    }
     let app = api::router(Arc::new(api::Api {
         service: service.clone(),
         runner: runner.clone(),
@@ -91,11 +96,6 @@ pub async fn run(
     });
     tracing::info!(%addr, "API listening");
     on_listen(addr);
-
-    let queued = service.startup()?;
-    if !queued.is_empty() {
-        tracing::info!(runs = ?queued, "queued at start-up (resumed or caught up)");
-    }
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);

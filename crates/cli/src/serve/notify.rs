@@ -95,10 +95,10 @@ impl Notifier {
                 Err(e) => errors.push(format!("webhook {url}: {e}")),
             }
         }
-        if let Some(s) = &self.settings.smtp {
-            if let Err(e) = send_mail(s, &n.subject, &n.text).await {
-                errors.push(format!("e-mail via {}:{}: {e}", s.host, s.port));
-            }
+        if let Some(s) = &self.settings.smtp
+            && let Err(e) = send_mail(s, &n.subject, &n.text).await
+        {
+            errors.push(format!("e-mail via {}:{}: {e}", s.host, s.port));
         }
         for e in &errors {
             tracing::warn!(event = %n.event, error = %e, "notification not delivered");

@@ -270,6 +270,7 @@ impl Service {
             kind: def.kind(),
             def: def.clone(),
             params: serde_json::Value::Null,
+            actor: None,
         }
     }
 
@@ -284,6 +285,7 @@ impl Service {
                     ..JobDef::default()
                 },
                 params: r.params.clone(),
+                actor: None,
             });
         }
         self.job(&r.name).map(|d| self.spec_for_def(d))
@@ -296,6 +298,8 @@ impl Service {
         by: Option<&str>,
     ) -> Result<i64, QueueError> {
         let now = self.clock.now();
+        let mut spec = spec;
+        spec.actor = by.map(str::to_string);
         let id = self
             .history
             .enqueue(&spec.name, spec.kind, trigger, now, by, &spec.params)?;
@@ -348,6 +352,7 @@ impl Service {
                 ..JobDef::default()
             },
             params,
+            actor: None,
         };
         let id = self.enqueue(spec, Trigger::Manual, Some(by))?;
         self.dispatch();

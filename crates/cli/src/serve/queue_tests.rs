@@ -414,11 +414,15 @@ async fn a_run_stopped_by_shutdown_resumes_at_the_next_start() {
 }
 
 #[tokio::test]
-async fn gc_and_check_run_as_scheduled_jobs_on_a_real_repository() {
-    use tenantvault_repo::{InitOptions, KdfParams, LocalStorage, Repository};
+async fn retention_gc_and_check_run_as_scheduled_jobs_on_a_real_repository() {
+    use tenantvault_repo::retention::{Assignment, OwnerSet, PolicySet, RetentionPolicy};
+    use tenantvault_repo::{
+        DirBackupOptions, InitOptions, KdfParams, LocalStorage, NoProgress, Repository,
+        SnapshotFilter,
+    };
     let dir = tempfile::tempdir().unwrap();
     let storage: Arc<dyn tenantvault_repo::Storage> =
-        Arc::new(LocalStorage::new(&dir.path().join("repo")).unwrap());
+        Arc::new(LocalStorage::new(dir.path().join("repo")).unwrap());
     let repo = Repository::init(
         storage,
         "pw",
@@ -434,12 +438,40 @@ async fn gc_and_check_run_as_scheduled_jobs_on_a_real_repository() {
     )
     .await
     .unwrap();
+    // two snapshots of one owner; the policy keeps the newest only
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for content in ["one", "two"] {
+        std::fs::write(src.join("f.txt"), content).unwrap();
+        tenantvault_repo::backup_dir(
+            &repo,
+            &src,
+            "share",
+            DirBackupOptions::default(),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    }
+    let mut policy = RetentionPolicy::default();
+    policy.snapshots.keep_last = Some(1);
+    let set = PolicySet {
+        policies: [("last".to_string(), policy)].into_iter().collect(),
+        assignments: vec![Assignment {
+            policy: "last".into(),
+            workloads: vec![],
+            owners: OwnerSet::All,
+        }],
+        ..PolicySet::default()
+    };
     let clock = Arc::new(ManualClock::new(t("2026-03-10T12:00:00Z")));
     let history = Arc::new(History::in_memory());
     let runner = Arc::new(crate::serve::jobs::RepoRunner {
-        repo,
+        repo: repo.clone(),
         graph: None,
         export_root: None,
+        retention: Some(set),
+        clock: clock.clone(),
     });
     let (svc, _rx) = Service::new(
         settings(
@@ -447,8 +479,10 @@ async fn gc_and_check_run_as_scheduled_jobs_on_a_real_repository() {
                 job("gc", JobKind::Gc, "daily at 03:00", &[]),
                 job("check", JobKind::Check, "daily at 04:00", &[]),
                 job("mail", JobKind::Exchange, "daily at 05:00", &[]),
+                job("retention", JobKind::Retention, "daily at 01:00", &[]),
+                job("locks", JobKind::Locks, "daily at 01:30", &[]),
             ],
-            2,
+            1,
         ),
         clock.clone(),
         history.clone(),
@@ -459,7 +493,7 @@ async fn gc_and_check_run_as_scheduled_jobs_on_a_real_repository() {
     svc.startup().unwrap();
     clock.set(t("2026-03-11T06:00:00Z"));
     let q = svc.tick().unwrap();
-    assert_eq!(q.len(), 3);
+    assert_eq!(q.len(), 5);
     svc.idle().await;
     let by: HashMap<String, Status> = q
         .iter()
@@ -470,6 +504,30 @@ async fn gc_and_check_run_as_scheduled_jobs_on_a_real_repository() {
         .collect();
     assert_eq!(by["gc"], Status::Ok);
     assert_eq!(by["check"], Status::Ok);
+    assert_eq!(by["retention"], Status::Ok);
+    let left = repo
+        .list_snapshots(SnapshotFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "retention removed the older snapshot");
+    // a local repository has no Object Lock: lock maintenance says so
+    assert_eq!(by["locks"], Status::Failed);
+    // every run is in the repository's audit log
+    let (audit, _) = repo
+        .audit_records(&tenantvault_repo::AuditFilter::default())
+        .await
+        .unwrap();
+    for op in [
+        "serve gc",
+        "serve check",
+        "serve retention",
+        "serve exchange",
+    ] {
+        assert!(
+            audit.iter().any(|e| e.record.operation == op),
+            "no audit record for {op}"
+        );
+    }
     // a backup without Graph credentials fails with a clear message
     assert_eq!(by["mail"], Status::Failed);
     let mail = history.list(Some("mail"), 1).unwrap().remove(0);

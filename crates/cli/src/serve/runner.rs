@@ -16,6 +16,8 @@ pub struct JobSpec {
     pub def: JobDef,
     /// Request parameters of restore/export runs (`null` otherwise).
     pub params: serde_json::Value,
+    /// Who asked (API token name) for manual runs; `None` for the scheduler.
+    pub actor: Option<String>,
 }
 
 /// How a run ended.

@@ -86,8 +86,12 @@ pub enum JobKind {
     Onedrive,
     /// Back up SharePoint document libraries.
     Sharepoint,
-    /// Remove unreferenced data and stale session markers (lock maintenance).
+    /// Remove unreferenced data and stale session markers.
     Gc,
+    /// Apply the `[retention]` policies (holds and the minimum retention respected).
+    Retention,
+    /// Extend the Object Lock of every referenced object (S3 repositories with a lock policy).
+    Locks,
     /// Verify the repository structure.
     Check,
     /// Export a snapshot into a directory (API-started only).
@@ -103,6 +107,8 @@ impl JobKind {
             JobKind::Onedrive => "onedrive",
             JobKind::Sharepoint => "sharepoint",
             JobKind::Gc => "gc",
+            JobKind::Retention => "retention",
+            JobKind::Locks => "locks",
             JobKind::Check => "check",
             JobKind::Export => "export",
             JobKind::Restore => "restore",
@@ -144,6 +150,9 @@ pub struct JobDef {
     pub checkpoint_items: Option<u64>,
     /// Delta page size (Exchange and drives).
     pub page_size: Option<u32>,
+    /// Locks: extend locks that end sooner than this (default 7 days).
+    #[serde(with = "humantime_serde_opt_opt")]
+    pub renew_below: Option<Duration>,
     /// GC: how long unreferenced packs wait before deletion.
     #[serde(with = "humantime_serde_opt_opt")]
     pub grace: Option<Duration>,
@@ -204,7 +213,7 @@ impl ServeSection {
             }
             if j.kind.is_none() {
                 return Err(format!(
-                    "job {:?}: kind is required (exchange, onedrive, sharepoint, gc or check)",
+                    "job {:?}: kind is required (exchange, onedrive, sharepoint, gc, check, retention or locks)",
                     j.name
                 ));
             }

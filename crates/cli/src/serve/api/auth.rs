@@ -1,12 +1,12 @@
 //! API tokens and roles. Tokens are random strings given to clients; the configuration holds
 //! only their SHA-256. Each route needs one permission; each role grants a fixed set:
 //!
-//! | role | read (jobs, runs, owners, snapshots, metrics) | browse items | operate (start, cancel, restore, export) | audit trail |
-//! |---|---|---|---|---|
-//! | `read-only` | yes | – | – | – |
-//! | `auditor` | yes | – | – | yes |
-//! | `operator` | yes | yes | yes | – |
-//! | `admin` | yes | yes | yes | yes |
+//! | role | read (jobs, runs, owners, snapshots, holds, policies, alerts, metrics) | browse items | operate (start, cancel, restore, export) | audit logs | create/release holds |
+//! |---|---|---|---|---|---|
+//! | `read-only` | yes | – | – | – | – |
+//! | `auditor` | yes | – | – | yes | – |
+//! | `operator` | yes | yes | yes | – | – |
+//! | `admin` | yes | yes | yes | yes | yes |
 
 use rand::RngCore;
 use serde::Deserialize;
@@ -33,18 +33,20 @@ pub enum Permission {
     Browse,
     Operate,
     Audit,
+    /// Legal holds: admins only.
+    Admin,
 }
 
 impl Role {
     pub fn allows(self, p: Permission) -> bool {
         use Permission::*;
-        match (self, p) {
-            (_, Public | Read) => true,
-            (Role::Admin, _) => true,
-            (Role::Operator, Browse | Operate) => true,
-            (Role::Auditor, Audit) => true,
-            _ => false,
-        }
+        matches!(
+            (self, p),
+            (_, Public | Read)
+                | (Role::Admin, _)
+                | (Role::Operator, Browse | Operate)
+                | (Role::Auditor, Audit)
+        )
     }
 }
 
@@ -118,7 +120,9 @@ mod tests {
         assert!(!Role::Auditor.allows(Operate));
         assert!(Role::Operator.allows(Operate));
         assert!(!Role::Operator.allows(Audit));
-        for p in [Public, Read, Browse, Operate, Audit] {
+        assert!(!Role::Operator.allows(Admin));
+        assert!(!Role::Auditor.allows(Admin));
+        for p in [Public, Read, Browse, Operate, Audit, Admin] {
             assert!(Role::Admin.allows(p));
         }
     }

@@ -4,6 +4,7 @@
 //! service's audit trail (`GET /api/v1/audit`) with its actor (token name) and answer status.
 
 pub mod auth;
+mod governance;
 mod routes;
 
 use std::sync::Arc;
@@ -36,7 +37,13 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("GET", "/api/v1/snapshots/{id}/items", Permission::Browse),
     ("POST", "/api/v1/restores", Permission::Operate),
     ("POST", "/api/v1/exports", Permission::Operate),
+    ("GET", "/api/v1/holds", Permission::Read),
+    ("POST", "/api/v1/holds", Permission::Admin),
+    ("POST", "/api/v1/holds/{id}/release", Permission::Admin),
+    ("GET", "/api/v1/policies", Permission::Read),
+    ("GET", "/api/v1/alerts", Permission::Read),
     ("GET", "/api/v1/audit", Permission::Audit),
+    ("GET", "/api/v1/audit/calls", Permission::Audit),
 ];
 
 /// What the handlers share.
@@ -76,7 +83,15 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/v1/snapshots/{id}/items", get(items))
         .route("/api/v1/restores", post(restore))
         .route("/api/v1/exports", post(export))
-        .route("/api/v1/audit", get(audit))
+        .route(
+            "/api/v1/holds",
+            get(governance::holds).post(governance::create_hold),
+        )
+        .route("/api/v1/holds/{id}/release", post(governance::release_hold))
+        .route("/api/v1/policies", get(governance::policies))
+        .route("/api/v1/alerts", get(governance::alerts))
+        .route("/api/v1/audit", get(governance::audit))
+        .route("/api/v1/audit/calls", get(governance::calls))
         .route_layer(middleware::from_fn_with_state(api.clone(), guard))
         .with_state(api)
 }
@@ -99,7 +114,7 @@ async fn guard(
     let perm = matched
         .as_ref()
         .and_then(|m| permission(&method, m.as_str()))
-        .unwrap_or(Permission::Audit); // unreachable: every route is in ROUTES
+        .unwrap_or(Permission::Admin); // unreachable: every route is in ROUTES
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -156,6 +171,28 @@ async fn guard(
     };
     if let Err(e) = api.service.history.audit(&call) {
         tracing::error!(error = %e, "cannot record an API call in the audit trail");
+    }
+    // changes and refusals also go to the repository's tamper-evident audit log
+    if call.method != "GET" || matches!(call.status, 401 | 403) {
+        let outcome = match call.status {
+            200..=299 => "ok",
+            401 | 403 => "refused",
+            _ => "failed",
+        };
+        let route = matched
+            .as_ref()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| call.path.clone());
+        let mut rec = tenantvault_repo::AuditRecord::new(
+            call.at,
+            format!("api {} {route}", call.method),
+            call.actor.clone(),
+            outcome,
+        );
+        rec.details = serde_json::json!({ "path": call.path, "status": call.status });
+        if let Err(e) = api.runner.repo.audit_append(&rec).await {
+            tracing::error!(error = %e, "cannot append an API call to the repository audit log");
+        }
     }
     answer
 }

@@ -295,20 +295,3 @@ pub async fn export(
         .map_err(queue_err)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "run": id }))).into_response())
 }
-
-#[derive(Deserialize)]
-pub struct AuditQuery {
-    limit: Option<usize>,
-}
-
-pub async fn audit(
-    State(api): State<Arc<Api>>,
-    Query(q): Query<AuditQuery>,
-) -> Result<Json<Value>> {
-    let calls = api
-        .service
-        .history
-        .audit_list(q.limit.unwrap_or(200))
-        .map_err(internal)?;
-    Ok(Json(json!({ "calls": calls })))
-}
