@@ -257,3 +257,218 @@ pub async fn forward(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::history::{Outcome, Trigger};
+    use crate::serve::settings::{JobDef, NotificationsSection};
+    use std::sync::Mutex;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    async fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().unwrap().push(v);
+                    "ok"
+                }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        (format!("http://{addr}/hook"), got)
+    }
+
+    async fn empty_repo(dir: &std::path::Path) -> Repository {
+        use tenantvault_repo::{InitOptions, KdfParams, LocalStorage};
+        Repository::init(
+            Arc::new(LocalStorage::new(dir.join("repo")).unwrap()),
+            "pw",
+            InitOptions {
+                kdf: KdfParams {
+                    m_kib: 64,
+                    t: 1,
+                    p: 1,
+                },
+                cache_dir: Some(dir.join("cache")),
+                ..InitOptions::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    #[test]
+    fn only_failed_partial_and_anomalous_runs_notify() {
+        let mut r = JobRecord {
+            id: 1,
+            name: "mail".into(),
+            kind: JobKind::Exchange,
+            trigger: Trigger::Schedule,
+            status: Status::Ok,
+            queued: t("2026-01-01T00:00:00Z"),
+            started: None,
+            ended: None,
+            requested_by: None,
+            params: serde_json::Value::Null,
+            outcome: Outcome::default(),
+        };
+        assert!(for_run(&r).is_empty());
+        r.status = Status::CompletedWithFailures;
+        r.outcome.failures.push(crate::serve::history::JobFailure {
+            owner: "alice".into(),
+            item: Some("msg:1".into()),
+            reason: "gone".into(),
+        });
+        let n = for_run(&r);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].event, "partial");
+        assert!(n[0].text.contains("alice msg:1: gone"), "{}", n[0].text);
+        r.status = Status::Failed;
+        r.outcome
+            .anomalies
+            .push("alert X: 900 files renamed".into());
+        let events: Vec<String> = for_run(&r).into_iter().map(|n| n.event).collect();
+        assert_eq!(events, vec!["failed", "anomaly"]);
+    }
+
+    #[tokio::test]
+    async fn a_job_past_its_rpo_is_notified_once_until_it_succeeds_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = empty_repo(dir.path()).await;
+        let (hook, got) = receiver().await;
+        let notifier = Notifier::new(NotificationsSection {
+            webhooks: vec![hook],
+            ..NotificationsSection::default()
+        })
+        .unwrap();
+        let settings = ServeSection {
+            jobs: vec![JobDef {
+                name: "mail".into(),
+                kind: Some(JobKind::Exchange),
+                rpo: Some(Duration::from_secs(3600)),
+                ..JobDef::default()
+            }],
+            ..ServeSection::default()
+        };
+        let history = History::in_memory();
+        history
+            .set_meta("first_start", &t("2026-01-01T00:00:00Z").to_rfc3339())
+            .unwrap();
+        let at = |s| rpo_check(&settings, &history, &repo, &notifier, t(s));
+        assert!(
+            at("2026-01-01T00:59:00Z").await.is_empty(),
+            "within the RPO"
+        );
+        let sent = at("2026-01-01T01:01:00Z").await;
+        assert_eq!(sent.len(), 1);
+        assert!(sent[0].subject.contains("job mail"), "{}", sent[0].subject);
+        assert!(at("2026-01-01T02:00:00Z").await.is_empty(), "sent once");
+        let hooks = got.lock().unwrap().clone();
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0]["event"], "rpo");
+        assert_eq!(hooks[0]["data"]["job"], "mail");
+
+        // a successful run clears it; the next lapse is notified again
+        let id = history
+            .enqueue(
+                "mail",
+                JobKind::Exchange,
+                Trigger::Manual,
+                t("2026-01-01T02:00:00Z"),
+                None,
+                &serde_json::Value::Null,
+            )
+            .unwrap();
+        history
+            .finish(
+                id,
+                Status::Ok,
+                t("2026-01-01T02:10:00Z"),
+                &Outcome::default(),
+            )
+            .unwrap();
+        assert!(at("2026-01-01T02:30:00Z").await.is_empty());
+        assert_eq!(at("2026-01-01T03:30:00Z").await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_digest_is_sent_once_a_day_after_its_time() {
+        let (hook, got) = receiver().await;
+        let notifier = Notifier::new(NotificationsSection {
+            webhooks: vec![hook],
+            digest_at: Some("07:00".into()),
+            ..NotificationsSection::default()
+        })
+        .unwrap();
+        let history = History::in_memory();
+        let id = history
+            .enqueue(
+                "gc",
+                JobKind::Gc,
+                Trigger::Schedule,
+                t("2026-01-01T03:00:00Z"),
+                None,
+                &serde_json::Value::Null,
+            )
+            .unwrap();
+        history
+            .finish(
+                id,
+                Status::Ok,
+                t("2026-01-01T03:01:00Z"),
+                &Outcome::default(),
+            )
+            .unwrap();
+        assert!(
+            digest(&history, &notifier, t("2026-01-01T06:59:00Z"))
+                .await
+                .is_none()
+        );
+        let d = digest(&history, &notifier, t("2026-01-01T07:00:00Z"))
+            .await
+            .unwrap();
+        assert!(d.text.contains("gc"), "{}", d.text);
+        assert!(
+            digest(&history, &notifier, t("2026-01-01T12:00:00Z"))
+                .await
+                .is_none()
+        );
+        assert!(
+            digest(&history, &notifier, t("2026-01-02T07:05:00Z"))
+                .await
+                .is_some()
+        );
+        assert_eq!(got.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn notification_settings_are_checked() {
+        let bad = [
+            NotificationsSection {
+                webhooks: vec!["ftp://x".into()],
+                ..NotificationsSection::default()
+            },
+            NotificationsSection {
+                events: Some(vec!["sometimes".into()]),
+                ..NotificationsSection::default()
+            },
+            NotificationsSection {
+                digest_at: Some("25:00".into()),
+                ..NotificationsSection::default()
+            },
+        ];
+        for b in bad {
+            assert!(Notifier::new(b).is_err());
+        }
+    }
+}
