@@ -409,3 +409,63 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_is_a_usage_error_before_anything_starts() {
+    let emu = Emulator::start(tenant(83, 1, 1)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    init_repo(&emu, dir.path()).await;
+    for (text, needle) in [
+        (
+            "[serve]\n[[serve.jobs]]\nname = \"mail\"\nkind = \"exchange\"\nschedule = \"sometimes\"\n",
+            "job \"mail\"",
+        ),
+        ("[serve]\nlisten_on = \"x\"\n", "listen_on"),
+        (
+            "[api]\n[[api.tokens]]\nname = \"x\"\nrole = \"root\"\nsha256 = \"00\"\n",
+            "root",
+        ),
+        (
+            "[api]\n[[api.tokens]]\nname = \"x\"\nrole = \"admin\"\nsha256 = \"00\"\n",
+            "64 hex digits",
+        ),
+        ("[notifications]\nwebhooks = [\"ftp://x\"]\n", "http(s)"),
+        (
+            "[serve]\n[[serve.jobs]]\nname = \"r\"\nkind = \"retention\"\n",
+            "needs [retention] policies",
+        ),
+    ] {
+        let cfg = write(&dir.path().join("bad.toml"), text);
+        let out = command(&emu, dir.path())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("serve")
+            .output()
+            .await
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {err}");
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+    // nothing was started: no job history was created
+    let history = walkdir::WalkDir::new(dir.path().join("cache"))
+        .into_iter()
+        .flatten()
+        .any(|e| e.file_name() == "serve.sqlite");
+    assert!(
+        !history,
+        "a job history was created for a refused configuration"
+    );
+
+    // hash-token prints the SHA-256 the configuration stores
+    let out = command(&emu, dir.path())
+        .args(["--json", "serve", "hash-token", "--token", "abc"])
+        .output()
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["sha256"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
