@@ -284,6 +284,14 @@ pub fn listing(dir: &Path) -> BTreeMap<PathBuf, (u64, u64)> {
     out
 }
 
+/// [`listing`] without the audit log (`audit/`): refused commands that opened the repository
+/// are recorded there (issue 6), and must change nothing else.
+pub fn listing_without_audit(dir: &Path) -> BTreeMap<PathBuf, (u64, u64)> {
+    let mut l = listing(dir);
+    l.retain(|p, _| !p.starts_with("audit"));
+    l
+}
+
 /// Files under `repo/data` (packs).
 pub fn pack_files(repo: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = walkdir::WalkDir::new(repo.join("data"))
