@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 pub struct MotoServer {
     /// `http://127.0.0.1:<port>`.
     pub endpoint: String,
-    pid: u32,
+    /// The watchdog shell (it owns the server process).
+    watchdog: std::sync::Mutex<std::process::Child>,
 }
 
 fn find_binary() -> Option<PathBuf> {
@@ -102,7 +103,7 @@ wait $m 2>/dev/null"#;
         }
         Some(MotoServer {
             endpoint: format!("http://127.0.0.1:{port}"),
-            pid: child.id(),
+            watchdog: std::sync::Mutex::new(child),
         })
     }
 
@@ -122,9 +123,17 @@ wait $m 2>/dev/null"#;
         }
     }
 
-    /// Stop the server (the watchdog kills it).
+    /// Stop the server: SIGTERM to the watchdog, which kills the server, then reap it.
     pub fn stop(&self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        let mut child = self.watchdog.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

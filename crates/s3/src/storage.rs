@@ -431,7 +431,24 @@ impl Storage for S3Storage {
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         let full = self.key(key)?;
         let targets: Vec<Option<String>> = if self.versioned {
-            let (versions, markers) = self.list_versions(key).await?;
+            let (mut versions, mut markers) = self.list_versions(key).await?;
+            if versions.is_empty() && markers.is_empty() {
+                // Nothing listed: gone, or a listing that missed it (seen with moto). Never
+                // fall back to a plain delete on a locking bucket: it would only hide the key.
+                match self.head_size(&full, key, None).await {
+                    Err(StorageError::NotFound { .. }) => return Ok(()),
+                    Err(e) => return Err(e),
+                    Ok(_) => {
+                        (versions, markers) = self.list_versions(key).await?;
+                        if versions.is_empty() && self.lock_enabled {
+                            return Err(StorageError::Backend {
+                                key: key.to_string(),
+                                detail: "object exists but its versions are not listed".into(),
+                            });
+                        }
+                    }
+                }
+            }
             versions
                 .into_iter()
                 .map(|v| Some(v.version_id))

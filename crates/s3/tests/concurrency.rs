@@ -41,7 +41,9 @@ async fn four_writers_and_gc_leave_a_valid_repository() {
     };
     let opts = moto.options("testing", "testing");
     let bucket = unique_bucket("conc");
-    S3Storage::create_bucket(&opts, &bucket, false).await.unwrap();
+    S3Storage::create_bucket(&opts, &bucket, false)
+        .await
+        .unwrap();
     let loc = S3Location::parse(&format!("s3://{bucket}/r")).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let open_storage = || async {
@@ -67,9 +69,15 @@ async fn four_writers_and_gc_leave_a_valid_repository() {
         let dir = cache.path().join(format!("w{w}"));
         let shared = shared.clone();
         writers.push(tokio::spawn(async move {
-            let repo = Repository::open(st, PASS, OpenOptions { cache_dir: Some(dir) })
-                .await
-                .unwrap();
+            let repo = Repository::open(
+                st,
+                PASS,
+                OpenOptions {
+                    cache_dir: Some(dir),
+                },
+            )
+            .await
+            .unwrap();
             let owner = format!("owner{w}");
             let mut expected = BTreeMap::new();
             for round in 0..2u64 {
@@ -93,9 +101,15 @@ async fn four_writers_and_gc_leave_a_valid_repository() {
     let gc_storage = open_storage().await;
     let gc_dir = cache.path().join("gc");
     let gc = tokio::spawn(async move {
-        let repo = Repository::open(gc_storage, PASS, OpenOptions { cache_dir: Some(gc_dir) })
-            .await
-            .unwrap();
+        let repo = Repository::open(
+            gc_storage,
+            PASS,
+            OpenOptions {
+                cache_dir: Some(gc_dir),
+            },
+        )
+        .await
+        .unwrap();
         let mut reports = Vec::new();
         for _ in 0..3 {
             reports.push(
@@ -128,7 +142,10 @@ async fn four_writers_and_gc_leave_a_valid_repository() {
     .unwrap();
     let report = repo.check(CheckOptions { read_data: true }).await.unwrap();
     assert!(report.is_clean(), "{report:?}");
-    let snaps = repo.list_snapshots(SnapshotFilter::default()).await.unwrap();
+    let snaps = repo
+        .list_snapshots(SnapshotFilter::default())
+        .await
+        .unwrap();
     assert_eq!(snaps.len(), 8, "4 writers × 2 snapshots");
     for s in snaps {
         let snap = repo.snapshot(&s.id.0).await.unwrap();

@@ -224,7 +224,9 @@ async fn stolen_worker_credential_cannot_destroy_backups() {
         assert!(
             matches!(
                 worker.delete(&k).await,
-                Err(StorageError::Locked { .. } | StorageError::PermissionDenied { .. })
+                Err(StorageError::Locked { .. }
+                    | StorageError::PermissionDenied { .. }
+                    | StorageError::Backend { .. })
             ),
             "storage delete of {k} must fail"
         );
