@@ -10,7 +10,7 @@ use crate::{GlobalArgs, context, exit, output};
 #[derive(Debug, Subcommand)]
 pub enum HoldCommand {
     /// Create a hold on owners, a date range and/or items matching a metadata query.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List holds (active and released).
     List(ListArgs),
     /// Show one hold.

@@ -220,7 +220,8 @@ mod tests {
         if rule.keep_last.is_some_and(|n| newer < n as usize) {
             return true;
         }
-        let periods: [(Option<u32>, fn(&DateTime<Utc>) -> (i32, u32)); 4] = [
+        type Key = fn(&DateTime<Utc>) -> (i32, u32);
+        let periods: [(Option<u32>, Key); 4] = [
             (rule.daily, |t| (t.year(), t.ordinal())),
             (rule.weekly, |t| (t.iso_week().year(), t.iso_week().week())),
             (rule.monthly, |t| (t.year(), t.month())),
