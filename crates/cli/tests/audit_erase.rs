@@ -398,3 +398,86 @@ fn erase_selected_items_rewrites_the_owners_restore_points() {
     assert_eq!(ok.len(), 1);
     assert_eq!(ok[0]["details"]["items"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliance_report_shows_policy_departure_holds_and_failures() {
+    use tenantvault_repo::{HoldScope, NewHold, OpenOptions, Repository, Storage};
+    let env = Env::new();
+    env.init("64KiB");
+    let (alice, bob, _) = sources(&env);
+    backup(&env, &alice, "alice");
+    backup(&env, &bob, "bob");
+    backup(&env, &bob, "bob");
+    let config = env.path("tv.toml");
+    std::fs::write(
+        &config,
+        "[retention]\ndeparted = \"gone\"\n[retention.policies.std]\ndaily = 7\n\
+         [retention.policies.gone]\nkeep_after_departure = \"7y\"\n\
+         [[retention.assign]]\npolicy = \"std\"\nowners = \"all\"\n",
+    )
+    .unwrap();
+    let storage: std::sync::Arc<dyn Storage> =
+        std::sync::Arc::new(tenantvault_repo::LocalStorage::new(env.repo()).unwrap());
+    let repo = Repository::open(
+        storage,
+        PASSWORD,
+        OpenOptions {
+            cache_dir: Some(env.path("cache-test")),
+        },
+    )
+    .await
+    .unwrap();
+    let departed_at = chrono::DateTime::parse_from_rfc3339("2026-04-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    repo.mark_departed("alice", departed_at).await.unwrap();
+    repo.create_hold(
+        NewHold {
+            case: "CASE-1".into(),
+            reason: "r".into(),
+            created_by: "legal".into(),
+            scope: HoldScope {
+                owners: vec!["bob".into()],
+                ..Default::default()
+            },
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    // a failed operation naming bob after his last success (an unknown restore point)
+    let target = env.path("t");
+    let out = env.run(&[
+        "restore",
+        "deadbeef",
+        "--owner",
+        "bob",
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    assert_code(&out, 6, &["restore unknown"]);
+
+    let rep = env.json(&["--config", config.to_str().unwrap(), "report", "compliance"]);
+    let owners = rep["owners"].as_array().unwrap();
+    let a = owners.iter().find(|o| o["owner"] == "alice").unwrap();
+    let b = owners.iter().find(|o| o["owner"] == "bob").unwrap();
+    assert_eq!(a["policy"], "gone", "{a:#}");
+    assert_eq!(a["departed"], "2026-04-01T00:00:00Z");
+    assert_eq!(a["restore_points"], 1);
+    assert_eq!(b["policy"], "std");
+    assert!(b["departed"].is_null());
+    assert_eq!(b["restore_points"], 2);
+    assert_eq!(b["holds"], serde_json::json!(["CASE-1"]));
+    assert_eq!(b["failed_operations_since"], 1, "{b:#}");
+    assert!(b["oldest_restore_point"].as_str() <= b["newest_restore_point"].as_str());
+    let table = env.ok(&["--config", config.to_str().unwrap(), "report", "compliance"]);
+    assert!(table.contains("departed 2026-04-01"), "{table}");
+    assert!(table.contains("CASE-1"), "{table}");
+    // a broken configuration is a usage error before anything is opened
+    std::fs::write(&config, "[retention]\nbogus = 1\n").unwrap();
+    assert_code(
+        &env.run(&["--config", config.to_str().unwrap(), "report", "compliance"]),
+        2,
+        &["bad config"],
+    );
+}
