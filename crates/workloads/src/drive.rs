@@ -33,6 +33,7 @@ pub mod config;
 pub mod export;
 pub mod fetch;
 pub mod layout;
+pub mod lists;
 mod parallel;
 pub mod quickxor;
 pub mod report;
@@ -44,6 +45,7 @@ pub mod tree;
 pub use backup::DriveError;
 pub use config::{DriveBackupConfig, DriveSelection};
 pub use export::{ExportError, ExportOptions, ExportReport, RenamedEntry, export, safe_name};
+pub use lists::{ListsExportReport, ListsReport, ListsState, backup_site_lists, export_lists};
 pub use quickxor::QuickXorHash;
 pub use report::{
     DriveBackupReport, DriveItemFailure, DriveProgress, DriveReport, NoDriveProgress,

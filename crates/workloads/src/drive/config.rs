@@ -15,6 +15,8 @@ pub struct DriveBackupConfig {
     pub versions: u32,
     /// Read each new or changed item's sharing permissions (5 resource units each).
     pub permissions: bool,
+    /// SharePoint runs also back up each site's lists and list items.
+    pub lists: bool,
     /// Commit a checkpoint after this many stored items …
     pub checkpoint_items: u64,
     /// … or after this much time.
@@ -29,6 +31,7 @@ impl Default for DriveBackupConfig {
             parallel_downloads: 4,
             versions: 0,
             permissions: true,
+            lists: true,
             checkpoint_items: 500,
             checkpoint_interval: Duration::from_secs(60),
         }

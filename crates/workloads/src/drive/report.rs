@@ -61,6 +61,9 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 pub struct DriveBackupReport {
     /// One entry per drive.
     pub drives: Vec<DriveReport>,
+    /// One entry per SharePoint site whose lists were backed up.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lists: Vec<super::lists::ListsReport>,
     /// Graph requests made.
     pub requests: u64,
     /// Requests answered 429/503.
@@ -76,7 +79,12 @@ impl DriveBackupReport {
         self.drives
             .iter()
             .map(|d| d.failures.len() + usize::from(d.error.is_some()))
-            .sum()
+            .sum::<usize>()
+            + self
+                .lists
+                .iter()
+                .map(|l| l.failures.len() + usize::from(l.error.is_some()))
+                .sum::<usize>()
     }
 
     /// Files downloaded in total.

@@ -9,6 +9,7 @@ use tenantvault_repo::Repository;
 
 use super::backup::backup_drive;
 use super::config::{DriveBackupConfig, DriveSelection};
+use super::lists::backup_site_lists;
 use super::report::{DriveBackupReport, DriveProgress, DriveReport, NoDriveProgress};
 use super::state::{DriveInfo, DriveKind};
 
@@ -132,6 +133,15 @@ pub async fn site_libraries(
     graph: &GraphClient,
     sel: &DriveSelection,
 ) -> Result<(Vec<DriveInfo>, Vec<DriveReport>), DriveRunError> {
+    let sites = selected_sites(graph, sel).await?;
+    Ok(libraries_of(graph, &sites).await)
+}
+
+/// The selected SharePoint sites (personal OneDrive sites excluded).
+pub async fn selected_sites(
+    graph: &GraphClient,
+    sel: &DriveSelection,
+) -> Result<Vec<Site>, DriveRunError> {
     let sp = graph.sharepoint();
     let sites: Vec<Site> = sp
         .pages::<Site>("sites/getAllSites")
@@ -150,12 +160,18 @@ pub async fn site_libraries(
     if !unknown.is_empty() {
         return Err(DriveRunError::UnknownSite(unknown));
     }
+    Ok(sites
+        .into_iter()
+        .filter(|s| s.is_personal_site != Some(true))
+        .filter(|s| sel.sites.is_empty() || sel.sites.iter().any(|w| site_matches(s, w)))
+        .collect())
+}
+
+async fn libraries_of(graph: &GraphClient, sites: &[Site]) -> (Vec<DriveInfo>, Vec<DriveReport>) {
+    let sp = graph.sharepoint();
     let mut out = Vec::new();
     let mut failed = Vec::new();
-    for s in sites.iter().filter(|s| s.is_personal_site != Some(true)) {
-        if !sel.sites.is_empty() && !sel.sites.iter().any(|w| site_matches(s, w)) {
-            continue;
-        }
+    for s in sites {
         let drives: Result<Vec<Drive>, GraphError> = sp
             .pages::<Drive>(&format!("sites/{}/drives", s.id))
             .try_collect()
@@ -179,7 +195,7 @@ pub async fn site_libraries(
             }),
         }
     }
-    Ok((out, failed))
+    (out, failed)
 }
 
 /// Backs up the selected drives. Item and drive failures are in the report; only a bad
@@ -204,8 +220,10 @@ pub async fn backup(
         drives.extend(d);
         reports.extend(f);
     }
+    let mut sites = Vec::new();
     if sel.sharepoint {
-        let (d, f) = site_libraries(graph, sel).await?;
+        sites = selected_sites(graph, sel).await?;
+        let (d, f) = libraries_of(graph, &sites).await;
         drives.extend(d);
         reports.extend(f);
     }
@@ -221,9 +239,16 @@ pub async fn backup(
         .await;
     done.sort_by_key(|(i, _)| *i);
     reports.extend(done.into_iter().map(|(_, r)| r));
+    let mut lists = Vec::new();
+    if cfg.lists {
+        for site in &sites {
+            lists.push(backup_site_lists(repo, &sp, site).await);
+        }
+    }
     let after = graph.metrics();
     Ok(DriveBackupReport {
         drives: reports,
+        lists,
         requests: after.requests.saturating_sub(before.requests),
         throttled: after.throttled.saturating_sub(before.throttled),
         elapsed: started.elapsed(),
