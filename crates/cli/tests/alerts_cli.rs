@@ -1,0 +1,269 @@
+//! `backup onedrive` raising a ransomware alert (exit 11, webhook POST), `alerts list|show|clear`
+//! and `recover --dry-run` through the binary against an in-process emulator.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use tenantvault_emulator::drive::DriveConfig;
+use tenantvault_emulator::{Emulator, EmulatorConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn cmd(emu: &Emulator, dir: &Path, config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tenantvault"));
+    c.env("TENANTVAULT_REPO", dir.join("repo"))
+        .env("TENANTVAULT_PASSWORD", "alerts cli test")
+        .env("TENANTVAULT_CACHE_DIR", dir.join("cache"))
+        .env("TENANTVAULT_CONFIG", config)
+        .env("AZURE_TENANT_ID", emu.tenant_id())
+        .env("AZURE_CLIENT_ID", emu.client_id())
+        .env("AZURE_CLIENT_SECRET", emu.client_secret())
+        .env("AZURE_AUTHORITY_HOST", emu.base_url())
+        .env("TENANTVAULT_GRAPH_BASE", emu.graph_url())
+        .env_remove("TENANTVAULT_GRAPH_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    c
+}
+
+async fn run(emu: &Emulator, dir: &Path, config: &Path, args: &[&str]) -> Output {
+    let mut c = cmd(emu, dir, config);
+    c.args(args);
+    tokio::task::spawn_blocking(move || c.output().expect("run tenantvault"))
+        .await
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    )
+}
+
+/// A one-shot-per-connection HTTP sink that keeps every request body it receives.
+async fn webhook_sink() -> (String, Arc<Mutex<Vec<String>>>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let g = g.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let t = String::from_utf8_lossy(&buf).to_string();
+                    if let Some((head, body)) = t.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            g.lock().unwrap().push(body.to_string());
+                            let _ = s
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                                .await;
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear() {
+    let mut cfg = EmulatorConfig {
+        seed: 77,
+        users: 1,
+        drive: DriveConfig {
+            files_per_drive: 30,
+            folders_per_drive: 3,
+            large_files: 0,
+            versioned_rate: 0.0,
+            sites: 0,
+            ..DriveConfig::default()
+        },
+        ..EmulatorConfig::default()
+    };
+    cfg.throttling.enabled = false;
+    let emu = Emulator::start(cfg).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (url, hooks) = webhook_sink().await;
+    let config = dir.path().join("tenantvault.toml");
+    // `backup onedrive --config` and the global `--config` share the name: the file must also
+    // hold the Graph settings (`[graph]`).
+    let graph = format!(
+        "[graph]\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\nauthority_host = \"{}\"\ngraph_base = \"{}\"\n",
+        emu.tenant_id(),
+        emu.client_id(),
+        emu.client_secret(),
+        emu.base_url(),
+        emu.graph_url()
+    );
+    std::fs::write(
+        &config,
+        format!("{graph}[alerts]\nwebhook_url = \"{url}\"\ntimeout_secs = 5\n"),
+    )
+    .unwrap();
+    let c = config.as_path();
+    let init = run(
+        &emu,
+        dir.path(),
+        c,
+        &[
+            "repo",
+            "init",
+            "--kdf-memory",
+            "64KiB",
+            "--kdf-iterations",
+            "1",
+        ],
+    )
+    .await;
+    assert!(init.status.success(), "{}", text(&init));
+
+    // A bad [alerts] section is a usage error before anything runs.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!("{graph}[alerts]\nwebhook_url = \"ftp://example.com/x\"\n"),
+    )
+    .unwrap();
+    let out = run(&emu, dir.path(), &bad, &["backup", "onedrive"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    let out = run(&emu, dir.path(), c, &["--json", "backup", "onedrive"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let drive = report["drives"][0]["drive"]["driveId"]
+        .as_str()
+        .expect("drive id")
+        .to_string();
+    let out = run(&emu, dir.path(), c, &["backup", "onedrive"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an unchanged drive: {}",
+        text(&out)
+    );
+    assert!(hooks.lock().unwrap().is_empty());
+
+    let r = reqwest::Client::new()
+        .post(format!("{}/_emulator/drive/ransomware", emu.base_url()))
+        .json(&serde_json::json!({"drive": drive, "share": 0.4}))
+        .send()
+        .await
+        .unwrap();
+    let attack: serde_json::Value = r.json().await.unwrap();
+    let encrypted = attack["encrypted"].as_u64().unwrap();
+    assert!(encrypted >= 5, "{attack}");
+
+    let out = run(&emu, dir.path(), c, &["backup", "onedrive"]).await;
+    assert_eq!(out.status.code(), Some(11), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ALERT ") && err.contains("renamed *.locked"),
+        "{err}"
+    );
+    let posted = hooks.lock().unwrap().clone();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    let hook: serde_json::Value = serde_json::from_str(&posted[0]).unwrap();
+    assert_eq!(hook["event"], "tenantvault.alert");
+    assert_eq!(hook["alert"]["owner"], drive.as_str());
+
+    let out = run(&emu, dir.path(), c, &["--json", "alerts", "list"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(list[0]["id"], hook["alert"]["id"]);
+    let out = run(&emu, dir.path(), c, &["alerts", "show", &id[..12]]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("high-entropy"));
+    let out = run(&emu, dir.path(), c, &["alerts", "show", "nope"]).await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+
+    // The dry run lists exactly the encrypted files and changes nothing.
+    let out = run(
+        &emu,
+        dir.path(),
+        c,
+        &["--json", "recover", "--owner", &drive, "--dry-run"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let plans: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        plans[0]["items"].as_array().unwrap().len() as u64,
+        encrypted
+    );
+    let out = run(
+        &emu,
+        dir.path(),
+        c,
+        &["recover", "--owner", &drive, "--before", "yesterday-ish"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = run(
+        &emu,
+        dir.path(),
+        c,
+        &["recover", "--owner", "nobody@nowhere", "--dry-run"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    // Clearing needs a reason; then the alert is closed and its hold released.
+    let out = run(&emu, dir.path(), c, &["alerts", "clear", &id]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = run(
+        &emu,
+        dir.path(),
+        c,
+        &[
+            "alerts",
+            "clear",
+            &id,
+            "--reason",
+            "recovered",
+            "--by",
+            "admin",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&emu, dir.path(), c, &["--json", "alerts", "list"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(list.as_array().unwrap().is_empty());
+    let out = run(&emu, dir.path(), c, &["--json", "alerts", "list", "--all"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["cleared"]["by"], "admin");
+    let out = run(&emu, dir.path(), c, &["--json", "hold", "list"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let holds = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(holds.contains(&format!("alert:{id}")), "{holds}");
+    let out = run(
+        &emu,
+        dir.path(),
+        c,
+        &["alerts", "clear", &id, "--reason", "again"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "cleared twice: {}", text(&out));
+}
