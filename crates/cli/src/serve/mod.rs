@@ -84,6 +84,7 @@ pub async fn run(
         service: service.clone(),
         runner: runner.clone(),
         tokens,
+        repo_figures: Default::default(),
     }));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();

@@ -51,6 +51,20 @@ pub struct Api {
     pub service: Arc<Service>,
     pub runner: Arc<RepoRunner>,
     pub tokens: Tokens,
+    /// Repository size and last success per owner for `/metrics`, recomputed at most every
+    /// [`REPO_FIGURES_TTL`] (listing a large repository on every scrape would be costly).
+    pub repo_figures: tokio::sync::Mutex<Option<(std::time::Instant, RepoFigures)>>,
+}
+
+/// How long `/metrics` reuses the repository figures.
+pub const REPO_FIGURES_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Figures `/metrics` reads from the repository.
+#[derive(Debug, Clone, Default)]
+pub struct RepoFigures {
+    pub bytes: Option<u64>,
+    pub owner_last_success:
+        std::collections::BTreeMap<(String, String), chrono::DateTime<chrono::Utc>>,
 }
 
 /// The caller, as the guard found it.

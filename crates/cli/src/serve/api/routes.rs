@@ -63,14 +63,27 @@ pub async fn metrics(State(api): State<Arc<Api>>) -> Response {
         live.graph_throttled = Some(m.throttled);
         live.graph_retries = Some(m.retries);
     }
-    match api.runner.repo.storage().list("").await {
-        Ok(list) => live.repository_bytes = Some(list.iter().map(|(_, n)| n).sum()),
-        Err(e) => tracing::warn!(error = %e, "metrics: cannot list the repository"),
-    }
-    match crate::serve::alerts::last_success(&api.runner.repo).await {
-        Ok(m) => live.owner_last_success = m,
-        Err(e) => tracing::warn!(error = %e, "metrics: cannot list snapshots"),
-    }
+    let figures = {
+        let mut cache = api.repo_figures.lock().await;
+        match &*cache {
+            Some((at, f)) if at.elapsed() < super::REPO_FIGURES_TTL => f.clone(),
+            _ => {
+                let mut f = super::RepoFigures::default();
+                match api.runner.repo.storage().list("").await {
+                    Ok(list) => f.bytes = Some(list.iter().map(|(_, n)| n).sum()),
+                    Err(e) => tracing::warn!(error = %e, "metrics: cannot list the repository"),
+                }
+                match crate::serve::alerts::last_success(&api.runner.repo).await {
+                    Ok(m) => f.owner_last_success = m,
+                    Err(e) => tracing::warn!(error = %e, "metrics: cannot list snapshots"),
+                }
+                *cache = Some((std::time::Instant::now(), f.clone()));
+                f
+            }
+        }
+    };
+    live.repository_bytes = figures.bytes;
+    live.owner_last_success = figures.owner_last_success;
     (
         [(
             axum::http::header::CONTENT_TYPE,
