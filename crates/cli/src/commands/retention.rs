@@ -117,6 +117,10 @@ pub async fn run(g: &GlobalArgs, cmd: RetentionCommand) -> Result<u8> {
         tenantvault_repo::Error::Invalid(m) => exit::usage(format!("retention apply refused: {m}")),
         e => e.into(),
     })?;
+    crate::audit_note::set(
+        "retention",
+        serde_json::json!({"snapshots_deleted": report.snapshots_deleted, "snapshots_rewritten": report.snapshots_rewritten, "items_removed": report.items_removed, "refused": report.refused}),
+    );
     if g.json {
         output::print_json(&report)?;
     } else {
