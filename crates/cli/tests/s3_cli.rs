@@ -1,0 +1,208 @@
+//! The binary on an `s3://` repository (moto_server): `repo init --object-lock`, a backup
+//! killed with SIGKILL during a multipart upload, `maintain incomplete`, resume, `check
+//! --read-data`, restore, `maintain locks`; and bad Object Lock arguments change nothing.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rand::SeedableRng;
+use tenantvault_repo::Storage;
+use tenantvault_s3::moto::{MotoServer, unique_bucket};
+use tenantvault_s3::{S3Location, S3Storage};
+
+fn s3_cmd(env: &Env, moto: &MotoServer, url: &str) -> Command {
+    let mut cmd = env.cmd();
+    cmd.env("TENANTVAULT_REPO", url)
+        .env("TENANTVAULT_S3_ENDPOINT", &moto.endpoint)
+        .env("TENANTVAULT_S3_PATH_STYLE", "true")
+        .env("TENANTVAULT_S3_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN");
+    cmd
+}
+
+fn ok(mut cmd: Command, args: &[&str]) -> String {
+    let out = run(cmd.args(args));
+    assert_code(&out, 0, args);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(cmd: Command, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(cmd, &all)).unwrap()
+}
+
+#[test]
+fn kill_during_multipart_upload_then_resume_on_object_lock_bucket() {
+    let Some(moto) = MotoServer::shared() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let opts = moto.options("testing", "testing");
+    let bucket = unique_bucket("cli");
+    rt.block_on(S3Storage::create_bucket(&opts, &bucket, true))
+        .unwrap();
+    let url = format!("s3://{bucket}/tenant");
+    let env = Env::new();
+    let cmd = || s3_cmd(&env, moto, &url);
+
+    // Bad Object Lock arguments: usage errors, nothing written.
+    let out = run(cmd().args(["repo", "init", "--object-lock", "governance"]));
+    assert_code(&out, 2, &["init without --lock-days"]);
+    let out = run(env.cmd().args([
+        "repo",
+        "init",
+        "--object-lock",
+        "governance",
+        "--lock-days",
+        "3",
+    ]));
+    assert_code(&out, 2, &["--object-lock on a local repository"]);
+    assert!(!env.repo().exists());
+    let store = rt
+        .block_on(S3Storage::open(
+            S3Location::parse(&url).unwrap(),
+            opts.clone(),
+        ))
+        .unwrap();
+    assert!(rt.block_on(store.list("")).unwrap().is_empty());
+
+    ok(
+        cmd(),
+        &[
+            "repo",
+            "init",
+            "--object-lock",
+            "governance",
+            "--lock-days",
+            "3",
+            "--pack-size",
+            "17MiB",
+            "--kdf-memory",
+            "64KiB",
+            "--kdf-iterations",
+            "1",
+        ],
+    );
+    let out = run(cmd().args([
+        "repo",
+        "init",
+        "--object-lock",
+        "governance",
+        "--lock-days",
+        "3",
+    ]));
+    assert_code(&out, 2, &["second init on the same prefix"]);
+
+    // A source whose packs are above the multipart threshold (16 MiB).
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    std::fs::write(src.join("big.bin"), content(&mut rng, 40 << 20)).unwrap();
+    std::fs::write(src.join("small.txt"), "hello s3").unwrap();
+
+    // Kill -9 while a multipart upload is open.
+    let mut caught = false;
+    for _ in 0..3 {
+        let mut child = cmd()
+            .args([
+                "--quiet",
+                "backup",
+                "dir",
+                src.to_str().unwrap(),
+                "--owner",
+                "alice",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+            let uploads = rt
+                .block_on(
+                    store
+                        .client()
+                        .list_multipart_uploads()
+                        .bucket(&bucket)
+                        .send(),
+                )
+                .unwrap();
+            if !uploads.uploads().is_empty() {
+                child.kill().unwrap(); // SIGKILL
+                caught = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.wait().unwrap();
+        if caught {
+            break;
+        }
+    }
+    assert!(caught, "never saw a multipart upload in flight");
+    let snaps = json(cmd(), &["snapshots", "--owner", "alice"]);
+    assert_eq!(
+        snaps.as_array().map(Vec::len),
+        Some(0),
+        "no snapshot from the killed run"
+    );
+
+    // The repository is consistent; the leftover upload is cleaned; the backup resumes.
+    let check = run(cmd().args(["check"]));
+    assert_code(&check, 0, &["check after kill"]);
+    let cleaned = json(cmd(), &["maintain", "incomplete", "--older-than", "0s"]);
+    assert!(cleaned["removed"].as_u64().unwrap() >= 1, "{cleaned}");
+    let uploads = rt
+        .block_on(
+            store
+                .client()
+                .list_multipart_uploads()
+                .bucket(&bucket)
+                .send(),
+        )
+        .unwrap();
+    assert!(uploads.uploads().is_empty());
+    let backup = json(
+        cmd(),
+        &["backup", "dir", src.to_str().unwrap(), "--owner", "alice"],
+    );
+    let snap = backup["snapshot"].as_str().unwrap().to_string();
+    let check = run(cmd().args(["check", "--read-data"]));
+    assert_code(&check, 0, &["check --read-data after resume"]);
+    let target = env.path("restored");
+    ok(
+        cmd(),
+        &["restore", &snap, "--target", target.to_str().unwrap()],
+    );
+    assert_eq!(
+        std::fs::read(target.join("big.bin")).unwrap(),
+        std::fs::read(src.join("big.bin")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("small.txt")).unwrap(),
+        "hello s3"
+    );
+
+    // Every object the backup wrote is locked; maintenance finds nothing to renew yet.
+    let locks = json(cmd(), &["maintain", "locks", "--renew-below", "1d"]);
+    assert!(locks["checked"].as_u64().unwrap() >= 4, "{locks}");
+    assert_eq!(locks["extended"].as_u64(), Some(0), "{locks}");
+    assert!(locks["failed"].as_array().unwrap().is_empty());
+    let renew = json(
+        cmd(),
+        &["maintain", "locks", "--renew-below", "4d", "--dry-run"],
+    );
+    assert_eq!(renew["extended"], locks["checked"], "{renew}");
+    let renewed = json(cmd(), &["maintain", "locks", "--renew-below", "4d"]);
+    assert_eq!(renewed["extended"], locks["checked"], "{renewed}");
+    let again = json(cmd(), &["maintain", "locks", "--renew-below", "1d"]);
+    assert_eq!(again["extended"].as_u64(), Some(0), "{again}");
+}
