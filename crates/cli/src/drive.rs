@@ -102,6 +102,9 @@ pub struct ExportDriveArgs {
     /// New or empty directory to write into. Names are made safe; nothing is written outside it.
     #[arg(long, value_name = "DIR")]
     pub target: PathBuf,
+    /// SharePoint only: export the site's lists (one JSON file per item) instead of a library.
+    #[arg(long)]
+    pub lists: bool,
 }
 
 /// `export …` workloads.
@@ -223,6 +226,23 @@ fn print_backup(g: &GlobalArgs, r: &DriveBackupReport) -> Result<()> {
             (None, None) => {}
         }
         for f in &d.failures {
+            println!("    {}: {}", f.item_id, f.reason);
+        }
+    }
+    for l in &r.lists {
+        match (&l.snapshot, &l.error) {
+            (Some(s), _) => println!(
+                "lists of {}: snapshot {} — {} lists, {} items stored, {} unchanged",
+                l.site_name,
+                &s[..s.len().min(8)],
+                l.lists,
+                l.items_stored,
+                l.items_unchanged
+            ),
+            (None, Some(e)) => println!("lists of {}: FAILED: {e}", l.site_name),
+            (None, None) => {}
+        }
+        for f in &l.failures {
             println!("    {}: {}", f.item_id, f.reason);
         }
     }
@@ -368,6 +388,12 @@ pub async fn export(g: &GlobalArgs, cmd: ExportCommand) -> Result<u8> {
         ExportCommand::Onedrive(a) => (DriveKind::Onedrive, a),
         ExportCommand::Sharepoint(a) => (DriveKind::Sharepoint, a),
     };
+    if args.lists {
+        if kind != DriveKind::Sharepoint {
+            return Err(exit::usage("--lists is for `export sharepoint`"));
+        }
+        return export_lists(g, &args).await;
+    }
     let repo = context::open(g).await?;
     let snap = pick(&repo, kind, &args.snap).await?;
     let opts = ExportOptions {
@@ -402,4 +428,56 @@ pub async fn export(g: &GlobalArgs, cmd: ExportCommand) -> Result<u8> {
     } else {
         exit::PARTIAL
     })
+}
+
+/// `export sharepoint --lists`: a site's lists snapshot as JSON files.
+async fn export_lists(g: &GlobalArgs, args: &ExportDriveArgs) -> Result<u8> {
+    let a = &args.snap;
+    let repo = context::open(g).await?;
+    let snap = if a.snapshot != "latest" {
+        repo.snapshot(&a.snapshot)
+            .await
+            .with_context(|| format!("snapshot {}", a.snapshot))?
+    } else {
+        let site = a
+            .site
+            .as_ref()
+            .ok_or_else(|| exit::usage("`latest` with --lists needs --site"))?;
+        let snaps = repo
+            .list_snapshots(SnapshotFilter {
+                workload: Some(drive::lists::LISTS_WORKLOAD.into()),
+                owner: None,
+                include_partial: false,
+            })
+            .await?;
+        let mut found = None;
+        for s in snaps.iter().rev() {
+            let snap = repo.snapshot(&s.id.0).await?;
+            if drive::ListsState::from_json(snap.state()).is_some_and(|st| {
+                st.site_id.eq_ignore_ascii_case(site) || st.site_name.eq_ignore_ascii_case(site)
+            }) {
+                found = Some(snap);
+                break;
+            }
+        }
+        found.ok_or_else(|| exit::not_found(format!("no lists snapshot of site {site}")))?
+    };
+    let report = drive::export_lists(&repo, &snap, &args.target)
+        .await
+        .map_err(|e| match e {
+            drive::lists::ListsError::NotListsSnapshot(_)
+            | drive::lists::ListsError::TargetNotEmpty(_) => exit::usage(e.to_string()),
+            e => anyhow::Error::new(e).context("lists export"),
+        })?;
+    if g.json {
+        output::print_json(&report)?;
+    } else if !g.quiet {
+        println!(
+            "exported {} lists, {} items into {}",
+            report.lists,
+            report.items,
+            args.target.display()
+        );
+    }
+    Ok(exit::OK)
 }

@@ -3,6 +3,9 @@
 //! ```text
 //! DRIVE_BENCH_FILES=100000 cargo test --release -p tenantvault-workloads --test drive_bench -- --ignored --nocapture
 //! ```
+//! `DRIVE_BENCH_PARALLEL` sets the parallel downloads per drive (default 4) and
+//! `DRIVE_BENCH_LATENCY_MS` adds that much emulator service latency to every request.
+//!
 //! Prints: full backup, unchanged incremental (Graph requests and wall time), and a move of the
 //! biggest top-level folder (records re-pathed, content bytes downloaded).
 
@@ -39,6 +42,13 @@ async fn drive_figures() {
     };
     t.throttling.enabled = false;
     let emu = start(t).await;
+    // Service latency per request (a real tenant is tens of ms away), e.g. 20.
+    if let Some(ms) = std::env::var("DRIVE_BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        *emu.state().faults.latency.write() = std::time::Duration::from_millis(ms);
+    }
     let graph = graph(&emu);
     let dir = tempfile::tempdir().unwrap();
     let repo = new_repo(dir.path()).await;
