@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# OneDrive benchmark against the tenant emulator (a separate process, throttling off):
+#   1. large-file throughput: `curl` downloads the biggest file of the drive (raw emulator rate),
+#      then `tenantvault backup onedrive` backs the drive up (one big file, a few small ones);
+#      reported: both rates and their ratio (issue 5 asks >= 70 %), and the backup's peak RSS
+#   2. many small files: peak RSS and wall time of a full backup of a drive of FILES files, then
+#      an unchanged incremental (requests from the emulator's counters)
+# The 100,000-file / 50,000-file-move figures come from the drive_bench harness:
+#   DRIVE_BENCH_FILES=100000 cargo test --release -p tenantvault-workloads --test drive_bench -- --ignored --nocapture
+#
+# Usage: scripts/bench-drive.sh [--large-mb N] [--files N] [--work DIR] [--no-build] [--skip-small]
+# Not a test: it takes minutes and prints figures; docs/BENCHMARKS.md (OneDrive/SharePoint) records runs.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="${TMPDIR:-/tmp}/tenantvault-bench-drive"
+LARGE_MB=1024
+FILES=20000
+BUILD=1
+SMALL=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --large-mb) LARGE_MB="$2"; shift 2 ;;
+    --files) FILES="$2"; shift 2 ;;
+    --work) WORK="$2"; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --skip-small) SMALL=0; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+if [ "$BUILD" = 1 ]; then
+  (cd "$ROOT" && cargo build --release -p tenantvault-cli -p tenantvault-emulator)
+fi
+TV="$ROOT/target/release/tenantvault"
+EMU="$ROOT/target/release/tenantvault-emulator"
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "GNU time (/usr/bin/time) is needed for peak RSS" >&2; exit 1; }
+
+EMU_PID=""
+cleanup() { [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null || true; }
+trap cleanup EXIT
+
+# start_emulator FILES LARGE_FILES LARGE_MB: starts it and sets INFO (its JSON line).
+start_emulator() {
+  cleanup
+  rm -f "$WORK/emu.out"
+  "$EMU" serve --users 1 --messages 1 --events 0 --contacts 0 --groups 0 --no-throttle \
+    --files-per-drive "$1" --large-files "$2" --large-file-mb "$3" \
+    >"$WORK/emu.out" 2>"$WORK/emu.err" &
+  EMU_PID=$!
+  for _ in $(seq 1 600); do
+    [ -s "$WORK/emu.out" ] && break
+    sleep 0.2
+  done
+  INFO="$(head -1 "$WORK/emu.out")"
+  export AZURE_TENANT_ID="$(jq -r .tenantId <<<"$INFO")"
+  export AZURE_CLIENT_ID="$(jq -r .clientId <<<"$INFO")"
+  export AZURE_CLIENT_SECRET="$(jq -r .clientSecret <<<"$INFO")"
+  export AZURE_AUTHORITY_HOST="$(jq -r .url <<<"$INFO")"
+  export TENANTVAULT_GRAPH_BASE="$(jq -r .graphUrl <<<"$INFO")"
+}
+
+new_repo() {
+  rm -rf "$WORK/repo" "$WORK/cache"
+  export TENANTVAULT_REPO="$WORK/repo" TENANTVAULT_CACHE_DIR="$WORK/cache"
+  export TENANTVAULT_PASSWORD="bench-drive"
+  unset TENANTVAULT_CONFIG TENANTVAULT_GRAPH_CONFIG
+  "$TV" --quiet repo init --kdf-memory 64KiB --kdf-iterations 1
+}
+
+token() {
+  curl -s -X POST "$(jq -r .tokenUrl <<<"$INFO")" \
+    -d grant_type=client_credentials -d "client_id=$AZURE_CLIENT_ID" \
+    --data-urlencode "client_secret=$AZURE_CLIENT_SECRET" \
+    -d scope=https://graph.microsoft.com/.default | jq -r .access_token
+}
+
+mkdir -p "$WORK"
+echo "== 1. large file: ${LARGE_MB} MiB"
+start_emulator 4 1 "$LARGE_MB"
+G="$(jq -r .graphUrl <<<"$INFO")"
+TOK="$(token)"
+UID1="$(curl -s -H "Authorization: Bearer $TOK" "$G/users?\$top=1" | jq -r '.value[0].id')"
+DRIVE="$(curl -s -H "Authorization: Bearer $TOK" "$G/users/$UID1/drive" | jq -r .id)"
+BIG="$(curl -s -H "Authorization: Bearer $TOK" "$G/drives/$DRIVE/root/delta?\$top=1000" \
+  | jq -r '[.value[] | select(.file)] | max_by(.size) | "\(.id) \(.size)"')"
+BIG_ID="${BIG% *}"; BIG_SIZE="${BIG#* }"
+CURL_BPS="$(curl -s -L -o /dev/null -w '%{speed_download}' -H "Authorization: Bearer $TOK" \
+  "$G/drives/$DRIVE/items/$BIG_ID/content")"
+echo "curl: $BIG_SIZE bytes at $(awk -v b="$CURL_BPS" 'BEGIN{printf "%.1f MB/s", b/1e6}')"
+new_repo
+$TIME -f '%e %M' -o "$WORK/time.txt" "$TV" --json backup onedrive --no-permissions >"$WORK/large.json"
+read -r SECS RSS_KB <"$WORK/time.txt"
+BYTES="$(jq '[.drives[].bytesDownloaded] | add' "$WORK/large.json")"
+awk -v b="$BYTES" -v s="$SECS" -v c="$CURL_BPS" -v r="$RSS_KB" 'BEGIN{
+  printf "tenantvault: %d bytes in %.1f s = %.1f MB/s (%.0f %% of curl), peak RSS %.0f MB\n", b, s, b/s/1e6, 100*b/s/c, r/1024 }'
+
+if [ "$SMALL" = 1 ]; then
+  echo "== 2. drive of about $FILES small files"
+  start_emulator "$FILES" 0 1
+  new_repo
+  $TIME -f '%e %M' -o "$WORK/time.txt" "$TV" --json backup onedrive --no-permissions >"$WORK/small.json"
+  read -r SECS RSS_KB <"$WORK/time.txt"
+  jq -r --arg s "$SECS" --arg r "$RSS_KB" \
+    '.drives[0] | "full: \(.filesDownloaded) files, \(.bytesDownloaded) bytes in \($s) s, peak RSS \(($r|tonumber)/1024|floor) MB"' \
+    "$WORK/small.json"
+  BEFORE="$(curl -s "$(jq -r .url <<<"$INFO")/_emulator/stats" | jq '[.. | .requests? // empty] | add')"
+  $TIME -f '%e %M' -o "$WORK/time.txt" "$TV" --json backup onedrive --no-permissions >"$WORK/inc.json"
+  read -r SECS RSS_KB <"$WORK/time.txt"
+  AFTER="$(curl -s "$(jq -r .url <<<"$INFO")/_emulator/stats" | jq '[.. | .requests? // empty] | add')"
+  echo "unchanged incremental: $(jq '.drives[0].filesDownloaded' "$WORK/inc.json") downloads, $SECS s, emulator counter delta $((AFTER - BEFORE)) (token + users + drive + delta pages)"
+fi
+rm -rf "$WORK/repo" "$WORK/cache"
