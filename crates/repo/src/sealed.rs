@@ -19,6 +19,8 @@ const RESERVED: &[&str] = &[
     "sessions/",
     "gc/",
     "locks/",
+    "audit/",
+    "erasures/",
 ];
 
 fn check_key(key: &str) -> Result<()> {
