@@ -101,8 +101,7 @@ pub async fn analyze(repo: &Repository, snapshot_id: &str) -> Result<Analysis, D
         .await?;
     let prev_summary = all
         .iter()
-        .filter(|s| s.id != summary.id && s.time <= summary.time)
-        .next_back()
+        .rfind(|s| s.id != summary.id && s.time <= summary.time)
         .cloned();
     let prev = match &prev_summary {
         Some(p) => Some(repo.snapshot(&p.id.0).await?),
@@ -148,7 +147,7 @@ pub async fn analyze(repo: &Repository, snapshot_id: &str) -> Result<Analysis, D
     }
     // The clean point: before the first snapshot of the run of snapshots showing any sign of
     // the attack (a slow attack shows below the threshold before it is caught).
-    past.sort_by(|a, b| a.stats.time.cmp(&b.stats.time));
+    past.sort_by_key(|d| d.stats.time);
     let mut clean = stats.previous.clone();
     for d in past.iter().rev() {
         if Some(&d.stats.snapshot) != clean.as_ref() || !has_indicators(&d.stats) {

@@ -79,7 +79,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -274,7 +274,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
         ));
     }
 
-    points.sort_by(|a, b| b.0.cmp(&a.0));
+    points.sort_by_key(|p| std::cmp::Reverse(p.0));
     let score = points.iter().map(|p| p.0).sum::<u32>().min(100);
     Verdict {
         score,
@@ -396,7 +396,7 @@ mod tests {
             })
             .collect();
         let n = normal(&h, |s| s.deleted as f64).unwrap();
-        assert!(n >= 3.0 && n <= 100.0);
+        assert!((3.0..=100.0).contains(&n));
         assert!(normal(&h[..2], |s| s.deleted as f64).is_none());
     }
 }
