@@ -300,4 +300,12 @@ fn retention_without_policies_is_a_usage_error() {
     assert!(stderr(&out).contains("no retention policies"));
     let out = t.run_at(Utc::now(), "", &["policy", "show"]);
     assert_code(&out, 0, &["policy show"]);
+    // A Graph group assignment without Graph settings: a clear usage error, not "no match".
+    let group = "[retention.policies.p]\nkeep_last = 1\n[[retention.assign]]\npolicy = \"p\"\ngroup = \"Legal\"\n";
+    let out = t.run_at(Utc::now(), group, &["retention", "plan"]);
+    assert_code(&out, 2, &["group without graph"]);
+    assert!(stderr(&out).contains("needs Graph"), "{}", stderr(&out));
+    let shown = t.run_at(Utc::now(), group, &["policy", "show"]);
+    assert_code(&shown, 0, &["policy show group"]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("members of group Legal"));
 }
