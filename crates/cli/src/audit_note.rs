@@ -136,6 +136,12 @@ fn build(
     if let Some(o) = args.get("owner") {
         owners.extend(o.split(',').map(str::to_string));
     }
+    // `alice` from --owner and `dir:alice` from the command: keep the qualified one
+    let qualified: BTreeSet<String> = owners
+        .iter()
+        .filter_map(|o| o.split_once(':').map(|(_, name)| name.to_string()))
+        .collect();
+    owners.retain(|o| o.contains(':') || !qualified.contains(o));
     rec.owners = owners.into_iter().collect();
     let mut details = std::mem::take(&mut st.details);
     details.insert("exit_code".into(), code.into());

@@ -426,3 +426,56 @@ async fn item_erasure_rewrites_every_snapshot_without_the_selected_items() {
     let check = repo.check(CheckOptions { read_data: true }).await.unwrap();
     assert!(check.is_clean(), "{check:#?}");
 }
+
+#[tokio::test]
+async fn retention_still_runs_for_everyone_after_an_owner_was_erased() {
+    use tenantvault_repo::retention::{
+        Age, Assignment, GfsRule, OwnerSet, PolicySet, RetentionPolicy,
+    };
+    let (_dir, repo, alice, bob) = setup().await;
+    repo.erase_owner(
+        &OwnerRef::new("exchange", "alice@example.com"),
+        &request("Art. 17"),
+    )
+    .await
+    .unwrap();
+    let set = PolicySet {
+        policies: [(
+            "std".to_string(),
+            RetentionPolicy {
+                snapshots: GfsRule {
+                    keep_last: Some(5),
+                    ..Default::default()
+                },
+                // every message of the fixture is 30 days old: all are removed from bob's
+                item_max_age: Some(Age::Days(7)),
+                keep_after_departure: None,
+            },
+        )]
+        .into(),
+        assignments: vec![Assignment {
+            policy: "std".into(),
+            workloads: vec![],
+            owners: OwnerSet::All,
+        }],
+        departed: None,
+        minimum: None,
+    };
+    let plan = repo.plan_retention(&set, now()).await.unwrap();
+    assert!(
+        plan.entries
+            .iter()
+            .all(|e| e.owner.owner == "bob@example.com"),
+        "{plan:#?}"
+    );
+    let report = repo.apply_retention(&set, now()).await.unwrap();
+    assert_eq!(report.items_removed, 5, "{report:#?}");
+    assert!(matches!(
+        repo.snapshot(&alice.id.0).await.unwrap_err(),
+        Error::Erased { .. }
+    ));
+    assert!(matches!(
+        repo.snapshot(&bob.id.0).await.unwrap_err(),
+        Error::NotFound(_)
+    ));
+}
