@@ -15,8 +15,11 @@ use tenantvault_emulator::drive::drive_state;
 use tenantvault_repo::{ItemRecord, Repository, Snapshot};
 use tenantvault_workloads::drive::{DriveBackupReport, DriveSelection, export_lists};
 
-/// The emulator's generic lists: site id → (list id, item id) → fields.
-fn truth(emu: &Emulator) -> BTreeMap<String, BTreeMap<(String, String), Map<String, Value>>> {
+/// (list id, item id) → fields.
+type Items = BTreeMap<(String, String), Map<String, Value>>;
+
+/// The emulator's generic lists: site id → items.
+fn truth(emu: &Emulator) -> BTreeMap<String, Items> {
     let ds = drive_state(emu.state());
     let store = ds.store.read();
     let mut out = BTreeMap::new();
