@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use tenantvault_graph::{Drive, GraphClient, GraphConfig};
+use tenantvault_graph::{Drive, GraphClient};
 use tenantvault_repo::{Repository, Snapshot, SnapshotFilter};
 use tenantvault_workloads::drive::{
     self, Conflict, DriveBackupConfig, DriveBackupReport, DriveKind, DriveSelection, DriveState,
@@ -125,21 +125,9 @@ pub enum RestoreDriveCommand {
     Sharepoint(RestoreDriveArgs),
 }
 
-/// Graph settings from `--config` (a `[graph]` table, or the file's top level) with `AZURE_*`
-/// overrides, or from the environment alone.
+/// A Graph client from `--config` / the environment (see [`crate::exchange::graph_config`]).
 fn client(config: Option<&std::path::Path>) -> Result<GraphClient> {
-    let env = |k: &str| std::env::var(k).ok();
-    let cfg = match config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            GraphConfig::from_toml_str(&text, Some("graph"))
-                .or_else(|_| GraphConfig::from_toml_str(&text, None))
-                .map_err(|e| exit::usage(format!("{}: {e}", p.display())))?
-                .with_env_overrides(env)
-        }
-        None => GraphConfig::from_env().map_err(|e| exit::usage(format!("no Graph credentials: pass --config FILE or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET ({e})")))?,
-    };
-    cfg.validate().map_err(|e| exit::usage(e.to_string()))?;
+    let cfg = crate::exchange::graph_config(config)?;
     GraphClient::new(cfg).map_err(|e| anyhow::anyhow!("Graph client: {e}"))
 }
 

@@ -48,27 +48,45 @@ pub struct BackupExchangeArgs {
     pub checkpoint_items: u64,
 }
 
-/// Loads the Graph configuration: `--config` file (`[graph]` table or top level) with `AZURE_*`
-/// overrides, or the environment alone.
+/// Loads the Graph configuration with `AZURE_*` overrides. The `--config` file is either the
+/// tenantvault configuration (its `[graph]` section; without one, the environment alone supplies
+/// the credentials) or a file holding only Graph settings at its top level.
 pub fn graph_config(path: Option<&Path>) -> Result<GraphConfig> {
     let env = |k: &str| std::env::var(k).ok();
+    let from_env = |why: String| {
+        GraphConfig::from_env().map_err(|e| {
+            exit::usage(format!(
+                "no Graph credentials: {why} set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+                 AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) ({e})"
+            ))
+        })
+    };
     let cfg = match path {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read the Graph configuration {}", p.display()))?;
-            let cfg = match GraphConfig::from_toml_str(&text, Some("graph")) {
-                Ok(c) => c,
-                Err(_) => GraphConfig::from_toml_str(&text, None)
-                    .map_err(|e| exit::usage(format!("{}: {e}", p.display())))?,
-            };
-            cfg.with_env_overrides(env)
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| exit::usage(format!("{} is not valid TOML: {e}", p.display())))?;
+            if table.contains_key("graph") {
+                GraphConfig::from_toml_str(&text, Some("graph"))
+                    .map_err(|e| exit::usage(format!("{}: {e}", p.display())))?
+                    .with_env_overrides(env)
+            } else if table
+                .keys()
+                .any(|k| crate::config::SECTIONS.contains(&k.as_str()))
+            {
+                from_env(format!(
+                    "{} has no [graph] section; add one or",
+                    p.display()
+                ))?
+            } else {
+                GraphConfig::from_toml_str(&text, None)
+                    .map_err(|e| exit::usage(format!("{}: {e}", p.display())))?
+                    .with_env_overrides(env)
+            }
         }
-        None => GraphConfig::from_env().map_err(|e| {
-            exit::usage(format!(
-                "no Graph credentials: pass --config FILE or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
-                 AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) ({e})"
-            ))
-        })?,
+        None => from_env("pass --config FILE or".into())?,
     };
     cfg.validate().map_err(|e| exit::usage(e.to_string()))?;
     Ok(cfg)
@@ -355,5 +373,37 @@ fn truncate(s: &str, n: usize) -> String {
         let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
         t.push('…');
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_configuration_file_serves_graph_and_the_other_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tenantvault.toml");
+        std::fs::write(
+            &p,
+            "[retention]\n[graph]\ntenant_id = \"contoso\"\nclient_id = \"app\"\nclient_secret = \"s\"\n",
+        )
+        .unwrap();
+        let cfg = graph_config(Some(&p)).unwrap();
+        assert_eq!(cfg.tenant_id, "contoso");
+        // a Graph-only file keeps working
+        std::fs::write(
+            &p,
+            "tenant_id = \"contoso\"\nclient_id = \"app\"\nclient_secret = \"s\"\n",
+        )
+        .unwrap();
+        assert_eq!(graph_config(Some(&p)).unwrap().client_id, "app");
+        // a tenantvault file without [graph] is not read as Graph settings
+        std::fs::write(&p, "[retention]\n").unwrap();
+        if std::env::var("AZURE_TENANT_ID").is_err() {
+            let e = graph_config(Some(&p)).unwrap_err();
+            assert!(format!("{e:#}").contains("has no [graph] section"), "{e:#}");
+            assert_eq!(exit::code_for(&e), exit::USAGE);
+        }
     }
 }
