@@ -69,10 +69,21 @@ pub async fn s3_storage(global: &GlobalArgs, loc: &S3Location) -> Result<S3Stora
 }
 
 /// The storage stack of `--repo` (S3 or local) behind the retry wrapper, and whether a
-/// repository (`config`) exists there.
+/// repository (`config`) exists there (a local location without one is exit 6 at once).
 pub async fn open_storage(global: &GlobalArgs) -> Result<(Arc<dyn Storage>, bool)> {
     match location(global)? {
-        RepoLocation::Local(path) => Ok((storage(&path)?, repo_exists(&path))),
+        RepoLocation::Local(path) => {
+            // Looked up before `storage()`, which creates the directory: a mistyped --repo
+            // must not leave an empty directory behind.
+            let exists = repo_exists(&path);
+            if !exists {
+                return Err(exit::not_found(format!(
+                    "no repository at {} (create one with `tenantvault repo init`)",
+                    path.display()
+                )));
+            }
+            Ok((storage(&path)?, exists))
+        }
         RepoLocation::S3(loc) => {
             let st: Arc<dyn Storage> =
                 Arc::new(RetryStorage::new(Arc::new(s3_storage(global, &loc).await?)));
