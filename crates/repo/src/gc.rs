@@ -112,7 +112,7 @@ pub(crate) async fn reachable(repo: &Repository) -> Result<HashSet<crate::crypto
             Ok(s) => s,
             // erased owner: its data is garbage
             Err(Error::OwnerKeyMissing { .. } | Error::Erased { .. }) => continue,
-            Err(Error::NotFound(_)) => continue,            // deleted meanwhile
+            Err(Error::NotFound(_)) => continue, // deleted meanwhile
             Err(e) => return Err(e),
         };
         for l in snap.lists() {

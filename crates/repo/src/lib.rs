@@ -56,9 +56,7 @@ mod session;
 mod snapshot;
 pub mod storage;
 
-pub use audit::{
-    AuditEntry, AuditFilter, AuditHead, AuditRecord, CHECKPOINT_EVERY,
-};
+pub use audit::{AuditEntry, AuditFilter, AuditHead, AuditRecord, CHECKPOINT_EVERY};
 pub use audit_verify::{AuditProblem, AuditProblemKind, AuditVerifyReport};
 pub use check::{AffectedItem, CheckOptions, CheckReport, Damage};
 pub use chunker::{ChunkSizes, ChunkerParams};
