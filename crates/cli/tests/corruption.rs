@@ -173,7 +173,14 @@ fn flipped_bit_in_a_snapshot_root_is_named_and_other_snapshots_restore() {
         target.to_str().unwrap(),
     ]);
     assert_same_tree(&src_b, &target);
-    let out = env.run(&["ls", &alice]);
+    // This machine read alice's root before the damage: its verified copy in the local cache
+    // still answers. A machine without that copy gets an error naming the snapshot.
+    env.ok(&["ls", &alice]);
+    let fresh = env.path("fresh-cache");
+    let out = run(env
+        .cmd()
+        .env("TENANTVAULT_CACHE_DIR", &fresh)
+        .args(["ls", &alice]));
     assert_ne!(out.status.code(), Some(0));
     assert!(
         stderr(&out).contains(&alice[..8]) || stderr(&out).contains("snapshots/"),

@@ -317,7 +317,7 @@ impl Checker<'_> {
         for (k, _) in st.list("snapshots/").await? {
             let id = SnapshotId(k.trim_start_matches("snapshots/").to_string());
             self.report.snapshots += 1;
-            let snap = match self.repo.snapshot(&id.0).await {
+            let snap = match self.repo.snapshot_uncached(&id.0).await {
                 Ok(s) => s,
                 // erased on purpose (tombstone present): unreadable by design, not damage
                 Err(Error::Erased { .. }) => continue,

@@ -12,6 +12,9 @@ use std::sync::Arc;
 
 const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
 const ABSORBED: TableDefinition<&str, u64> = TableDefinition::new("absorbed");
+/// Snapshot roots as stored (sealed), by snapshot id: roots are write-once, so listing
+/// snapshots reads each from the repository (e.g. an S3 bucket) only once per machine.
+const ROOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot_roots");
 
 /// Storage key of a pack's index file.
 pub fn index_key(pack: &PackId) -> String {
@@ -136,6 +139,7 @@ impl IndexCache {
         let tx = db.begin_write()?;
         tx.open_table(BLOBS)?;
         tx.open_table(ABSORBED)?;
+        tx.open_table(ROOTS)?;
         tx.commit()?;
         Ok(IndexCache {
             db,
@@ -154,6 +158,22 @@ impl IndexCache {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(BLOBS)?;
         Ok(t.get(&id.0)?.and_then(|v| dec_loc(v.value())))
+    }
+
+    /// A snapshot root's sealed bytes, if this machine has read it before.
+    pub fn root(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(ROOTS)?;
+        Ok(t.get(id)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Remember a snapshot root's sealed bytes (not durable: the cache is rebuildable).
+    pub fn put_root(&self, id: &str, sealed: &[u8]) -> Result<()> {
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(Durability::None);
+        tx.open_table(ROOTS)?.insert(id, sealed)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Record the entries of one pack's index file.

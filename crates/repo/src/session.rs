@@ -668,10 +668,15 @@ impl BackupSession {
         fail::fail_point!("before-snapshot-write", |_| Err(Error::Invalid(
             "failpoint before-snapshot-write".into()
         )));
-        self.repo
+        let root = bytes::Bytes::from(root);
+        let outcome = self
+            .repo
             .storage()
-            .put_if_absent(&snapshot_key(&id), root.into())
+            .put_if_absent(&snapshot_key(&id), root.clone())
             .await?;
+        if outcome == crate::storage::PutOutcome::Created {
+            self.repo.remember_root(&id, &root);
+        }
         fail::fail_point!("after-snapshot-write", |_| Err(Error::Invalid(
             "failpoint after-snapshot-write".into()
         )));

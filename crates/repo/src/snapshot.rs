@@ -221,7 +221,7 @@ impl Repository {
         let mut out = Vec::new();
         for (k, _) in self.storage().list("snapshots/").await? {
             let id = SnapshotId(k.trim_start_matches("snapshots/").to_string());
-            match self.read_root(&id).await {
+            match self.read_root(&id, true).await {
                 Ok(p) if filter.matches(&p.head) => out.push(p.head),
                 Ok(_) => {}
                 Err(Error::Corrupt { object, detail }) => {
@@ -235,9 +235,32 @@ impl Repository {
         Ok(out)
     }
 
-    async fn read_root(&self, id: &SnapshotId) -> Result<ParsedRoot> {
+    /// Puts a root this process wrote into the local cache (best effort).
+    pub(crate) fn remember_root(&self, id: &SnapshotId, sealed: &[u8]) {
+        if let Err(e) = self.inner.cache.put_root(&id.0, sealed) {
+            tracing::debug!(error = %e, "cannot cache a snapshot root");
+        }
+    }
+
+    /// A snapshot root. With `cached`, the local cache answers for roots this machine has read
+    /// before (roots are write-once; a cached copy that no longer opens is read again); `check`
+    /// reads the repository itself.
+    async fn read_root(&self, id: &SnapshotId, cached: bool) -> Result<ParsedRoot> {
+        let cache = &self.inner.cache;
+        if cached {
+            match cache.root(&id.0) {
+                Ok(Some(b)) => match decode_root_head(&self.keys().meta_key, id, &b) {
+                    Ok(p) => return Ok(p),
+                    Err(e) => tracing::debug!(snapshot = %id, error = %e, "cached root unusable"),
+                },
+                Ok(None) => {}
+                Err(e) => tracing::debug!(error = %e, "snapshot root cache unreadable"),
+            }
+        }
         let bytes = self.storage().get(&snapshot_key(id)).await?;
-        decode_root_head(&self.keys().meta_key, id, &bytes)
+        let parsed = decode_root_head(&self.keys().meta_key, id, &bytes)?;
+        self.remember_root(id, &bytes);
+        Ok(parsed)
     }
 
     /// Resolve a full id or a unique prefix.
@@ -266,8 +289,17 @@ impl Repository {
 
     /// Open a snapshot by id or unique prefix.
     pub async fn snapshot(&self, id_or_prefix: &str) -> Result<Snapshot> {
+        self.open_snapshot(id_or_prefix, true).await
+    }
+
+    /// Like [`Self::snapshot`], reading the root from the repository, never the local cache.
+    pub(crate) async fn snapshot_uncached(&self, id_or_prefix: &str) -> Result<Snapshot> {
+        self.open_snapshot(id_or_prefix, false).await
+    }
+
+    async fn open_snapshot(&self, id_or_prefix: &str, cached: bool) -> Result<Snapshot> {
         let id = self.resolve_snapshot(id_or_prefix).await?;
-        let root = self.read_root(&id).await.map_err(|e| match e {
+        let root = self.read_root(&id, cached).await.map_err(|e| match e {
             Error::Storage(StorageError::NotFound { .. }) => {
                 Error::NotFound(format!("snapshot {id}"))
             }
