@@ -27,7 +27,9 @@ fi
 # 2. The emulator binary.
 if [ -z "${EMULATOR_BIN:-}" ]; then
     (cd "$root" && cargo build --quiet -p tenantvault-emulator --bin tenantvault-emulator)
-    EMULATOR_BIN="$root/target/debug/tenantvault-emulator"
+    target_dir="${CARGO_TARGET_DIR:-$root/target}"
+    case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+    EMULATOR_BIN="$target_dir/debug/tenantvault-emulator"
 fi
 
 # 3. Start it on a free port; its first stdout line is a JSON object with URL and credentials.
