@@ -285,6 +285,38 @@ impl S3Storage {
         Ok(h.content_length().unwrap_or(0).max(0) as u64)
     }
 
+    /// Walks every page of `ListObjectVersions` under the full key prefix `full` (`key` names it
+    /// in errors), handing each page to `each`.
+    async fn version_pages(
+        &self,
+        full: &str,
+        key: &str,
+        mut each: impl FnMut(&aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput),
+    ) -> Result<(), StorageError> {
+        let (mut key_marker, mut vid_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.loc.bucket)
+                .prefix(full)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(vid_marker.take())
+                .send()
+                .await
+                .map_err(|e| map_sdk(key, e))?;
+            each(&page);
+            if page.is_truncated() != Some(true) {
+                return Ok(());
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            vid_marker = page.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
     /// Versions of `key` (not delete markers), oldest first, plus whether any delete marker
     /// exists.
     pub(crate) async fn list_versions(
@@ -294,18 +326,7 @@ impl S3Storage {
         let full = self.key(key)?;
         let mut out = Vec::new();
         let mut markers = Vec::new();
-        let (mut key_marker, mut vid_marker) = (None::<String>, None::<String>);
-        loop {
-            let page = self
-                .client
-                .list_object_versions()
-                .bucket(&self.loc.bucket)
-                .prefix(&full)
-                .set_key_marker(key_marker.clone())
-                .set_version_id_marker(vid_marker.clone())
-                .send()
-                .await
-                .map_err(|e| map_sdk(key, e))?;
+        self.version_pages(&full, key, |page| {
             for v in page.versions() {
                 if v.key() != Some(full.as_str()) {
                     continue;
@@ -322,15 +343,8 @@ impl S3Storage {
                     markers.push(m.version_id().unwrap_or("null").to_string());
                 }
             }
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            key_marker = page.next_key_marker().map(str::to_string);
-            vid_marker = page.next_version_id_marker().map(str::to_string);
-            if key_marker.is_none() {
-                break;
-            }
-        }
+        })
+        .await?;
         // S3 lists a key's versions newest first; keep that order's reverse, stable on ties.
         out.reverse();
         out.sort_by_key(|v| v.modified);
@@ -632,32 +646,14 @@ impl Storage for S3Storage {
         }
         let full = self.loc.full_key(prefix);
         let mut counts: std::collections::BTreeMap<String, u32> = Default::default();
-        let (mut key_marker, mut vid_marker) = (None::<String>, None::<String>);
-        loop {
-            let page = self
-                .client
-                .list_object_versions()
-                .bucket(&self.loc.bucket)
-                .prefix(&full)
-                .set_key_marker(key_marker.clone())
-                .set_version_id_marker(vid_marker.clone())
-                .send()
-                .await
-                .map_err(|e| map_sdk(prefix, e))?;
+        self.version_pages(&full, prefix, |page| {
             for v in page.versions() {
                 if let Some(k) = v.key().and_then(|k| self.loc.repo_key(k)) {
                     *counts.entry(k.to_string()).or_default() += 1;
                 }
             }
-            if page.is_truncated() != Some(true) {
-                break;
-            }
-            key_marker = page.next_key_marker().map(str::to_string);
-            vid_marker = page.next_version_id_marker().map(str::to_string);
-            if key_marker.is_none() {
-                break;
-            }
-        }
+        })
+        .await?;
         Ok(counts
             .into_iter()
             .filter(|(_, n)| *n > 1)
