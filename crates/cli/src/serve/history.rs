@@ -132,6 +132,35 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+impl Outcome {
+    /// Adds one owner's result: its snapshot, an error that stopped the whole owner, and the
+    /// `(item id, reason)` of each item that failed.
+    pub fn add_owner(
+        &mut self,
+        who: &str,
+        snapshot: Option<String>,
+        error: Option<&str>,
+        failures: impl IntoIterator<Item = (String, String)>,
+    ) {
+        self.owners += 1;
+        self.snapshots.extend(snapshot);
+        if let Some(e) = error {
+            self.failures.push(JobFailure {
+                owner: who.to_owned(),
+                item: None,
+                reason: e.to_owned(),
+            });
+        }
+        for (item, reason) in failures {
+            self.failures.push(JobFailure {
+                owner: who.to_owned(),
+                item: Some(item),
+                reason,
+            });
+        }
+    }
+}
+
 /// One row of the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {

@@ -274,24 +274,16 @@ impl RepoRunner {
             } else {
                 m.mailbox.upn.clone()
             };
-            out.owners += 1;
             out.items += m.messages_downloaded + m.events + m.contacts;
             out.bytes += m.bytes_downloaded;
-            out.snapshots.extend(m.snapshot.clone());
-            if let Some(e) = &m.error {
-                out.failures.push(JobFailure {
-                    owner: who.clone(),
-                    item: None,
-                    reason: e.clone(),
-                });
-            }
-            for f in &m.failures {
-                out.failures.push(JobFailure {
-                    owner: who.clone(),
-                    item: Some(f.item_id.clone()),
-                    reason: f.reason.clone(),
-                });
-            }
+            out.add_owner(
+                &who,
+                m.snapshot.clone(),
+                m.error.as_deref(),
+                m.failures
+                    .iter()
+                    .map(|f| (f.item_id.clone(), f.reason.clone())),
+            );
         }
         for n in &report.not_found {
             out.failures.push(JobFailure {
@@ -337,24 +329,16 @@ impl RepoRunner {
                 .clone()
                 .or_else(|| d.drive.site_name.clone())
                 .unwrap_or_else(|| d.drive.drive_id.clone());
-            out.owners += 1;
             out.items += d.files_downloaded;
             out.bytes += d.bytes_downloaded;
-            out.snapshots.extend(d.snapshot.clone());
-            if let Some(e) = &d.error {
-                out.failures.push(JobFailure {
-                    owner: who.clone(),
-                    item: None,
-                    reason: e.clone(),
-                });
-            }
-            for f in &d.failures {
-                out.failures.push(JobFailure {
-                    owner: who.clone(),
-                    item: Some(f.item_id.clone()),
-                    reason: f.reason.clone(),
-                });
-            }
+            out.add_owner(
+                &who,
+                d.snapshot.clone(),
+                d.error.as_deref(),
+                d.failures
+                    .iter()
+                    .map(|f| (f.item_id.clone(), f.reason.clone())),
+            );
         }
         RunResult::finished(out)
     }
