@@ -75,11 +75,6 @@ impl Config {
         self.path.as_deref()
     }
 
-    /// Whether the file has a `[name]` section.
-    pub fn has(&self, name: &str) -> bool {
-        self.table.contains_key(name)
-    }
-
     /// Deserializes section `name` (its default when absent). Section types should use
     /// `#[serde(deny_unknown_fields)]` so that a misspelt key is an error, not a silent default.
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T> {

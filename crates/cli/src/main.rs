@@ -14,7 +14,6 @@
 mod audit_note;
 mod clock;
 mod commands;
-#[allow(dead_code)] // sections are read by the policy, alerts and serve commands as they land
 mod config;
 mod context;
 mod demo;
