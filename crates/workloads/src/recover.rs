@@ -111,6 +111,9 @@ pub struct RecoverPlan {
     pub changed_since: Vec<String>,
     /// Items changed after the clean point but not by the attack (left alone).
     pub left_alone: u64,
+    /// Attacked items whose clean version is back in place in the newest snapshot (an earlier
+    /// recovery, or the user, put them back): not restored again.
+    pub already_present: u64,
 }
 
 /// The outcome.
@@ -329,6 +332,7 @@ async fn plan_one(
         items: Vec::new(),
         changed_since: Vec::new(),
         left_alone: 0,
+        already_present: 0,
     };
     // Per attacked item: (the clean record, its snapshot, damage, record right after the attack).
     let mut hit: BTreeMap<String, (ItemRecord, String, Damage, Option<ItemRecord>)> =
@@ -394,7 +398,15 @@ async fn plan_one(
         }
     }
     plan.left_alone = touched_legitimately.len() as u64;
+    let present = match steps.last() {
+        Some(last) if !hit.is_empty() => Present::of(&repo.snapshot(&last.id.0).await?).await?,
+        _ => Present::default(),
+    };
     for (id, (rec, snap, damage, after)) in hit {
+        if present.contains(&rec) {
+            plan.already_present += 1;
+            continue;
+        }
         let path = if rec.kind == "file" {
             full_path(&rec)
         } else {
@@ -410,6 +422,56 @@ async fn plan_one(
         });
     }
     Ok(plan)
+}
+
+/// What the newest snapshot holds, keyed by what a restored copy keeps (a restored item gets a
+/// new id): files by path and content hash, messages by folder and `internetMessageId`.
+#[derive(Default)]
+struct Present {
+    files: std::collections::BTreeSet<(String, String)>,
+    messages: std::collections::BTreeSet<(String, String)>,
+}
+
+impl Present {
+    fn file_key(r: &ItemRecord) -> Option<(String, String)> {
+        let hash = match r.attrs.get(crate::drive::layout::ATTR_QXH) {
+            Some(h) if !h.is_empty() => format!("qxh:{h}"),
+            _ => format!(
+                "refs:{}:{}",
+                r.size,
+                serde_json::to_string(&r.content).ok()?
+            ),
+        };
+        Some((full_path(r).to_lowercase(), hash))
+    }
+
+    fn message_key(r: &ItemRecord) -> Option<(String, String)> {
+        let mid = r
+            .attrs
+            .get(crate::exchange::layout::attr::INTERNET_MESSAGE_ID)?;
+        Some((r.path.to_lowercase(), mid.clone()))
+    }
+
+    async fn of(snap: &Snapshot) -> Result<Self, tenantvault_repo::Error> {
+        let mut p = Present::default();
+        let mut items: Items = Box::pin(snap.items());
+        while let Some(r) = next(&mut items).await? {
+            match r.kind.as_str() {
+                "file" => p.files.extend(Self::file_key(&r)),
+                "message" => p.messages.extend(Self::message_key(&r)),
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+
+    fn contains(&self, r: &ItemRecord) -> bool {
+        match r.kind.as_str() {
+            "file" => Self::file_key(r).is_some_and(|k| self.files.contains(&k)),
+            "message" => Self::message_key(r).is_some_and(|k| self.messages.contains(&k)),
+            _ => false,
+        }
+    }
 }
 
 fn fnv(s: &str) -> u64 {
