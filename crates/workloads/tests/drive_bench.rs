@@ -6,8 +6,13 @@
 //! `DRIVE_BENCH_PARALLEL` sets the parallel downloads per drive (default 4) and
 //! `DRIVE_BENCH_LATENCY_MS` adds that much emulator service latency to every request.
 //!
-//! Prints: full backup, unchanged incremental (Graph requests and wall time), and a move of the
-//! biggest top-level folder (records re-pathed, content bytes downloaded).
+//! `DRIVE_BENCH_MOVE_FILES` (default: half the files) gathers top-level folders under one
+//! folder `Bench move` before the first backup until it holds at least that many files; that
+//! folder is then moved between two runs. `TENANTVAULT_EMU_SMALL_FILE_BYTES=4096` makes every
+//! generated file a small text file (≤ 4 KiB), so 100,000 files back up in minutes.
+//!
+//! Prints: full backup, unchanged incremental (Graph requests and wall time), and the move of
+//! the gathered folder (records re-pathed, content bytes served by the emulator).
 
 #[path = "drive_common.rs"]
 mod common;
@@ -17,7 +22,7 @@ use std::time::Instant;
 use common::*;
 use tenantvault_emulator::drive::{DriveConfig, drive_state};
 use tenantvault_emulator::{EmulatorConfig, EndpointClass};
-use tenantvault_graph::DriveItem;
+use tenantvault_graph::{DriveItem, GraphClient};
 use tenantvault_workloads::drive::{DriveBackupConfig, DriveSelection};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,6 +68,11 @@ async fn drive_figures() {
         ..DriveBackupConfig::default()
     };
     let sel = DriveSelection::onedrive();
+    let want: usize = std::env::var("DRIVE_BENCH_MOVE_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(files as usize / 2);
+    let big = gather(&emu, &graph, want).await;
 
     let started = Instant::now();
     let full = backup(&repo, &graph, &cfg, &sel).await;
@@ -87,34 +97,18 @@ async fn drive_figures() {
         inc.files_downloaded()
     );
 
-    // Move the folder with the most files below it under another top-level folder.
+    // Move the gathered folder under another top-level folder.
     let drive = d.drive.drive_id.clone();
-    let (big, big_count, dest) = {
+    let (big_count, dest) = {
         let ds = drive_state(emu.state());
         let store = ds.store.read();
         let dr = store.drive(&drive).unwrap();
-        let top: Vec<u32> = dr
+        let dest = dr
             .live_children(0)
-            .filter(|&i| dr.item(i).is_folder())
-            .collect();
-        let count = |f: u32| {
-            (1..dr.items.len() as u32)
-                .filter(|&i| {
-                    !dr.item(i).is_folder()
-                        && dr.item(i).deleted.is_none()
-                        && dr.path_of(i).starts_with(&format!("{}/", dr.path_of(f)))
-                })
-                .count()
-        };
-        let mut best = (top[0], 0);
-        for &f in &top {
-            let c = count(f);
-            if c > best.1 {
-                best = (f, c);
-            }
-        }
-        let dest = top.iter().find(|&&f| f != best.0).copied().unwrap();
-        (dr.item(best.0).id.clone(), best.1, dr.item(dest).id.clone())
+            .find(|&i| dr.item(i).is_folder() && dr.item(i).id != big)
+            .map(|i| dr.item(i).id.clone())
+            .unwrap();
+        (files_below(dr, &big), dest)
     };
     let _: DriveItem = graph
         .patch_json(
@@ -146,4 +140,88 @@ async fn drive_figures() {
         started.elapsed().as_secs_f64()
     );
     emu.shutdown().await;
+}
+
+/// Live files anywhere below the folder `id`.
+fn files_below(dr: &tenantvault_emulator::drive::model::Drive, id: &str) -> usize {
+    let f = dr.find(id).unwrap();
+    top_counts(dr).get(&f).copied().unwrap_or(0)
+}
+
+/// Live files below each top-level folder (by item index), one pass over the drive.
+fn top_counts(
+    dr: &tenantvault_emulator::drive::model::Drive,
+) -> std::collections::HashMap<u32, usize> {
+    let mut out = std::collections::HashMap::new();
+    for i in 1..dr.items.len() as u32 {
+        let it = dr.item(i);
+        if it.is_folder() || it.deleted.is_some() {
+            continue;
+        }
+        let mut cur = i;
+        while let Some(p) = dr.item(cur).parent {
+            if p == 0 {
+                break;
+            }
+            cur = p;
+        }
+        if cur != i {
+            *out.entry(cur).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// Creates `Bench move` at the root of the (only) OneDrive and moves top-level folders into it
+/// until it holds at least `want` files; returns its id.
+async fn gather(emu: &tenantvault_emulator::Emulator, graph: &GraphClient, want: usize) -> String {
+    let drive = {
+        let ds = drive_state(emu.state());
+        let store = ds.store.read();
+        store.drives().next().unwrap().id.clone()
+    };
+    let big: DriveItem = graph
+        .post_json(
+            &format!("drives/{drive}/root/children"),
+            &serde_json::json!({"name": "Bench move", "folder": {}}),
+        )
+        .await
+        .unwrap();
+    loop {
+        let next = {
+            let ds = drive_state(emu.state());
+            let store = ds.store.read();
+            let dr = store.drive(&drive).unwrap();
+            if files_below(dr, &big.id) >= want {
+                None
+            } else {
+                let counts = top_counts(dr);
+                dr.live_children(0)
+                    .filter(|&i| dr.item(i).is_folder() && dr.item(i).id != big.id)
+                    .max_by_key(|i| counts.get(i).copied().unwrap_or(0))
+                    .map(|i| dr.item(i).id.clone())
+            }
+        };
+        // Keep one other top-level folder as the move destination.
+        let Some(id) = next else { break };
+        let left = {
+            let ds = drive_state(emu.state());
+            let store = ds.store.read();
+            let dr = store.drive(&drive).unwrap();
+            dr.live_children(0)
+                .filter(|&i| dr.item(i).is_folder())
+                .count()
+        };
+        if left <= 2 {
+            break;
+        }
+        let _: DriveItem = graph
+            .patch_json(
+                &format!("drives/{drive}/items/{id}"),
+                &serde_json::json!({"parentReference": {"id": big.id}}),
+            )
+            .await
+            .unwrap();
+    }
+    big.id
 }

@@ -37,6 +37,11 @@ pub struct DriveConfig {
     /// Whether the app is approved for Teams protected APIs (messages); when false those
     /// calls answer 403 as Graph does.
     pub teams_protected_api_approved: bool,
+    /// Benchmark knob: when set, every generated file is a small text file of at most this many
+    /// bytes (no assets, no multi-MB files), so drives of 100,000+ files generate and back up in
+    /// minutes. Defaults to the `TENANTVAULT_EMU_SMALL_FILE_BYTES` environment variable (so the
+    /// emulator binary can be told too), else `None`.
+    pub small_file_bytes: Option<u32>,
 }
 
 impl Default for DriveConfig {
@@ -57,6 +62,10 @@ impl Default for DriveConfig {
             chats_per_user: 2,
             chat_messages: 8,
             teams_protected_api_approved: true,
+            small_file_bytes: std::env::var("TENANTVAULT_EMU_SMALL_FILE_BYTES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|&n: &u32| n > 0),
         }
     }
 }

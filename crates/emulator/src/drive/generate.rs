@@ -528,7 +528,18 @@ fn populate(
         let parent = *folders.choose(&mut rng).expect("root exists");
         let cseed = stable_u64(seed, "drive.content", &[key, u64::from(fi)]);
         let roll: f64 = rng.r#gen();
-        let (name, content) = if *large_left > 0 && fi == 0 && cfg.large_file_size > 0 {
+        let (name, content) = if let Some(max) = cfg.small_file_bytes {
+            let len = rng.gen_range(max.div_ceil(4).max(1)..=max.max(1));
+            let stem = STEMS[rng.gen_range(0..STEMS.len())];
+            (
+                format!("{stem}.txt"),
+                Content::new(Source::Text {
+                    seed: cseed,
+                    len,
+                    kind: TextKind::Prose,
+                }),
+            )
+        } else if *large_left > 0 && fi == 0 && cfg.large_file_size > 0 {
             *large_left -= 1;
             (
                 "Recordings-all-hands.mp4".to_string(),
