@@ -40,6 +40,7 @@ mod erase_items;
 mod error;
 mod gc;
 mod hold;
+mod idset;
 mod index;
 mod keys;
 mod locks;
@@ -72,7 +73,7 @@ pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};
 pub use hold::{HOLD_PREFIX, Hold, HoldRelease, HoldScope, ItemQuery, NewHold, item_date};
 pub use keys::{KeyId, KeyInfo};
-pub use locks::LockReport;
+pub use locks::{LegalHoldReport, LockReport};
 pub use model::{
     BackupMode, ContentRef, Failure, ItemMeta, ItemRecord, MetadataRef, OwnerRef, SnapshotFilter,
     SnapshotId, SnapshotStats, SnapshotSummary,

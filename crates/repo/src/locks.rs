@@ -6,15 +6,23 @@
 //! snapshot references — once its remaining retention is below `renew_below`. Objects no
 //! longer referenced are not extended: their lock runs out and GC can delete them.
 //! `owners/`, `sessions/` and `gc/` are never locked (see `LockPolicy::applies_to`).
+//!
+//! Legal holds (FORMAT.md §12, "S3 legal-hold flag"): [`Repository::sync_legal_holds`] (run by
+//! `maintain_locks`) turns the S3 legal-hold flag on for every object holding data an active
+//! hold covers — the hold record, the held snapshots' roots, and the packs (with their index
+//! files) holding their item lists and the held items' blobs — and off on objects that only
+//! released holds covered. [`Repository::flag_hold`] flags one new hold's objects at once.
 
-use crate::crypto::PackId;
+use crate::crypto::{BlobId, PackId};
 use crate::error::{Error, Result};
+use crate::hold::{HOLD_PREFIX, Hold};
+use crate::model::{MetadataRef, SnapshotFilter, SnapshotSummary};
 use crate::repository::Repository;
 use crate::storage::{LockPolicy, StorageError};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 /// What [`Repository::maintain_locks`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +37,33 @@ pub struct LockReport {
     pub unreferenced: u64,
     /// Objects that could not be extended (each also logged), e.g. missing meanwhile.
     pub failed: Vec<String>,
+    /// The legal-hold flags brought in line with the active holds.
+    #[serde(default)]
+    pub legal_hold: LegalHoldReport,
 }
+
+/// What [`Repository::sync_legal_holds`] or [`Repository::flag_hold`] did about the S3
+/// legal-hold flag.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegalHoldReport {
+    /// False when the storage has no legal-hold flag (a local directory): nothing was done.
+    pub supported: bool,
+    /// Objects holding data that an active hold covers (they must carry the flag).
+    pub held: u64,
+    /// Objects whose flag was turned on (with `dry_run`: would be).
+    pub set: Vec<String>,
+    /// Objects whose flag was turned off: no active hold covers them any more.
+    pub cleared: Vec<String>,
+    /// Objects looked at whose flag was already right.
+    pub unchanged: u64,
+    /// Blobs of held data whose pack the index does not know (logged; nothing to flag).
+    pub unlocated: u64,
+    /// Objects whose flag could not be read or changed (each also logged).
+    pub failed: Vec<String>,
+}
+
+/// How many flag reads or changes run at once.
+const FLAG_CONCURRENCY: usize = 8;
 
 impl Repository {
     /// Extend the Object Lock of every referenced object whose lock ends before
@@ -113,11 +147,214 @@ impl Repository {
                 }
             }
         }
+        report.legal_hold = match self.sync_legal_holds(dry_run).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not bring the legal-hold flags in line");
+                report.failed.push(format!("legal-hold flags: {e}"));
+                LegalHoldReport {
+                    supported: true,
+                    ..Default::default()
+                }
+            }
+        };
         tracing::info!(
             checked = report.checked,
             extended = report.extended,
+            flags_set = report.legal_hold.set.len(),
+            flags_cleared = report.legal_hold.cleared.len(),
             "lock maintenance done"
         );
         Ok(report)
+    }
+
+    /// Storage keys of the objects holding data `hold` covers (whether it is active or not):
+    /// its record `holds/<id>`; for every snapshot holding covered data, the snapshot root and
+    /// the packs (and index files) holding its item lists; the packs (and index files) holding
+    /// the covered items' content and metadata blobs. A pack that also holds uncovered data is
+    /// included: it holds covered data. Also returns how many covered blobs the index does not
+    /// locate.
+    async fn hold_objects(
+        &self,
+        hold: &Hold,
+        snaps: &[SnapshotSummary],
+    ) -> Result<(BTreeSet<String>, u64)> {
+        let mut keys = BTreeSet::new();
+        keys.insert(format!("{HOLD_PREFIX}{}", hold.id));
+        let mut blobs: HashSet<BlobId> = HashSet::new();
+        for s in snaps.iter().filter(|s| hold.covers_snapshot(s)) {
+            let snap = match self.snapshot(&s.id.0).await {
+                Ok(x) => x,
+                // erased (a hold blocks erasure, so only a released hold's) or removed meanwhile
+                Err(Error::Erased { .. } | Error::OwnerKeyMissing { .. } | Error::NotFound(_)) => {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let whole = !hold.scope.filters_items();
+            let mut any = whole;
+            let mut items = std::pin::pin!(snap.items());
+            while let Some(item) = items.try_next().await? {
+                if whole || hold.covers_item_in(s, &item) {
+                    any = true;
+                    blobs.extend(item.content.iter().map(|c| c.id));
+                    if let Some(MetadataRef::Blob(c)) = &item.metadata {
+                        blobs.insert(c.id);
+                    }
+                }
+            }
+            if any {
+                keys.insert(crate::snapshot::snapshot_key(&s.id));
+                blobs.extend(snap.lists().iter().map(|l| l.id));
+            }
+        }
+        let mut packs: HashSet<PackId> = HashSet::new();
+        let mut unlocated = 0;
+        for b in &blobs {
+            match self.inner.cache.lookup(b)? {
+                Some(loc) => {
+                    packs.insert(loc.pack);
+                }
+                None => {
+                    tracing::warn!(hold = %hold.id, blob = %b, "held blob not in the index");
+                    unlocated += 1;
+                }
+            }
+        }
+        for p in &packs {
+            keys.insert(crate::pack::pack_key(p));
+            keys.insert(crate::index::index_key(p));
+        }
+        Ok((keys, unlocated))
+    }
+
+    fn legal_hold_supported(&self) -> bool {
+        let caps = self.storage().lock_capabilities();
+        if !caps.legal_hold {
+            tracing::info!(
+                "this storage has no legal-hold flag; holds are kept by the repository alone"
+            );
+        }
+        caps.legal_hold
+    }
+
+    /// Bring the S3 legal-hold flags in line with the holds: on for every object holding data
+    /// an active hold covers (see the module docs), off for objects that only released holds
+    /// covered. Objects no hold ever covered are not looked at (the repository never flagged
+    /// them). With `dry_run` nothing changes. On storage without legal holds this does nothing
+    /// and says so (`supported: false`).
+    pub async fn sync_legal_holds(&self, dry_run: bool) -> Result<LegalHoldReport> {
+        if !self.legal_hold_supported() {
+            return Ok(LegalHoldReport::default());
+        }
+        self.catch_up_index().await?;
+        let holds = self.holds().await?;
+        let snaps = self.all_snapshots().await?;
+        let mut report = LegalHoldReport {
+            supported: true,
+            ..Default::default()
+        };
+        let (mut want, mut seen) = (BTreeSet::new(), BTreeSet::new());
+        for h in &holds {
+            let (keys, unlocated) = self.hold_objects(h, &snaps).await?;
+            if h.is_active() {
+                report.unlocated += unlocated;
+                want.extend(keys.iter().cloned());
+            }
+            seen.extend(keys);
+        }
+        report.held = want.len() as u64;
+        let want = &want;
+        let results: Vec<(String, bool, std::result::Result<bool, StorageError>)> =
+            futures::stream::iter(seen)
+                .map(|k| async move {
+                    let on = want.contains(&k);
+                    let r = async {
+                        if self.storage().legal_hold(&k).await? == on {
+                            return Ok(false);
+                        }
+                        if !dry_run {
+                            self.storage().set_legal_hold(&k, on).await?;
+                        }
+                        Ok(true)
+                    }
+                    .await;
+                    (k, on, r)
+                })
+                .buffer_unordered(FLAG_CONCURRENCY)
+                .collect()
+                .await;
+        for (k, on, r) in results {
+            match r {
+                Ok(true) if on => report.set.push(k),
+                Ok(true) => report.cleared.push(k),
+                Ok(false) => report.unchanged += 1,
+                // gone: a released hold's object deleted since (nothing left to flag)
+                Err(StorageError::NotFound { .. }) if !on => {}
+                Err(e) => {
+                    tracing::warn!(object = %k, error = %e, "could not set the legal-hold flag");
+                    report.failed.push(format!("{k}: {e}"));
+                }
+            }
+        }
+        report.set.sort();
+        report.cleared.sort();
+        tracing::info!(
+            held = report.held,
+            set = report.set.len(),
+            cleared = report.cleared.len(),
+            "legal-hold flags in line with the holds"
+        );
+        Ok(report)
+    }
+
+    /// Turn the S3 legal-hold flag on for every object holding data `hold` covers, without
+    /// reading the current flags (for `hold create`, right after the hold is written; the
+    /// next [`Repository::maintain_locks`] catches anything missed). A released hold is
+    /// refused. On storage without legal holds this does nothing (`supported: false`).
+    pub async fn flag_hold(&self, hold: &Hold) -> Result<LegalHoldReport> {
+        if !hold.is_active() {
+            return Err(Error::Invalid(format!("hold {} is released", hold.id)));
+        }
+        if !self.legal_hold_supported() {
+            return Ok(LegalHoldReport::default());
+        }
+        self.catch_up_index().await?;
+        let snaps = self.all_snapshots().await?;
+        let (keys, unlocated) = self.hold_objects(hold, &snaps).await?;
+        let mut report = LegalHoldReport {
+            supported: true,
+            held: keys.len() as u64,
+            unlocated,
+            ..Default::default()
+        };
+        let results: Vec<(String, std::result::Result<(), StorageError>)> =
+            futures::stream::iter(keys)
+                .map(|k| async move {
+                    let r = self.storage().set_legal_hold(&k, true).await;
+                    (k, r)
+                })
+                .buffer_unordered(FLAG_CONCURRENCY)
+                .collect()
+                .await;
+        for (k, r) in results {
+            match r {
+                Ok(()) => report.set.push(k),
+                Err(e) => {
+                    tracing::warn!(object = %k, error = %e, "could not set the legal-hold flag");
+                    report.failed.push(format!("{k}: {e}"));
+                }
+            }
+        }
+        report.set.sort();
+        Ok(report)
+    }
+
+    async fn all_snapshots(&self) -> Result<Vec<SnapshotSummary>> {
+        self.list_snapshots(SnapshotFilter {
+            include_partial: true,
+            ..Default::default()
+        })
+        .await
     }
 }

@@ -616,6 +616,25 @@ impl Storage for S3Storage {
         Ok(())
     }
 
+    /// Read from HeadObject of the original version (the flag's header).
+    async fn legal_hold(&self, key: &str) -> Result<bool, StorageError> {
+        if !self.lock_enabled {
+            return Ok(false);
+        }
+        let full = self.key(key)?;
+        let vid = self.original_version(key).await?;
+        let h = self
+            .client
+            .head_object()
+            .bucket(&self.loc.bucket)
+            .key(&full)
+            .set_version_id(vid)
+            .send()
+            .await
+            .map_err(|e| map_sdk(key, e))?;
+        Ok(h.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On))
+    }
+
     async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, StorageError> {
         if !self.versioned {
             return Ok(Vec::new());

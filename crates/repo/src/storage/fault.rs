@@ -204,6 +204,12 @@ impl Storage for FaultStorage {
             None => self.inner.set_legal_hold(key, on).await,
         }
     }
+    async fn legal_hold(&self, key: &str) -> Result<bool, StorageError> {
+        match self.check(FaultOp::Get, key) {
+            Some(k) => Err(error(&k, key)),
+            None => self.inner.legal_hold(key).await,
+        }
+    }
     async fn versions(&self, key: &str) -> Result<Vec<super::ObjectVersion>, StorageError> {
         match self.check(FaultOp::List, key) {
             Some(k) => Err(error(&k, key)),

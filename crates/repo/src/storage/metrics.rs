@@ -135,6 +135,10 @@ impl Storage for MetricsStorage {
         let r = self.inner.set_legal_hold(key, on).await;
         self.note(r)
     }
+    async fn legal_hold(&self, key: &str) -> Result<bool, StorageError> {
+        let r = self.inner.legal_hold(key).await;
+        self.note(r)
+    }
     async fn versions(&self, key: &str) -> Result<Vec<super::ObjectVersion>, StorageError> {
         let r = self.inner.versions(key).await;
         self.note(r)

@@ -146,6 +146,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         })
     }
 
+    /// Whether the legal-hold flag of `key` (the version first written) is on. Default:
+    /// `false` (a backend without legal holds never has it on).
+    async fn legal_hold(&self, key: &str) -> Result<bool, StorageError> {
+        let _ = key;
+        Ok(false)
+    }
+
     /// Every stored version of `key`, oldest first. Empty when the backend keeps no history
     /// (then the only version is the current object).
     async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, StorageError> {

@@ -90,6 +90,9 @@ impl Storage for RetryStorage {
     async fn set_legal_hold(&self, key: &str, on: bool) -> Result<(), StorageError> {
         self.run(|| self.inner.set_legal_hold(key, on)).await
     }
+    async fn legal_hold(&self, key: &str) -> Result<bool, StorageError> {
+        self.run(|| self.inner.legal_hold(key)).await
+    }
     async fn versions(&self, key: &str) -> Result<Vec<super::ObjectVersion>, StorageError> {
         self.run(|| self.inner.versions(key)).await
     }

@@ -106,6 +106,9 @@ impl Storage for TamperGuard {
     async fn set_legal_hold(&self, key: &str, on: bool) -> Result<(), StorageError> {
         self.inner.set_legal_hold(key, on).await
     }
+    async fn legal_hold(&self, key: &str) -> Result<bool, StorageError> {
+        self.inner.legal_hold(key).await
+    }
     async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, StorageError> {
         self.inner.versions(key).await
     }
