@@ -335,7 +335,9 @@ async fn get_item_op(
         Op::Delta(tok) => delta_page(st, &ds, &drive_id, addr, tok, q, headers).await,
         Op::Versions | Op::Version(_) => versions(st, &ds, &drive_id, addr, op),
         Op::Permissions | Op::Permission(_) => permissions(st, &ds, &drive_id, addr, op),
-        Op::CreateUploadSession | Op::RestoreVersion(_) => Err(GraphError::method_not_allowed()),
+        Op::CreateUploadSession | Op::RestoreVersion(_) | Op::Invite | Op::CreateLink => {
+            Err(GraphError::method_not_allowed())
+        }
     }
 }
 

@@ -324,6 +324,7 @@ fn library_list(d: &Drive, name: &str, display: &str, web: &str, by: &Arc<Ident>
         modified: d.created,
         web_url: web.to_string(),
         created_by: by.clone(),
+        columns: Vec::new(),
     }
 }
 
@@ -485,6 +486,15 @@ fn generic_list(
         modified: anchor - Duration::days(1),
         web_url: format!("{site_web}/Lists/Tasks"),
         created_by: owner.clone(),
+        columns: [
+            "Title",
+            "Status",
+            "PercentComplete",
+            "DueDate",
+            "AssignedToLookupId",
+        ]
+        .map(String::from)
+        .to_vec(),
     }
 }
 

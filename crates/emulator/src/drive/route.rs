@@ -51,6 +51,10 @@ pub enum Op {
     Permission(String),
     /// `/createUploadSession`.
     CreateUploadSession,
+    /// `/invite` (grant roles to users).
+    Invite,
+    /// `/createLink` (a sharing link).
+    CreateLink,
 }
 
 /// A parsed drive URL.
@@ -97,6 +101,8 @@ fn parse_op(rest: &str) -> Result<Op, GraphError> {
         ["permissions"] => Op::Permissions,
         ["permissions", p] => Op::Permission(p.to_string()),
         [f] if function_call(f).0.ends_with("createUploadSession") => Op::CreateUploadSession,
+        [f] if function_call(f).0.ends_with("invite") => Op::Invite,
+        [f] if function_call(f).0.ends_with("createLink") => Op::CreateLink,
         [other, ..] => return Err(bad_segment(other)),
     })
 }

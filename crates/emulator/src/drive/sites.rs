@@ -51,6 +51,17 @@ pub(crate) async fn sites_entry(
         return super::api::drive_entry(state, caller, uri, method, headers, body).await;
     }
     let State(st) = state;
+    if method == Method::POST {
+        let segs: Vec<&str> = decoded.trim_matches('/').split('/').collect();
+        let result = match axum::body::to_bytes(body, 4 * 1024 * 1024).await {
+            Ok(b) => super::list_write::post(&st, &caller, &segs, &b),
+            Err(_) => Err(GraphError::bad_request(
+                "invalidRequest",
+                "The request body is too large or unreadable.",
+            )),
+        };
+        return result.unwrap_or_else(|e| e.into_response());
+    }
     let result = (|| {
         if method != Method::GET {
             return Err(GraphError::method_not_allowed());
@@ -204,7 +215,7 @@ fn serve(st: &AppState, path: &str, q: &ODataQuery) -> Result<Response, GraphErr
             let all: Vec<Value> = site
                 .lists
                 .iter()
-                .map(|l| dj::list_json(site, l, &tenant))
+                .map(|l| with_columns(dj::list_json(site, l, &tenant), l, q))
                 .collect();
             let (items, next) = page(
                 st,
@@ -228,7 +239,11 @@ fn serve(st: &AppState, path: &str, q: &ODataQuery) -> Result<Response, GraphErr
                 .iter()
                 .find(|x| x.id.eq_ignore_ascii_case(l) || x.display_name.eq_ignore_ascii_case(l))
                 .ok_or_else(not_found)?;
-            ok_entity(st, dj::list_json(site, list, &tenant), "lists/$entity")
+            ok_entity(
+                st,
+                with_columns(dj::list_json(site, list, &tenant), list, q),
+                "lists/$entity",
+            )
         }
         ["sites", s, "lists", l, "items"] => {
             let i = resolve_site(st, &store, s)?;
@@ -293,6 +308,36 @@ fn serve(st: &AppState, path: &str, q: &ODataQuery) -> Result<Response, GraphErr
         }
         _ => Err(GraphError::no_resource(segs.last().copied().unwrap_or(""))),
     }
+}
+
+/// Adds `columns` (the list's writable columns, then the read-only system ones) when the
+/// query asks for `$expand=columns`.
+fn with_columns(mut v: Value, list: &super::store::SpList, q: &ODataQuery) -> Value {
+    let want = q
+        .expand
+        .as_deref()
+        .is_some_and(|e| e.split(',').any(|x| x.trim().starts_with("columns")));
+    if !want {
+        return v;
+    }
+    let mut cols: Vec<Value> = list
+        .columns
+        .iter()
+        .map(|c| json!({"name": c, "displayName": c, "readOnly": false, "hidden": false, "text": {}}))
+        .collect();
+    for c in [
+        "ID",
+        "Created",
+        "Modified",
+        "Author",
+        "Editor",
+        "ContentType",
+        "Attachments",
+    ] {
+        cols.push(json!({"name": c, "displayName": c, "readOnly": true, "hidden": false}));
+    }
+    v["columns"] = Value::Array(cols);
+    v
 }
 
 fn ok_entity(st: &AppState, mut v: Value, ctx: &str) -> Result<Response, GraphError> {

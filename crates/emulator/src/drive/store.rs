@@ -51,6 +51,9 @@ pub struct SpList {
     pub web_url: String,
     /// Creator.
     pub created_by: Arc<Ident>,
+    /// Writable custom columns (internal names) of a generic list; empty = not declared
+    /// (any field name accepted).
+    pub columns: Vec<String>,
 }
 
 /// A SharePoint site (team site, communication site, or a user's personal OneDrive site).

@@ -1,5 +1,6 @@
 //! Drive writes used by restore: small PUT uploads, folder creation, PATCH (rename, move,
-//! `fileSystemInfo`), DELETE, version restore and permission removal.
+//! `fileSystemInfo`), DELETE, version restore, permission removal, and sharing grants
+//! (`invite`, `createLink`, in `share.rs`).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -294,6 +295,14 @@ pub(crate) async fn write_op(
         (Method::POST, Op::CreateUploadSession) => {
             let v = read_json(body).await?;
             super::upload::create_session(st, &ds, &drive_id, addr, &v, q, headers, by, now)
+        }
+        (Method::POST, Op::Invite) => {
+            let v = read_json(body).await?;
+            super::share::invite(st, &ds, &drive_id, addr, &v)
+        }
+        (Method::POST, Op::CreateLink) => {
+            let v = read_json(body).await?;
+            super::share::create_link(st, &ds, &drive_id, addr, &v)
         }
         (Method::POST, Op::RestoreVersion(label)) => {
             let mut store = ds.store.write();
