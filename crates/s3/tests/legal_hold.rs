@@ -1,0 +1,337 @@
+//! The S3 legal-hold flag follows the repository's holds (moto_server, Object Lock bucket,
+//! governance mode).
+//!
+//! Three owners back up; a hold on one owner (whole snapshots) and a hold selecting one item
+//! by file name are created. The objects expected to carry the flag are worked out from what
+//! each backup session wrote (keys listed before and after it), not from the library's own
+//! coverage code: every object of alice's session; every object of bob's first session (its
+//! pack mixes the held item with an unheld one); bob's second snapshot (it still contains the
+//! held item) and its item-list pack, but not the pack holding only the new, unheld item;
+//! nothing of carol's. After `flag_hold` and `maintain_locks`, `GetObjectLegalHold` is ON for
+//! exactly those keys; a governance-bypass delete of a flagged version fails while the same
+//! delete of an unflagged, governance-locked object succeeds. After each release and
+//! `maintain_locks`, the released hold's flags are off.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use aws_sdk_s3::types::ObjectLockLegalHoldStatus;
+use tenantvault_repo::storage::{LockMode, LockPolicy, Storage};
+use tenantvault_repo::*;
+use tenantvault_s3::moto::{MotoServer, unique_bucket};
+use tenantvault_s3::{S3Location, S3Storage};
+
+const PASS: &str = "legal hold flags";
+/// Above the "file" large-profile threshold (64 KiB) and below its minimum chunk (256 KiB):
+/// one chunk, hence one pack of its own, far larger than any item-list pack.
+const BIG: usize = 100_000;
+
+fn data(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+fn meta(id: &str, len: usize) -> ItemMeta {
+    ItemMeta {
+        id: id.into(),
+        kind: "file".into(),
+        path: "/docs".into(),
+        name: format!("{id}.docx"),
+        size_hint: len as u64,
+        version: "1".into(),
+        ..Default::default()
+    }
+}
+
+/// `(key, size)` of the snapshot, pack and index objects.
+async fn objects(s: &S3Storage) -> BTreeSet<(String, u64)> {
+    let mut out = BTreeSet::new();
+    for p in ["snapshots/", "data/", "index/"] {
+        out.extend(s.list(p).await.unwrap());
+    }
+    out
+}
+
+/// Backs up `items` (id, seed, length) for `owner`; returns the objects the session wrote.
+async fn backup(
+    repo: &Repository,
+    s3: &S3Storage,
+    owner: &str,
+    items: &[(&str, u64, usize)],
+) -> BTreeSet<(String, u64)> {
+    let before = objects(s3).await;
+    let mut s = repo
+        .begin_backup(OwnerRef::new("drive", owner), BackupOptions::default())
+        .await
+        .unwrap();
+    for (id, seed, len) in items {
+        s.put_item(meta(id, *len), &data(*seed, *len)[..])
+            .await
+            .unwrap();
+    }
+    s.commit(serde_json::json!({})).await.unwrap();
+    objects(s3).await.difference(&before).cloned().collect()
+}
+
+fn keys(objs: &BTreeSet<(String, u64)>) -> BTreeSet<String> {
+    objs.iter().map(|(k, _)| k.clone()).collect()
+}
+
+/// Repository keys whose (only) version has the legal-hold flag on, read with
+/// `GetObjectLegalHold` (an object that never had a flag answers with an error or no status).
+async fn flagged(s3: &S3Storage) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (k, _) in s3.list("").await.unwrap() {
+        let r = s3
+            .client()
+            .get_object_legal_hold()
+            .bucket(&s3.location().bucket)
+            .key(s3.location().full_key(&k))
+            .send()
+            .await;
+        if let Ok(o) = r
+            && o.legal_hold().and_then(|l| l.status()) == Some(&ObjectLockLegalHoldStatus::On)
+        {
+            out.insert(k);
+        }
+    }
+    out
+}
+
+/// A versioned delete with `x-amz-bypass-governance-retention` (admin rights).
+async fn bypass_delete(s3: &S3Storage, key: &str) -> Result<(), String> {
+    let full = s3.location().full_key(key);
+    let versions = s3.versions(key).await.unwrap();
+    assert_eq!(versions.len(), 1, "{key} has one version");
+    s3.client()
+        .delete_object()
+        .bucket(&s3.location().bucket)
+        .key(full)
+        .version_id(&versions[0].version_id)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{e:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legal_hold_flag_follows_holds() {
+    let Some(moto) = MotoServer::shared() else {
+        return;
+    };
+    let opts = moto.options("testing", "testing");
+    let bucket = unique_bucket("hold");
+    S3Storage::create_bucket(&opts, &bucket, true)
+        .await
+        .unwrap();
+    let loc = S3Location::parse(&format!("s3://{bucket}/repo")).unwrap();
+    let mut s3 = S3Storage::open(loc, opts).await.unwrap();
+    s3.init_lock_policy(LockPolicy {
+        mode: LockMode::Governance,
+        days: 1,
+    })
+    .await
+    .unwrap();
+    let s3 = Arc::new(s3);
+    let cache = tempfile::tempdir().unwrap();
+    let repo = Repository::init(
+        s3.clone(),
+        PASS,
+        InitOptions {
+            kdf: KdfParams::insecure_fast(),
+            // every blob fills a pack on its own, except two small ones together
+            pack_target: 1024,
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let alice = backup(&repo, &s3, "alice", &[("a0", 1, 3000), ("a1", 2, 4000)]).await;
+    // Two small items fill one pack together: the held contract and an unheld note.
+    let bob1 = backup(&repo, &s3, "bob", &[("contract", 3, 600), ("note", 4, 600)]).await;
+    // The contract again (deduplicated) and a big unheld file in a pack of its own.
+    let bob2 = backup(
+        &repo,
+        &s3,
+        "bob",
+        &[("contract", 3, 600), ("holiday", 5, BIG)],
+    )
+    .await;
+    let carol = backup(&repo, &s3, "carol", &[("c0", 6, 5000)]).await;
+    let (big_packs, bob2_rest): (BTreeSet<_>, BTreeSet<_>) = bob2
+        .iter()
+        .cloned()
+        .partition(|(k, n)| k.starts_with("data/") && *n > BIG as u64);
+    assert_eq!(big_packs.len(), 1, "one pack holds the big file: {bob2:?}");
+    let big_pack = big_packs.into_iter().next().unwrap().0;
+    let big_index = format!("index/{}", big_pack.rsplit('/').next().unwrap());
+    assert!(keys(&bob2).contains(&big_index));
+    assert!(
+        bob1.iter()
+            .any(|(k, n)| k.starts_with("data/") && *n > 1200),
+        "the contract and the note share a pack: {bob1:?}"
+    );
+    let now = chrono::Utc::now();
+
+    // Hold 1: everything of alice. Hold 2: bob's contract, by file name.
+    let h1 = repo
+        .create_hold(
+            NewHold {
+                case: "LIT-1".into(),
+                reason: "alice's dispute".into(),
+                created_by: "legal".into(),
+                scope: HoldScope {
+                    owners: vec!["alice".into()],
+                    ..Default::default()
+                },
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let h2 = repo
+        .create_hold(
+            NewHold {
+                case: "LIT-2".into(),
+                reason: "the contract".into(),
+                created_by: "legal".into(),
+                scope: HoldScope {
+                    query: Some(ItemQuery {
+                        file_name: Some("contract".into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let mut want1 = keys(&alice);
+    want1.insert(format!("holds/{}", h1.id));
+    let mut want2 = keys(&bob1);
+    want2.extend(keys(&bob2_rest));
+    want2.remove(&big_index);
+    want2.insert(format!("holds/{}", h2.id));
+    assert!(want2.iter().any(|k| k.starts_with("snapshots/")));
+    assert_eq!(
+        keys(&bob2)
+            .difference(&want2)
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        [big_pack.clone(), big_index.clone()].into(),
+        "of bob's second session, only the big file's pack and index stay unflagged"
+    );
+
+    // hold create flags at once (one hold at a time).
+    let r1 = repo.flag_hold(&h1).await.unwrap();
+    assert!(r1.supported && r1.failed.is_empty(), "{r1:?}");
+    assert_eq!(r1.set.iter().cloned().collect::<BTreeSet<_>>(), want1);
+    assert_eq!(flagged(&s3).await, want1);
+    let r2 = repo.flag_hold(&h2).await.unwrap();
+    assert_eq!(r2.set.iter().cloned().collect::<BTreeSet<_>>(), want2);
+    let both: BTreeSet<String> = want1.union(&want2).cloned().collect();
+    assert_eq!(flagged(&s3).await, both);
+    assert!(keys(&carol).is_disjoint(&both));
+
+    // Maintenance finds everything in line.
+    let m = repo
+        .maintain_locks(now, chrono::Duration::hours(1), false)
+        .await
+        .unwrap();
+    assert!(m.failed.is_empty(), "{m:?}");
+    let lh = &m.legal_hold;
+    assert!(lh.set.is_empty() && lh.cleared.is_empty(), "{lh:?}");
+    assert_eq!(lh.held, both.len() as u64);
+    assert_eq!(lh.unchanged, both.len() as u64);
+    assert_eq!(flagged(&s3).await, both);
+
+    // Admin rights with governance bypass cannot delete a flagged version …
+    for k in &both {
+        assert!(
+            bypass_delete(&s3, k).await.is_err(),
+            "governance bypass deleted flagged {k}"
+        );
+    }
+    // … while they can delete an unflagged object under the same governance lock.
+    let junk = format!("data/ab/ab{}", "0".repeat(62));
+    s3.put_if_absent(&junk, data(9, 2000).into()).await.unwrap();
+    assert!(
+        s3.lock_until(&junk).await.unwrap().is_some(),
+        "junk is locked"
+    );
+    bypass_delete(&s3, &junk)
+        .await
+        .expect("governance bypass deletes an unflagged object");
+
+    // Release hold 1: a dry run changes nothing, maintenance clears exactly its flags.
+    repo.release_hold(&h1.id, "legal", "settled", now)
+        .await
+        .unwrap();
+    let dry = repo
+        .maintain_locks(now, chrono::Duration::hours(1), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        dry.legal_hold
+            .cleared
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        want1
+    );
+    assert_eq!(flagged(&s3).await, both, "dry run");
+    let m = repo
+        .maintain_locks(now, chrono::Duration::hours(1), false)
+        .await
+        .unwrap();
+    assert!(m.failed.is_empty(), "{m:?}");
+    assert_eq!(
+        m.legal_hold
+            .cleared
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        want1
+    );
+    assert!(m.legal_hold.set.is_empty());
+    assert_eq!(flagged(&s3).await, want2);
+
+    // Release hold 2: no flag left, and the governance bypass works again.
+    repo.release_hold(&h2.id, "legal", "settled", now)
+        .await
+        .unwrap();
+    let m = repo
+        .maintain_locks(now, chrono::Duration::hours(1), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        m.legal_hold
+            .cleared
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        want2
+    );
+    assert_eq!(m.legal_hold.held, 0);
+    assert!(flagged(&s3).await.is_empty());
+    let again = repo
+        .maintain_locks(now, chrono::Duration::hours(1), false)
+        .await
+        .unwrap();
+    assert!(again.legal_hold.cleared.is_empty() && again.legal_hold.set.is_empty());
+    let snap = want2.iter().find(|k| k.starts_with("snapshots/")).unwrap();
+    bypass_delete(&s3, snap)
+        .await
+        .expect("after the release the flag no longer blocks the admin");
+}
