@@ -250,11 +250,13 @@ pub async fn run(g: &GlobalArgs, cmd: HoldCommand) -> Result<u8> {
                 e => e.into(),
             })?;
             crate::audit_note::set("hold", &h);
+            let flags = flag_now(repo.flag_hold(&h).await);
             if g.json {
-                output::print_json(&h)?;
+                output::print_json(&with_flags(&h, &flags))?;
             } else {
                 println!("created hold {}", h.id);
                 print_hold(&h, true);
+                print_flags(&flags);
             }
         }
         HoldCommand::List(args) => {
@@ -297,15 +299,62 @@ pub async fn run(g: &GlobalArgs, cmd: HoldCommand) -> Result<u8> {
                 .await
                 .map_err(map_lookup)?;
             crate::audit_note::set("hold", &h);
+            let flags = flag_now(repo.sync_legal_holds(false).await);
             if g.json {
-                output::print_json(&h)?;
+                output::print_json(&with_flags(&h, &flags))?;
             } else {
                 println!("released hold {}", h.id);
                 print_hold(&h, true);
+                print_flags(&flags);
             }
         }
     }
     Ok(exit::OK)
+}
+
+/// The S3 legal-hold flags changed right after `hold create|release`: best effort (a worker
+/// credential may not change flags); `maintain locks` brings them in line later anyway.
+fn flag_now(
+    r: tenantvault_repo::Result<tenantvault_repo::LegalHoldReport>,
+) -> std::result::Result<tenantvault_repo::LegalHoldReport, String> {
+    match r {
+        Ok(r) => {
+            crate::audit_note::set("legal_hold", super::maintain::legal_hold_note(&r));
+            Ok(r)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "legal-hold flags not changed now");
+            crate::audit_note::set("legal_hold_error", e.to_string());
+            Err(e.to_string())
+        }
+    }
+}
+
+fn with_flags(
+    h: &Hold,
+    flags: &std::result::Result<tenantvault_repo::LegalHoldReport, String>,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(h).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        let f = match flags {
+            Ok(r) => serde_json::to_value(r).unwrap_or_default(),
+            Err(e) => serde_json::json!({ "error": e }),
+        };
+        o.insert("legal_hold_flags".into(), f);
+    }
+    v
+}
+
+fn print_flags(flags: &std::result::Result<tenantvault_repo::LegalHoldReport, String>) {
+    match flags {
+        Ok(r) => {
+            super::maintain::print_legal_hold(r, false);
+            for f in &r.failed {
+                println!("  FAILED {f} (`maintain locks` retries)");
+            }
+        }
+        Err(e) => println!("legal-hold flags not changed now ({e}); `maintain locks` will"),
+    }
 }
 
 fn map_lookup(e: tenantvault_repo::Error) -> anyhow::Error {

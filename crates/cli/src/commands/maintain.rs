@@ -3,13 +3,16 @@
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
+use tenantvault_repo::LegalHoldReport;
 
 use crate::{GlobalArgs, clock, context, exit, output};
 
 #[derive(Debug, Subcommand)]
 pub enum MaintainCommand {
     /// Extend the Object Lock of every object still referenced before it lapses
-    /// (unreferenced packs are left to expire, then gc deletes them). Run it daily.
+    /// (unreferenced packs are left to expire, then gc deletes them), and set the S3
+    /// legal-hold flag on objects holding held data (clear it after `hold release`).
+    /// Run it daily.
     Locks(LocksArgs),
     /// Remove leftovers of interrupted writes: unfinished multipart uploads (S3) or
     /// temporary files (local) older than --older-than.
@@ -75,15 +78,60 @@ async fn locks(g: &GlobalArgs, args: LocksArgs) -> Result<u8> {
             report.still_locked,
             report.unreferenced
         );
-        for f in &report.failed {
+        print_legal_hold(&report.legal_hold, args.dry_run);
+        for f in report.failed.iter().chain(&report.legal_hold.failed) {
             println!("  FAILED {f}");
         }
     }
-    Ok(if report.failed.is_empty() {
-        exit::OK
-    } else {
-        exit::ERROR
+    crate::audit_note::set("legal_hold", legal_hold_note(&report.legal_hold));
+    Ok(
+        if report.failed.is_empty() && report.legal_hold.failed.is_empty() {
+            exit::OK
+        } else {
+            exit::ERROR
+        },
+    )
+}
+
+/// Keys named in an audit record at most (the counts are always complete).
+const AUDIT_KEYS: usize = 200;
+
+/// The audit detail of a legal-hold flag change: counts and the keys (capped).
+pub(crate) fn legal_hold_note(r: &LegalHoldReport) -> serde_json::Value {
+    let cap = |v: &[String]| v.iter().take(AUDIT_KEYS).cloned().collect::<Vec<_>>();
+    json!({
+        "supported": r.supported,
+        "held": r.held,
+        "set": r.set.len(),
+        "cleared": r.cleared.len(),
+        "failed": r.failed.len(),
+        "set_keys": cap(&r.set),
+        "cleared_keys": cap(&r.cleared),
     })
+}
+
+/// One line (or two) on the legal-hold flags, for people.
+pub(crate) fn print_legal_hold(r: &LegalHoldReport, dry_run: bool) {
+    if !r.supported {
+        println!(
+            "legal-hold flags: this storage has none (holds are kept by the repository alone)"
+        );
+        return;
+    }
+    let verb = if dry_run { "would be " } else { "" };
+    println!(
+        "legal-hold flags: {} object(s) hold held data; {} flag(s) {verb}set, {} {verb}cleared, {} already right",
+        r.held,
+        r.set.len(),
+        r.cleared.len(),
+        r.unchanged
+    );
+    if r.unlocated > 0 {
+        println!(
+            "  {} held blob(s) are not in the index (run `check`)",
+            r.unlocated
+        );
+    }
 }
 
 async fn incomplete(g: &GlobalArgs, args: IncompleteArgs) -> Result<u8> {
