@@ -14,7 +14,8 @@
 //! |---|---|---|---|---|---|---|---|---|
 //! | `folder:<folder id>` | `mailFolder` | the folder's own display-name path (`Inbox/Projects`) | display name | – | `changeKey` if served | none | Graph `mailFolder` JSON | `folderId` (= parent folder id), `displayName`, `wellKnownName` |
 //! | `msg:<immutable id>` | `message` | path of the folder holding it | subject | received = `receivedDateTime`, created = `createdDateTime`, modified = `lastModifiedDateTime` | `changeKey` | exact MIME bytes from `GET …/messages/{id}/$value` | Graph `message` JSON as served by the delta round (merged with earlier JSON when an update carried only some properties) | `folderId`, `from`, `fromName`, `recipients`, `isRead`, `isDraft`, `hasAttachments`, `internetMessageId` |
-//! | `event:<immutable id>` | `event` | `Calendar` | subject | created/modified | `changeKey` | the event's attachments as a JSON array (`GET …/events/{id}/attachments`, each element exactly as served, with `contentBytes`) when `hasAttachments`, else empty | Graph `event` JSON from calendarView delta (occurrences and exceptions are separate events) | `start`, `end`, `type` |
+//! | `event:<immutable id>` | `event` | `Calendar` | subject | created/modified | `changeKey` | the event's attachments as a JSON array (`GET …/events/{id}/attachments`, each element exactly as served, with `contentBytes`) when `hasAttachments`, else empty | Graph `event` JSON from calendarView delta (occurrences and exceptions are separate events) | `start`, `end`, `type`, and for occurrences/exceptions `seriesMasterId`, `originalStart` |
+//! | `event:<immutable id>` of a series master | `event` | `Calendar` | subject | created/modified | `changeKey` | attachments as above | Graph `event` JSON from `GET /users/{id}/events/{masterId}` (carries `recurrence`; calendarView never serves masters) | `start`, `end`, `type` = `seriesMaster` |
 //! | `contact:<immutable id>` | `contact` | `Contacts` | display name | created/modified | `changeKey` | none | Graph `contact` JSON | `email` |
 //!
 //! Paths are display names joined with `/`; a `/` or `%` inside a name is escaped as `%2F` / `%25`
@@ -33,6 +34,13 @@
 //! * A 410 `SyncStateNotFound` on a folder restarts that folder from scratch; messages whose id
 //!   and `changeKey` match the previous snapshot are kept without any download, messages only the
 //!   previous snapshot had are deleted from the new one.
+//! * Series masters: every occurrence or exception stored or removed by the events round names
+//!   its master; after the round each such master is fetched once (`GET …/events/{id}`) and kept
+//!   without a new download when its `changeKey` is unchanged, or removed when the series is gone
+//!   (404). An unchanged calendar names no master and costs no extra request. Restore creates
+//!   the master with its recurrence, PATCHes the exceptions onto the matching instances (by
+//!   `originalStart`) and deletes the instances the backup saw cancelled; plain occurrences are
+//!   not recreated separately.
 //! * Deleted users: a run over all mailboxes that finds an owner with Exchange snapshots missing
 //!   from the directory writes one more snapshot for it: everything carried over, `departed` set
 //!   in the state. Older snapshots stay restorable as always.

@@ -51,6 +51,11 @@ pub(crate) fn event(state: &AppState, mb: &Mailbox, n: u32) -> Option<StoredEven
     if mb.pim.deleted_events.contains(&n) {
         return None;
     }
+    any_event(state, mb, n)
+}
+
+/// Event `n` as it was last, deleted or not (to report the removal of all its instances).
+pub(crate) fn any_event(state: &AppState, mb: &Mailbox, n: u32) -> Option<StoredEvent> {
     if n & CREATED_BIT != 0 {
         return mb
             .pim
@@ -82,7 +87,7 @@ fn person(p: &Person) -> Value {
 }
 
 /// Event JSON for an instance (or the series master when `inst` is `None`).
-fn event_json(mb: &Mailbox, n: u32, e: &StoredEvent, inst: Option<&Instance>) -> Value {
+pub(crate) fn event_json(mb: &Mailbox, n: u32, e: &StoredEvent, inst: Option<&Instance>) -> Value {
     let occ = inst.map(|i| i.occ).unwrap_or(0);
     let id = ExId::Event {
         user: mb.user,
@@ -99,7 +104,7 @@ fn event_json(mb: &Mailbox, n: u32, e: &StoredEvent, inst: Option<&Instance>) ->
         Some(i) => (i.start, i.end, i.subject.clone()),
         None => (e.start, e.end, e.subject.clone()),
     };
-    let ck = change_key(mb.user, n as u64, occ as u32);
+    let ck = change_key(mb.user, n as u64, occ as u32 | (e.version << 16));
     let recurrence = (kind == "seriesMaster").then(|| {
         json!({
             "pattern": {"type": "weekly", "interval": 1, "month": 0, "dayOfMonth": 0, "daysOfWeek": [e.start.format("%A").to_string().to_lowercase()], "firstDayOfWeek": "sunday", "index": "first"},
@@ -164,7 +169,7 @@ fn event_json(mb: &Mailbox, n: u32, e: &StoredEvent, inst: Option<&Instance>) ->
     })
 }
 
-fn parse_window(q: &ODataQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), GraphError> {
+pub(crate) fn parse_window(q: &ODataQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), GraphError> {
     let get = |k: &str| -> Result<DateTime<Utc>, GraphError> {
         let v = q.param(k).ok_or_else(|| {
             GraphError::bad_request("ErrorInvalidParameter", format!("This request requires a time window specified by the query string parameters StartDateTime and EndDateTime. ('{k}' is missing)"))
@@ -274,16 +279,23 @@ pub(crate) async fn calendar_view_delta(
                         for i in instances(n, &e, from, to) {
                             all.push(event_json(&mb, n, &e, Some(&i)));
                         }
+                        // Cancelled occurrences leave the view.
+                        all.extend(super::series::removals(uidx, n, &e.cancelled));
                     }
                     None => {
-                        let occs: Vec<u16> = if n >= SERIES_BASE && n & CREATED_BIT == 0 {
-                            (1..=OCCURRENCES as u16).collect()
-                        } else {
-                            vec![0]
+                        let occs: Vec<u32> = match any_event(&state, &mb, n) {
+                            Some(e) if e.weekly_occurrences > 0 => {
+                                (0..e.weekly_occurrences).collect()
+                            }
+                            _ if n >= SERIES_BASE && n & CREATED_BIT == 0 => {
+                                (0..OCCURRENCES).collect()
+                            }
+                            _ => vec![],
                         };
-                        for occ in occs {
-                            all.push(json!({"@odata.type": "#microsoft.graph.event", "id": ExId::Event { user: uidx, n, occ }.encode(), "@removed": {"reason": "deleted"}}));
+                        if occs.is_empty() {
+                            all.push(json!({"@odata.type": "#microsoft.graph.event", "id": ExId::Event { user: uidx, n, occ: 0 }.encode(), "@removed": {"reason": "deleted"}}));
                         }
+                        all.extend(super::series::removals(uidx, n, &occs));
                     }
                 }
             }
@@ -383,7 +395,7 @@ pub(crate) async fn calendar(
     )))
 }
 
-fn locate(mb: &Mailbox, id: &str) -> Result<(u32, u16), GraphError> {
+pub(crate) fn locate(mb: &Mailbox, id: &str) -> Result<(u32, u16), GraphError> {
     match ExId::decode(id) {
         Some(ExId::Event { user, n, occ }) if user == mb.user => Ok((n, occ)),
         Some(_) => Err(GraphError::item_not_found()),
@@ -444,7 +456,7 @@ pub(crate) async fn get_event(
     Ok(respond::ok(&v))
 }
 
-fn parse_dt(v: Option<&Value>, field: &str) -> Result<DateTime<Utc>, GraphError> {
+pub(crate) fn parse_dt(v: Option<&Value>, field: &str) -> Result<DateTime<Utc>, GraphError> {
     let bad = || {
         GraphError::bad_request(
             "ErrorInvalidRequest",
@@ -557,6 +569,7 @@ pub(crate) async fn create_event(
             "040000008200E00074C5B7101A82E008{}",
             uuid::Uuid::new_v4().simple()
         ),
+        version: 0,
     };
     mb.pim.created_events.push(e.clone());
     let n = CREATED_BIT | (mb.pim.created_events.len() as u32 - 1);
@@ -579,10 +592,8 @@ pub(crate) async fn delete_event(
     let mut mb = mb.lock();
     let (n, occ) = locate(&mb, &id)?;
     if occ != 0 {
-        return Err(GraphError::bad_request(
-            "ErrorInvalidRequest",
-            "Deleting single occurrences is not supported by the emulator; delete the series.",
-        ));
+        super::series::cancel_occurrence(&state, &mut mb, n, occ)?;
+        return Ok(respond::no_content());
     }
     event(&state, &mb, n).ok_or_else(GraphError::item_not_found)?;
     mb.pim.deleted_events.push(n);

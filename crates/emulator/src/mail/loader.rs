@@ -358,6 +358,7 @@ pub fn parse_ics(
                     .unwrap_or_default(),
                 created: now,
                 ical_uid: get("UID").unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                version: 0,
             });
         } else if let Some(p) = cur.as_mut()
             && let Some(kv) = split_prop(l)

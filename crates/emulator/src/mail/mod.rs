@@ -16,6 +16,7 @@ pub mod mime;
 pub mod parse;
 pub mod pim;
 pub mod scenarios;
+pub(crate) mod series;
 pub mod spec;
 pub mod store;
 pub(crate) mod write;
@@ -111,7 +112,13 @@ pub(crate) fn routes() -> Router<AppState> {
     )
     .route(
         "/users/{user}/events/{id}",
-        get(calendar::get_event).delete(calendar::delete_event),
+        get(calendar::get_event)
+            .patch(series::update_event)
+            .delete(calendar::delete_event),
+    )
+    .route(
+        "/users/{user}/events/{id}/instances",
+        get(series::list_instances),
     )
     .route(
         "/users/{user}/events/{id}/attachments",

@@ -68,6 +68,8 @@ pub struct StoredEvent {
     pub created: DateTime<Utc>,
     /// iCalendar UID.
     pub ical_uid: String,
+    /// Bumped by every change made through the API (part of the change keys).
+    pub version: u32,
 }
 
 /// Generate event `n` (single instances `0..count`, series masters from [`SERIES_BASE`]).
@@ -155,6 +157,7 @@ pub fn generated_event(
             crate::rng::stable_u64(seed, "pim.uid", &[user as u64, n as u64]),
             n
         ),
+        version: 0,
     }
 }
 

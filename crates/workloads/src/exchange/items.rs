@@ -99,8 +99,14 @@ pub fn event_meta(json: &Value, raw: Vec<u8>, size_hint: u64) -> ItemMeta {
             attrs.insert(key.to_string(), format!("{dt} {tz}"));
         }
     }
-    if let Some(t) = str_of(json, "type") {
-        attrs.insert(attr::EVENT_TYPE.to_string(), t.to_string());
+    for (key, field) in [
+        (attr::EVENT_TYPE, "type"),
+        (attr::SERIES_MASTER_ID, "seriesMasterId"),
+        (attr::ORIGINAL_START, "originalStart"),
+    ] {
+        if let Some(t) = str_of(json, field) {
+            attrs.insert(key.to_string(), t.to_string());
+        }
     }
     ItemMeta {
         id: layout::event_item_id(id),
@@ -211,8 +217,11 @@ mod tests {
     #[test]
     fn event_and_contact_layout() {
         let e = json!({"id":"E1","subject":"Standup","changeKey":"c",
-            "start":{"dateTime":"2024-01-01T09:00:00.0000000","timeZone":"UTC"},"type":"occurrence"});
+            "start":{"dateTime":"2024-01-01T09:00:00.0000000","timeZone":"UTC"},"type":"occurrence",
+            "seriesMasterId":"M1","originalStart":"2024-01-01T09:00:00Z"});
         let m = event_meta(&e, vec![], 0);
+        assert_eq!(m.attrs["seriesMasterId"], "M1");
+        assert_eq!(m.attrs["originalStart"], "2024-01-01T09:00:00Z");
         assert_eq!(m.id, "event:E1");
         assert_eq!(m.attrs["start"], "2024-01-01T09:00:00.0000000 UTC");
         assert_eq!(m.attrs["type"], "occurrence");

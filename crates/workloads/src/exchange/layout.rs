@@ -63,6 +63,10 @@ pub mod attr {
     pub const END: &str = "end";
     /// Event type (`singleInstance|occurrence|exception|seriesMaster`).
     pub const EVENT_TYPE: &str = "type";
+    /// Graph id of the series master of an occurrence or exception.
+    pub const SERIES_MASTER_ID: &str = "seriesMasterId";
+    /// Original start of an occurrence or exception (`originalStart` as served, UTC).
+    pub const ORIGINAL_START: &str = "originalStart";
     /// Primary e-mail address of a contact.
     pub const EMAIL: &str = "email";
 }

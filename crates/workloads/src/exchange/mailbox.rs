@@ -25,6 +25,8 @@ use super::prepare::{Collection, PrepareCtx, Step, StepKind, describe};
 use super::report::{ItemFailure, MailboxReport, Progress};
 use super::state::{FolderState, MailboxInfo, MailboxState};
 
+mod series;
+
 /// Why a mailbox run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RoundError {
@@ -229,10 +231,14 @@ impl MailboxRun<'_> {
             self.reset_mode = false;
             match result {
                 Ok(delta_link) => {
+                    let recheck = seen.is_some();
                     if let Some(seen) = seen {
                         self.delete_unseen(&coll, &seen).await?;
                     }
                     self.set_links(&coll, Some(delta_link), None);
+                    if coll == Collection::Events {
+                        self.sync_series(recheck).await?;
+                    }
                     return Ok(());
                 }
                 Err(RoundError::Graph(e)) if e.is_delta_reset() && !reset => {
@@ -427,6 +433,9 @@ impl MailboxRun<'_> {
                 let id = meta.id.clone();
                 let bytes = body.len();
                 let kind = meta.kind.clone();
+                if let Some(m) = meta.attrs.get(attr::SERIES_MASTER_ID) {
+                    self.state.events.pending_series.insert(m.clone());
+                }
                 self.session.put_item(meta, body.into_reader()).await?;
                 if let (true, Some(f)) = (moved, folder_id) {
                     self.placements.placed(&id, f);
@@ -483,6 +492,12 @@ impl MailboxRun<'_> {
             Some(p) => p.item(item_id).await?,
             None => None,
         };
+        if let Some(m) = prev
+            .as_ref()
+            .and_then(|p| p.attrs.get(attr::SERIES_MASTER_ID))
+        {
+            self.state.events.pending_series.insert(m.clone());
+        }
         let deletes = match folder_id {
             Some(f) => {
                 self.placements
@@ -518,6 +533,10 @@ impl MailboxRun<'_> {
         futures::pin_mut!(items);
         while let Some(rec) = items.try_next().await? {
             if rec.kind != want_kind || seen.contains(&rec.id) {
+                continue;
+            }
+            // Series masters are not in calendarView; `sync_series` decides about them.
+            if rec.attrs.get(attr::EVENT_TYPE).map(String::as_str) == Some(series::SERIES_MASTER) {
                 continue;
             }
             if let Some(f) = folder_id

@@ -246,7 +246,7 @@ impl PrepareCtx {
         }
     }
 
-    async fn prepare_event(
+    pub(crate) async fn prepare_event(
         &self,
         item_id: &str,
         raw: &RawValue,

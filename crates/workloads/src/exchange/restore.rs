@@ -31,6 +31,7 @@
 
 pub mod message;
 pub mod pim;
+mod series;
 pub mod target;
 
 mod run;

@@ -12,7 +12,8 @@
 //!     "<folder id>": {"displayName": "Inbox", "parentId": "<id>", "path": "Inbox",
 //!                     "wellKnown": "inbox", "deltaLink": "…", "resumeLink": null}
 //!   },
-//!   "events": {"deltaLink": "…", "resumeLink": null, "windowStart": "…", "windowEnd": "…"},
+//!   "events": {"deltaLink": "…", "resumeLink": null, "windowStart": "…", "windowEnd": "…",
+//!              "pendingSeries": ["<master id>"]},
 //!   "contacts": {"deltaLink": "…", "resumeLink": null},
 //!   "departed": null
 //! }
@@ -20,7 +21,7 @@
 //! `resumeLink` is set only in checkpoint (partial) snapshots: the Graph page URL from which an
 //! interrupted enumeration continues. `deltaLink` is the link of the last *completed* round.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,10 @@ pub struct CollectionState {
     /// calendarView window end (events only).
     #[serde(default)]
     pub window_end: Option<DateTime<Utc>>,
+    /// Series masters (Graph ids) whose occurrences changed and that are not yet fetched
+    /// again (events only; kept in checkpoints so a resumed run still fetches them).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub pending_series: BTreeSet<String>,
 }
 
 /// A departed mailbox: the user was deleted from the tenant (or lost its mailbox).

@@ -13,6 +13,7 @@ use tenantvault_repo::{ItemRecord, Repository};
 
 use super::message::{MimeAttachment, create_body, parse_mime};
 use super::pim::{EventType, contact_body, event_attachments, event_body, event_type};
+use super::series;
 use super::target::{FolderResolver, seg};
 use super::{ConflictPolicy, ItemOutcome, RestoreError, RestorePlan, RestoreReport, Status};
 use crate::exchange::layout::{attr, kind};
@@ -32,9 +33,9 @@ struct Created {
 }
 
 /// A failure while restoring one item.
-struct ItemError {
-    reason: String,
-    code: Option<String>,
+pub(super) struct ItemError {
+    pub(super) reason: String,
+    pub(super) code: Option<String>,
 }
 
 impl From<GraphError> for ItemError {
@@ -56,7 +57,7 @@ impl From<tenantvault_repo::Error> for ItemError {
 }
 
 impl ItemError {
-    fn new(reason: impl Into<String>) -> Self {
+    pub(super) fn new(reason: impl Into<String>) -> Self {
         ItemError {
             reason: reason.into(),
             code: None,
@@ -488,6 +489,24 @@ pub async fn run(
         v
     };
     let mut masters_restored: HashSet<String> = HashSet::new();
+    let master_ids: HashSet<String> = events
+        .iter()
+        .filter(|(_, i)| matches!(i, Some((EventType::SeriesMaster, _))))
+        .filter_map(|(rec, _)| crate::exchange::layout::graph_id(&rec.id))
+        .map(str::to_string)
+        .collect();
+    // Occurrences and exceptions of those series, from the whole snapshot.
+    let members = if master_ids.is_empty() {
+        Ok(HashMap::new())
+    } else {
+        series::members(repo, &plan.snapshot, &master_ids).await
+    };
+    let window = plan
+        .state
+        .events
+        .window_start
+        .zip(plan.state.events.window_end);
+    let mut exception_results: HashMap<String, Result<String, ItemError>> = HashMap::new();
     for (rec, _) in events
         .iter()
         .filter(|(_, i)| matches!(i, Some((EventType::SeriesMaster, _))))
@@ -495,13 +514,44 @@ pub async fn run(
         let o = outcome(rec, "Calendar".into());
         match restore_event(&ctx, rec, true).await {
             Ok((id, n)) => {
-                if let Some(g) = crate::exchange::layout::graph_id(&rec.id) {
-                    masters_restored.insert(g.to_string());
-                }
-                outcomes.push(ItemOutcome {
+                let gid = crate::exchange::layout::graph_id(&rec.id).unwrap_or_default();
+                masters_restored.insert(gid.to_string());
+                let applied = match &members {
+                    Ok(map) => {
+                        let list = map.get(gid).map(Vec::as_slice).unwrap_or(&[]);
+                        series::apply(&ctx.graph, &ctx.user, &id, list, window).await
+                    }
+                    Err(e) => Err(ItemError {
+                        reason: e.reason.clone(),
+                        code: e.code.clone(),
+                    }),
+                };
+                let o = ItemOutcome {
                     new_id: Some(id),
                     attachments: n,
                     ..o
+                };
+                outcomes.push(match applied {
+                    Ok(a) => {
+                        let ok = a.exceptions.values().filter(|r| r.is_ok()).count();
+                        let note = format!(
+                            "series: {ok} of {} exception(s) applied, {} occurrence(s) cancelled",
+                            a.exceptions.len(),
+                            a.cancelled
+                        );
+                        exception_results.extend(a.exceptions);
+                        ItemOutcome {
+                            reason: Some(note),
+                            ..o
+                        }
+                    }
+                    Err(mut e) => {
+                        e.reason = format!(
+                            "series created, but its exceptions and cancellations were not applied: {}",
+                            e.reason
+                        );
+                        failed(o, e)
+                    }
                 });
             }
             Err(e) => outcomes.push(failed(o, e)),
@@ -515,21 +565,39 @@ pub async fn run(
     .map(|(rec, info)| {
         let ctx = &ctx;
         let masters = &masters_restored;
+        let exception_results = &exception_results;
         async move {
             let o = outcome(rec, "Calendar".into());
             if let Some((t, Some(master))) = info
                 && matches!(t, EventType::Occurrence | EventType::Exception)
                 && masters.contains(master)
             {
-                let why = if *t == EventType::Exception {
-                    "exception of a restored series: the series recreates this occurrence without its changes"
-                } else {
-                    "occurrence of a restored series (recreated by its recurrence)"
-                };
-                return ItemOutcome {
-                    status: Status::Skipped,
-                    reason: Some(why.into()),
-                    ..o
+                if *t == EventType::Occurrence {
+                    return ItemOutcome {
+                        status: Status::Skipped,
+                        reason: Some(
+                            "occurrence of a restored series (recreated by its recurrence)".into(),
+                        ),
+                        ..o
+                    };
+                }
+                return match exception_results.get(&rec.id) {
+                    Some(Ok(instance)) => ItemOutcome {
+                        new_id: Some(instance.clone()),
+                        reason: Some("exception applied to the restored series".into()),
+                        ..o
+                    },
+                    Some(Err(e)) => failed(
+                        o,
+                        ItemError {
+                            reason: e.reason.clone(),
+                            code: e.code.clone(),
+                        },
+                    ),
+                    None => failed(
+                        o,
+                        ItemError::new("exception of a restored series that was not applied to it"),
+                    ),
                 };
             }
             match restore_event(ctx, rec, false).await {
