@@ -2,6 +2,7 @@
 
 use crate::crypto::{BlobId, PackId};
 use crate::error::{Error, Result};
+use crate::idset::SeenSet;
 use crate::index::{decode_index, index_key};
 use crate::model::{ContentRef, MetadataRef, OwnerRef, SnapshotId};
 use crate::pack::{
@@ -74,8 +75,10 @@ struct Checker<'a> {
     affected_snaps: BTreeSet<SnapshotId>,
     affected: Vec<AffectedItem>,
     bad_packs: HashSet<PackId>,
-    /// read_data: blob id → verified ok.
-    verified: HashMap<BlobId, Option<String>>,
+    /// read_data: blobs verified readable (bounded memory: spills to a temporary redb).
+    verified: SeenSet,
+    /// read_data: blobs found damaged → the damaged object.
+    failed: HashMap<BlobId, String>,
     report: CheckReport,
 }
 
@@ -235,22 +238,22 @@ impl Checker<'_> {
             }
         }))
         .buffered(4);
-        let mut jobs = Vec::new();
+        // One index file at a time (four fetched ahead): memory does not grow with the
+        // number of blobs.
         while let Some((k, r)) = stream.next().await {
-            match r {
-                None => self.damage(k, "unexpected object under index/"),
+            let (p, entries) = match r {
+                None => {
+                    self.damage(k, "unexpected object under index/");
+                    continue;
+                }
                 Some((p, Err(e))) => {
                     self.bad_packs.insert(p);
                     self.damage_err(&k, e)?;
+                    continue;
                 }
-                Some((p, Ok(entries))) => {
-                    indexed.insert(p);
-                    jobs.push((p, entries));
-                }
-            }
-        }
-        drop(stream);
-        for (p, entries) in jobs {
+                Some((p, Ok(entries))) => (p, entries),
+            };
+            indexed.insert(p);
             self.report.packs += 1;
             match packs.get(&p) {
                 None => {
@@ -288,8 +291,11 @@ impl Checker<'_> {
         if !self.opts.read_data {
             return Ok(None);
         }
-        if let Some(r) = self.verified.get(id) {
-            return Ok(r.clone());
+        if let Some(object) = self.failed.get(id) {
+            return Ok(Some(object.clone()));
+        }
+        if self.verified.contains(id)? {
+            return Ok(None);
         }
         let r = match self.repo.read_blob(id, key).await {
             Ok(d) => {
@@ -308,7 +314,14 @@ impl Checker<'_> {
             }
             Err(e) => return Err(e),
         };
-        self.verified.insert(*id, r.clone());
+        match &r {
+            None => {
+                self.verified.insert(id)?;
+            }
+            Some(object) => {
+                self.failed.insert(*id, object.clone());
+            }
+        }
         Ok(r)
     }
 
@@ -403,7 +416,8 @@ impl Repository {
             affected_snaps: BTreeSet::new(),
             affected: Vec::new(),
             bad_packs: HashSet::new(),
-            verified: HashMap::new(),
+            verified: SeenSet::new(),
+            failed: HashMap::new(),
             report: CheckReport::default(),
         };
         c.check_small_objects().await?;

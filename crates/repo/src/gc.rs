@@ -2,6 +2,8 @@
 
 use crate::crypto::{PackId, open, seal};
 use crate::error::{Error, Result};
+use crate::idset::{SortedIds, SortedIdsBuilder};
+use crate::index::Location;
 use crate::repository::Repository;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -101,11 +103,14 @@ const MIN_MARKER_LIFE: std::time::Duration = std::time::Duration::from_secs(120)
 /// Allowed clock skew between writers and gc.
 const SKEW: chrono::Duration = chrono::Duration::seconds(60);
 
-/// Every blob id referenced by a snapshot whose owner key exists. Fails on damage: gc must
-/// never delete on the basis of an incomplete walk.
-pub(crate) async fn reachable(repo: &Repository) -> Result<HashSet<crate::crypto::BlobId>> {
+/// Calls `sink` with every blob id referenced by a snapshot whose owner key exists (item
+/// lists, content, metadata; an id may come more than once). Fails on damage: gc must never
+/// delete on the basis of an incomplete walk. Memory: one item list at a time.
+async fn walk_reachable(
+    repo: &Repository,
+    mut sink: impl FnMut(&crate::crypto::BlobId) -> Result<()>,
+) -> Result<()> {
     use futures::TryStreamExt;
-    let mut reach = HashSet::new();
     for (k, _) in repo.storage().list("snapshots/").await? {
         let id = k.trim_start_matches("snapshots/");
         let snap = match repo.snapshot(id).await {
@@ -116,30 +121,81 @@ pub(crate) async fn reachable(repo: &Repository) -> Result<HashSet<crate::crypto
             Err(e) => return Err(e),
         };
         for l in snap.lists() {
-            reach.insert(l.id);
+            sink(&l.id)?;
         }
         let mut items = std::pin::pin!(snap.items());
         while let Some(item) = items.try_next().await? {
-            reach.extend(item.content.iter().map(|c| c.id));
+            for c in &item.content {
+                sink(&c.id)?;
+            }
             if let Some(crate::model::MetadataRef::Blob(c)) = &item.metadata {
-                reach.insert(c.id);
+                sink(&c.id)?;
             }
         }
     }
+    Ok(())
+}
+
+/// Every reachable blob id, in memory. Kept for callers that need random lookups (Object
+/// Lock renewal); gc itself uses the bounded [`reachable_sorted`].
+pub(crate) async fn reachable(repo: &Repository) -> Result<HashSet<crate::crypto::BlobId>> {
+    let mut reach = HashSet::new();
+    walk_reachable(repo, |id| {
+        reach.insert(*id);
+        Ok(())
+    })
+    .await?;
     Ok(reach)
 }
 
-async fn pack_unreachable(
+/// Every reachable blob id as a sorted set that spills to temporary files (bounded memory).
+pub(crate) async fn reachable_sorted(repo: &Repository) -> Result<SortedIds> {
+    let mut b = SortedIdsBuilder::new();
+    walk_reachable(repo, |id| b.insert(id)).await?;
+    let set = tokio::task::spawn_blocking(move || b.finish())
+        .await
+        .expect("sort task")?;
+    tracing::debug!(blobs = set.len(), "reachable blobs");
+    Ok(set)
+}
+
+/// Runs `f` over the index cache (every blob in id order with its locations) merge-joined with
+/// `reach`: `f(id, locations, reachable)`. Blocking work, off the async threads.
+async fn join_reachable<T: Send + 'static>(
+    repo: &Repository,
+    reach: SortedIds,
+    init: T,
+    mut f: impl FnMut(&mut T, &[Location], &mut dyn FnMut() -> Result<bool>) -> Result<()>
+    + Send
+    + 'static,
+) -> Result<T> {
+    let repo = repo.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut acc = init;
+        let mut probe = reach.probe()?;
+        repo.inner.cache.scan(|id, locs| {
+            let mut reachable = || probe.contains(id);
+            f(&mut acc, locs, &mut reachable)
+        })?;
+        Ok(acc)
+    })
+    .await
+    .expect("join task")
+}
+
+/// Decode the index file of a pack the cache has not absorbed (damaged, or written after the
+/// cache caught up). `Ok(None)`: there is no index file.
+async fn unabsorbed_index(
     repo: &Repository,
     pack: &PackId,
-    reach: &HashSet<crate::crypto::BlobId>,
-) -> Result<bool> {
+) -> Result<Option<Vec<crate::pack::PackEntry>>> {
     match repo.storage().get(&crate::index::index_key(pack)).await {
-        Ok(b) => {
-            let entries = crate::index::decode_index(&repo.keys().meta_key, pack, &b)?;
-            Ok(!entries.iter().any(|e| reach.contains(&e.id)))
-        }
-        Err(crate::storage::StorageError::NotFound { .. }) => Ok(true),
+        Ok(b) => Ok(Some(crate::index::decode_index(
+            &repo.keys().meta_key,
+            pack,
+            &b,
+        )?)),
+        Err(crate::storage::StorageError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -162,7 +218,16 @@ impl Repository {
         let created = Utc::now();
         self.catch_up_index().await?;
         let already = load_candidates(self).await?;
-        let reach = reachable(self).await?;
+        let reach = reachable_sorted(self).await?;
+        // Packs holding at least one reachable blob, from the index cache (caught up above).
+        let live: HashSet<PackId> =
+            join_reachable(self, reach, HashSet::new(), |live, locs, reachable| {
+                if locs.iter().any(|l| !live.contains(&l.pack)) && reachable()? {
+                    live.extend(locs.iter().map(|l| l.pack));
+                }
+                Ok(())
+            })
+            .await?;
         let indexed: HashSet<PackId> = self
             .storage()
             .list("index/")
@@ -175,12 +240,17 @@ impl Repository {
             let Some(p) = crate::pack::pack_id_from_key(&k) else {
                 continue;
             };
-            if already.contains(&p) {
+            if already.contains(&p) || live.contains(&p) {
                 continue;
             }
-            if !indexed.contains(&p) || pack_unreachable(self, &p, &reach).await? {
-                packs.push(p);
+            if indexed.contains(&p) && !self.inner.cache.is_absorbed(&p)? {
+                // Not absorbed: a damaged index file fails gc (never delete on an incomplete
+                // view); a readable one was written after the catch-up: a new pack, kept.
+                if unabsorbed_index(self, &p).await?.is_some() {
+                    continue;
+                }
             }
+            packs.push(p);
         }
         report.packs_marked = packs.len() as u64;
         if packs.is_empty() || opts.dry_run {
@@ -248,62 +318,57 @@ impl Repository {
         if todo.is_empty() {
             return Ok(());
         }
-        let reach = reachable(self).await?;
+        let reach = reachable_sorted(self).await?;
         let sizes: std::collections::HashMap<String, u64> =
             self.storage().list("data/").await?.into_iter().collect();
         let cand: HashSet<PackId> = todo
             .iter()
             .flat_map(|(_, d)| d.packs.iter().copied())
             .collect();
-        // Reachable blobs inside candidate packs: a candidate may still go if every such blob
-        // also lives in a pack that is not a candidate (a writer re-uploaded it, §9 writer rule).
-        let mut needed: std::collections::HashMap<PackId, Vec<crate::crypto::BlobId>> =
-            Default::default();
+        // The cache must know every index file now present (and forget removed ones).
+        self.catch_up_index().await?;
         for p in &cand {
-            match self.storage().get(&crate::index::index_key(p)).await {
-                Ok(b) => {
-                    let entries = crate::index::decode_index(&self.keys().meta_key, p, &b)?;
-                    needed.insert(
-                        *p,
-                        entries
+            if !self.inner.cache.is_absorbed(p)? {
+                // a damaged index file fails gc; a readable one was written after the catch-up
+                // (re-indexed by a writer): keep the pack this time
+                if unabsorbed_index(self, p).await?.is_some() {
+                    return Err(Error::Invalid(format!(
+                        "index file of gc candidate {p} appeared during gc; run gc again"
+                    )));
+                }
+            }
+        }
+        // A candidate may go if each of its reachable blobs also lives in an existing pack that
+        // is not a candidate (a writer re-uploaded it, §9 writer rule); otherwise it is rescued.
+        let rescued: HashSet<PackId> = {
+            let cand = cand.clone();
+            let present: HashSet<PackId> = sizes
+                .keys()
+                .filter_map(|k| crate::pack::pack_id_from_key(k))
+                .collect();
+            join_reachable(
+                self,
+                reach,
+                HashSet::new(),
+                move |rescued, locs, reachable| {
+                    if locs.iter().any(|l| cand.contains(&l.pack))
+                        && !locs
                             .iter()
-                            .filter(|e| reach.contains(&e.id))
-                            .map(|e| e.id)
-                            .collect(),
-                    );
-                }
-                Err(crate::storage::StorageError::NotFound { .. }) => {
-                    needed.insert(*p, Vec::new());
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let wanted: HashSet<crate::crypto::BlobId> = needed.values().flatten().copied().collect();
-        let mut covered = HashSet::new();
-        if !wanted.is_empty() {
-            for (k, _) in self.storage().list("index/").await? {
-                let Some(q) = k.strip_prefix("index/").and_then(PackId::from_hex) else {
-                    continue;
-                };
-                if cand.contains(&q) || !sizes.contains_key(&crate::pack::pack_key(&q)) {
-                    continue;
-                }
-                let b = self.storage().get(&k).await?;
-                for e in crate::index::decode_index(&self.keys().meta_key, &q, &b)? {
-                    if wanted.contains(&e.id) {
-                        covered.insert(e.id);
+                            .any(|l| !cand.contains(&l.pack) && present.contains(&l.pack))
+                        && reachable()?
+                    {
+                        rescued.extend(locs.iter().map(|l| l.pack).filter(|p| cand.contains(p)));
                     }
-                }
-            }
-        }
+                    Ok(())
+                },
+            )
+            .await?
+        };
         let locking = self.storage().lock_capabilities().object_lock;
         for (k, d) in todo {
             let mut kept_locked = false;
             for p in &d.packs {
-                if !needed
-                    .get(p)
-                    .is_some_and(|ids| ids.iter().all(|id| covered.contains(id)))
-                {
+                if rescued.contains(p) {
                     report.packs_rescued += 1;
                     continue;
                 }

@@ -305,6 +305,15 @@ impl Repository {
             }
             e => e,
         })?;
+        // The oid is outside the sealed head: a damaged one must not pass for an erased owner
+        // (gc would then treat this snapshot's data as garbage).
+        let owner = &root.head.owner;
+        if root.oid != self.owner_id(&owner.workload, &owner.owner) {
+            return Err(Error::corrupt(
+                snapshot_key(&id),
+                "root names another owner key than its sealed head",
+            ));
+        }
         let okey = self.owner_key(&root.oid, false).await?;
         let body = decode_body(&okey, &id, &root.body_sealed)?;
         Ok(Snapshot {
@@ -396,6 +405,36 @@ mod tests {
                 metadata: meta.map(MetadataRef::Inline),
                 attrs,
             })
+    }
+
+    proptest! {
+        /// Hostile input behind the AEAD: arbitrary item lists, roots and bodies (sealed with
+        /// the right keys) decode to an error, never a panic.
+        #[test]
+        fn garbage_lists_and_roots_are_errors_never_panics(
+            raw in proptest::collection::vec(any::<u8>(), 0..300),
+            json in prop_oneof![
+                Just("[{\"id\":1}]".to_string()),
+                Just("{\"version\":1,\"oid\":\"x\",\"head\":\"!!\",\"body\":\"\"}".to_string()),
+                Just("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".to_string()),
+                "[ -~]{0,200}",
+            ],
+        ) {
+            let keys = MasterKeys::generate();
+            let owner = Key::random();
+            let id = SnapshotId("00".repeat(16));
+            for bytes in [raw.as_slice(), json.as_bytes()] {
+                if let Ok(items) = decode_list(bytes, "list") {
+                    prop_assert!(items.len() <= bytes.len());
+                }
+                prop_assert!(decode_root_head(&keys.meta_key, &id, bytes).is_err());
+                let head = seal(&keys.meta_key, &ad("head", &id), bytes);
+                let doc = serde_json::json!({"version": 1, "oid": "o", "head": b64(&head), "body": b64(bytes)});
+                prop_assert!(decode_root_head(&keys.meta_key, &id, doc.to_string().as_bytes()).is_err());
+                let body = seal(&owner, &ad("body", &id), bytes);
+                prop_assert!(decode_body(&owner, &id, &body).is_err());
+            }
+        }
     }
 
     proptest! {
