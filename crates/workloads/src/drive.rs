@@ -31,13 +31,16 @@
 mod backup;
 pub mod config;
 pub mod export;
+pub mod export_zip;
 pub mod fetch;
 pub mod layout;
 pub mod lists;
+pub mod lists_restore;
 mod parallel;
 pub mod quickxor;
 pub mod report;
 pub mod restore;
+pub mod restore_perms;
 mod run;
 pub mod state;
 pub mod tree;
@@ -45,7 +48,11 @@ pub mod tree;
 pub use backup::DriveError;
 pub use config::{DriveBackupConfig, DriveSelection};
 pub use export::{ExportError, ExportOptions, ExportReport, RenamedEntry, export, safe_name};
+pub use export_zip::export_zip;
 pub use lists::{ListsExportReport, ListsReport, ListsState, backup_site_lists, export_lists};
+pub use lists_restore::{
+    ListTarget, ListsRestoreError, ListsRestoreOptions, ListsRestoreReport, restore_lists,
+};
 pub use quickxor::QuickXorHash;
 pub use report::{
     DriveBackupReport, DriveItemFailure, DriveProgress, DriveReport, NoDriveProgress,

@@ -61,6 +61,9 @@ pub enum ExportError {
     /// The folder is not in the snapshot.
     #[error("no folder {0:?} in the snapshot")]
     NoSuchFolder(String),
+    /// The ZIP file to write exists already.
+    #[error("{0} exists; a ZIP export writes a new file")]
+    ZipExists(PathBuf),
     /// The repository failed.
     #[error(transparent)]
     Repo(#[from] tenantvault_repo::Error),
@@ -132,12 +135,12 @@ pub fn safe_name(name: &str) -> String {
 /// Writes names into one directory without collisions (case-insensitively, as on Windows and
 /// macOS): a second `Report.txt` becomes `Report (2).txt`.
 #[derive(Default)]
-struct DirNames {
+pub(super) struct DirNames {
     used: HashMap<PathBuf, std::collections::HashSet<String>>,
 }
 
 impl DirNames {
-    fn claim(&mut self, dir: &Path, wanted: String) -> String {
+    pub(super) fn claim(&mut self, dir: &Path, wanted: String) -> String {
         let used = self.used.entry(dir.to_path_buf()).or_default();
         let mut name = wanted.clone();
         let mut n = 2;
@@ -269,7 +272,7 @@ pub async fn export(
     Ok(report)
 }
 
-fn original_path(escaped: &str) -> String {
+pub(super) fn original_path(escaped: &str) -> String {
     escaped
         .split('/')
         .map(unescape_segment)

@@ -150,7 +150,7 @@ pub async fn backup_site_lists(repo: &Repository, graph: &GraphClient, site: &Si
             )
             .await?;
         let lists: Vec<Value> = match graph
-            .pages::<Value>(&format!("sites/{}/lists", site.id))
+            .pages::<Value>(&format!("sites/{}/lists?$expand=columns", site.id))
             .try_collect()
             .await
         {

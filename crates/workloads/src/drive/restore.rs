@@ -3,7 +3,8 @@
 //! or another site's library). Folders are created or merged; files go up by `PUT` when small
 //! and by an upload session (fragments in multiples of 320 KiB, resumed from
 //! `nextExpectedRanges`) when large; `fileSystemInfo` timestamps are set on every file; the
-//! uploaded file's QuickXorHash is checked against the one recorded at backup.
+//! uploaded file's QuickXorHash is checked against the one recorded at backup. On request the
+//! stored sharing permissions are re-created (`restore_perms.rs`).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -95,6 +96,8 @@ pub struct RestoreOptions {
     pub chunk_size: usize,
     /// Files above this size use an upload session.
     pub small_file_limit: u64,
+    /// Re-create the stored sharing permissions on restored files and folders (best effort).
+    pub permissions: bool,
 }
 
 impl Default for RestoreOptions {
@@ -105,6 +108,7 @@ impl Default for RestoreOptions {
             conflict: Conflict::Skip,
             chunk_size: 10 * DRIVE_FRAGMENT_UNIT,
             small_file_limit: SMALL_FILE_LIMIT,
+            permissions: false,
         }
     }
 }
@@ -129,6 +133,10 @@ pub struct RestoreReport {
     pub bytes: u64,
     /// Files that could not be restored, with the reason.
     pub failed: Vec<(String, String)>,
+    /// Sharing permissions re-created (with `permissions`).
+    pub permissions_restored: u64,
+    /// Sharing permissions that could not be re-created: (path, what and why).
+    pub permissions_failed: Vec<(String, String)>,
     /// Wall time in seconds.
     pub seconds: f64,
 }
@@ -172,6 +180,7 @@ fn parent_of(path: &str) -> &str {
 
 struct Restorer<'a> {
     repo: &'a Repository,
+    snap: &'a Snapshot,
     graph: &'a GraphClient,
     opts: &'a RestoreOptions,
     drive: String,
@@ -226,6 +235,7 @@ pub async fn restore(
     let root: DriveItem = sp.get(&format!("drives/{drive}/root")).await?;
     let mut r = Restorer {
         repo,
+        snap,
         graph: &sp,
         opts,
         drive: drive.clone(),
@@ -269,8 +279,9 @@ pub async fn restore(
     };
     for f in &folders {
         let path = rel(&full_path(f));
-        if let Err(e) = r.ensure_folder(&path).await {
-            r.report.failed.push((full_path(f), e.to_string()));
+        match r.ensure_folder(&path).await {
+            Ok(id) => r.permissions(&id, f, &full_path(f)).await,
+            Err(e) => r.report.failed.push((full_path(f), e.to_string())),
         }
     }
     for f in &files {
@@ -333,6 +344,30 @@ impl Restorer<'_> {
         Ok(id)
     }
 
+    /// With `permissions`: re-creates the record's stored sharing permissions on `item_id`.
+    async fn permissions(&mut self, item_id: &str, rec: &ItemRecord, original: &str) {
+        if !self.opts.permissions {
+            return;
+        }
+        let meta: Value = match self.snap.metadata(rec).await {
+            Ok(Some(m)) => serde_json::from_slice(&m).unwrap_or(Value::Null),
+            Ok(None) => return,
+            Err(e) => {
+                self.report
+                    .permissions_failed
+                    .push((original.to_string(), format!("reading the backup: {e}")));
+                return;
+            }
+        };
+        let out = super::restore_perms::apply(self.graph, &self.drive, item_id, &meta).await;
+        self.report.permissions_restored += out.restored;
+        for f in out.failed {
+            self.report
+                .permissions_failed
+                .push((original.to_string(), f));
+        }
+    }
+
     fn file_system_info(rec: &ItemRecord) -> Value {
         let mut fsi = serde_json::Map::new();
         if let Some(c) = rec.attrs.get(ATTR_FS_CREATED) {
@@ -363,6 +398,7 @@ impl Restorer<'_> {
                 }
                 self.report.files += 1;
                 self.report.bytes += rec.size;
+                self.permissions(&item.id, rec, original).await;
             }
             Ok(None) => self.report.skipped.push(original.to_string()),
             Err(e) => self.report.failed.push((original.to_string(), e)),
