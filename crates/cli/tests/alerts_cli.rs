@@ -42,8 +42,11 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// A one-shot-per-connection HTTP sink that keeps every request body it receives.
-async fn webhook_sink() -> (String, Arc<Mutex<Vec<String>>>) {
+/// Requests received: (head, body).
+type Posted = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A one-shot-per-connection HTTP sink that keeps every request (head and body) it receives.
+async fn webhook_sink() -> (String, Posted) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -71,7 +74,7 @@ async fn webhook_sink() -> (String, Arc<Mutex<Vec<String>>>) {
                             })
                             .unwrap_or(0);
                         if body.len() >= len {
-                            g.lock().unwrap().push(body.to_string());
+                            g.lock().unwrap().push((head.to_string(), body.to_string()));
                             let _ = s
                                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                                 .await;
@@ -117,7 +120,9 @@ async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear(
     );
     std::fs::write(
         &config,
-        format!("{graph}[alerts]\nwebhook_url = \"{url}\"\ntimeout_secs = 5\n"),
+        format!(
+            "{graph}[alerts]\nwebhook_url = \"{url}\"\ntimeout_secs = 5\nwebhook_secret = \"hook key\"\n"
+        ),
     )
     .unwrap();
     let c = config.as_path();
@@ -182,9 +187,55 @@ async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear(
     );
     let posted = hooks.lock().unwrap().clone();
     assert_eq!(posted.len(), 1, "{posted:?}");
-    let hook: serde_json::Value = serde_json::from_str(&posted[0]).unwrap();
+    let (head, body) = &posted[0];
+    let hook: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(hook["event"], "tenantvault.alert");
     assert_eq!(hook["alert"]["owner"], drive.as_str());
+    // Signed: HMAC-SHA256 under [alerts] webhook_secret over "<timestamp>.<body>".
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("no {name} header in {head}"))
+    };
+    let ts = header("x-tenantvault-timestamp");
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(b"hook key").unwrap();
+    hmac::Mac::update(&mut mac, format!("{ts}.{body}").as_bytes());
+    assert_eq!(
+        header("x-tenantvault-signature"),
+        format!(
+            "sha256={}",
+            hex::encode(hmac::Mac::finalize(mac).into_bytes())
+        )
+    );
+    assert_eq!(
+        header("x-tenantvault-delivery"),
+        hook["alert"]["id"].as_str().unwrap()
+    );
+
+    // `snapshots` marks the suspect snapshot (and the pinned clean point) with the alert.
+    let out = run(&emu, dir.path(), c, &["--json", "snapshots"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let snaps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let snaps = snaps.as_array().unwrap();
+    let suspect: Vec<&serde_json::Value> =
+        snaps.iter().filter(|s| !s["suspect"].is_null()).collect();
+    assert_eq!(suspect.len(), 1, "{snaps:#?}");
+    assert_eq!(suspect[0]["id"], hook["alert"]["snapshot"]);
+    assert_eq!(suspect[0]["suspect"]["alert"], hook["alert"]["id"]);
+    let clean: Vec<&serde_json::Value> = snaps
+        .iter()
+        .filter(|s| !s["clean_point_of"].is_null())
+        .collect();
+    assert_eq!(clean.len(), 1);
+    assert_eq!(clean[0]["id"], hook["alert"]["cleanSnapshot"]);
+    let out = run(&emu, dir.path(), c, &["snapshots"]).await;
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(table.matches("SUSPECT (alert ").count(), 1, "{table}");
 
     let out = run(&emu, dir.path(), c, &["--json", "alerts", "list"]).await;
     assert!(out.status.success(), "{}", text(&out));
@@ -254,6 +305,16 @@ async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear(
     let out = run(&emu, dir.path(), c, &["--json", "alerts", "list", "--all"]).await;
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list[0]["cleared"]["by"], "admin");
+    let out = run(&emu, dir.path(), c, &["--json", "snapshots"]).await;
+    let snaps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        snaps
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["suspect"].is_null() && s["clean_point_of"].is_null()),
+        "clearing removes the marks: {snaps:#?}"
+    );
     let out = run(&emu, dir.path(), c, &["--json", "hold", "list"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let holds = String::from_utf8_lossy(&out.stdout).to_string();

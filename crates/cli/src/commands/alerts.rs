@@ -2,6 +2,8 @@
 //! POST it to the webhook of the `[alerts]` configuration section, and exit with
 //! [`exit::ALERT`].
 
+pub mod webhook;
+
 use std::time::Duration;
 
 use anyhow::Result;
@@ -19,8 +21,10 @@ use crate::{GlobalArgs, context, exit, output};
 pub struct AlertsSection {
     /// Where each new alert is POSTed as JSON (`http://` or `https://`).
     pub webhook_url: Option<String>,
-    /// Webhook timeout in seconds (default 10).
+    /// Webhook timeout in seconds per attempt (default 10).
     pub timeout_secs: Option<u64>,
+    /// Key of the HMAC-SHA256 signature header (`X-Tenantvault-Signature`); unsigned when unset.
+    pub webhook_secret: Option<String>,
 }
 
 impl AlertsSection {
@@ -34,6 +38,18 @@ impl AlertsSection {
                     "[alerts] webhook_url {u:?} is not an http(s) URL"
                 )));
             }
+        }
+        if self
+            .webhook_secret
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            return Err(exit::usage("[alerts] webhook_secret must not be empty"));
+        }
+        if self.webhook_secret.is_some() && self.webhook_url.is_none() {
+            return Err(exit::usage(
+                "[alerts] webhook_secret is set but webhook_url is not",
+            ));
         }
         if self.timeout_secs == Some(0) {
             return Err(exit::usage("[alerts] timeout_secs must be at least 1"));
@@ -232,28 +248,94 @@ pub async fn after_backup(
             a.explanation,
             a.clean_snapshot.as_deref().unwrap_or("none")
         );
-        if let Some(url) = &section.webhook_url {
-            let timeout = Duration::from_secs(section.timeout_secs.unwrap_or(10));
-            if let Err(e) = post(url, timeout, a).await {
-                tracing::warn!(alert = %a.id, error = %e, "alert webhook failed");
-                eprintln!("warning: alert webhook {url} failed: {e}");
+    }
+    if let Some(url) = &section.webhook_url {
+        let backoff = webhook::Backoff {
+            timeout: Duration::from_secs(section.timeout_secs.unwrap_or(10)),
+            ..webhook::Backoff::default()
+        };
+        let secret = section.webhook_secret.as_deref();
+        let sends = raised.iter().map(|a| async move {
+            let body = serde_json::json!({"event": "tenantvault.alert", "alert": a.to_json()});
+            (
+                a,
+                webhook::deliver(url, secret, &a.id, &body, backoff).await,
+            )
+        });
+        for (a, d) in futures::future::join_all(sends).await {
+            if let Some(e) = d.error {
+                tracing::warn!(alert = %a.id, attempts = d.attempts, error = %e, "alert webhook failed");
+                eprintln!(
+                    "warning: alert webhook {url} failed for {} after {} attempt(s): {e}",
+                    a.id, d.attempts
+                );
             }
         }
     }
     Ok(exit::ALERT)
 }
 
-async fn post(url: &str, timeout: Duration, a: &Alert) -> Result<()> {
-    let body = serde_json::json!({"event": "tenantvault.alert", "alert": a.to_json()});
-    let r = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()?
-        .post(url)
-        .json(&body)
-        .send()
-        .await?;
-    if !r.status().is_success() {
-        anyhow::bail!("HTTP {}", r.status());
+/// How `snapshots` marks a snapshot an open alert names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuspectMark {
+    /// The open alert raised for this snapshot.
+    pub alert: String,
+    /// Its score.
+    pub score: u32,
+}
+
+/// Marks of the snapshots open alerts name: suspect snapshots, and the clean points they pin.
+/// Derived from the alert records; clearing an alert removes its marks.
+#[derive(Debug, Default)]
+pub struct SnapshotMarks {
+    suspect: std::collections::BTreeMap<String, SuspectMark>,
+    clean_point: std::collections::BTreeMap<String, String>,
+}
+
+impl SnapshotMarks {
+    /// Reads the open alerts.
+    pub async fn load(repo: &Repository) -> Result<Self> {
+        let mut m = SnapshotMarks::default();
+        for a in detect::list_alerts(repo)
+            .await
+            .map_err(detect_err)?
+            .into_iter()
+            .filter(Alert::is_open)
+        {
+            m.suspect.insert(
+                a.snapshot.clone(),
+                SuspectMark {
+                    alert: a.id.clone(),
+                    score: a.score,
+                },
+            );
+            if let Some(c) = a.clean_snapshot {
+                m.clean_point.insert(c, a.id);
+            }
+        }
+        Ok(m)
     }
-    Ok(())
+
+    /// The suspect mark of a snapshot.
+    pub fn suspect(&self, snapshot: &str) -> Option<SuspectMark> {
+        self.suspect.get(snapshot).cloned()
+    }
+
+    /// The alert whose clean point this snapshot is.
+    pub fn clean_point_of(&self, snapshot: &str) -> Option<String> {
+        self.clean_point.get(snapshot).cloned()
+    }
+
+    /// Text for the table's status column (`, SUSPECT alert <id>`), empty when unmarked.
+    pub fn label(&self, snapshot: &str) -> String {
+        let mut out = String::new();
+        if let Some(s) = self.suspect.get(snapshot) {
+            out.push_str(&format!(", SUSPECT (alert {})", s.alert));
+        }
+        if let Some(a) = self.clean_point.get(snapshot) {
+            out.push_str(&format!(", clean point pinned (alert {a})"));
+        }
+        out
+    }
 }

@@ -79,12 +79,13 @@ pub async fn run(g: &GlobalArgs, a: RecoverArgs) -> Result<u8> {
         } else {
             for p in &plans {
                 println!(
-                    "{} {}: clean snapshot {} ({}), {} item(s) to restore, {} later change(s) left alone",
+                    "{} {}: clean snapshot {} ({}), {} item(s) to restore, {} already back in place, {} later change(s) left alone",
                     p.workload,
                     p.owner,
                     p.clean_snapshot,
                     p.clean_time.to_rfc3339(),
                     p.items.len(),
+                    p.already_present,
                     p.left_alone
                 );
                 for line in recover::describe(p) {
