@@ -42,6 +42,11 @@ pub async fn start(cfg: EmulatorConfig) -> Emulator {
 }
 
 pub fn graph(emu: &Emulator) -> GraphClient {
+    graph_with(emu, |_| {})
+}
+
+/// A Graph client for `emu` with settings changed by `tune` (e.g. the resource-unit budget).
+pub fn graph_with(emu: &Emulator, tune: impl FnOnce(&mut GraphConfig)) -> GraphClient {
     let mut cfg = GraphConfig::new(
         emu.tenant_id(),
         emu.client_id(),
@@ -56,6 +61,7 @@ pub fn graph(emu: &Emulator) -> GraphClient {
         max_delay: Duration::from_millis(200),
         ..RetryPolicy::default()
     };
+    tune(&mut cfg);
     GraphClient::new(cfg).expect("graph client")
 }
 

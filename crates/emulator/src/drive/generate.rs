@@ -516,7 +516,12 @@ fn populate(
         (t + Duration::minutes(rng.gen_range(5..60 * 24 * 3))).min(anchor)
     };
     let mut folders: Vec<ItemIdx> = vec![Drive::ROOT];
-    for _ in 0..cfg.folders_per_drive {
+    // Small-file bench drives get about 200 files per folder (name lookups are linear).
+    let n_folders = match cfg.small_file_bytes {
+        Some(_) => cfg.folders_per_drive.max(cfg.files_per_drive / 200),
+        None => cfg.folders_per_drive,
+    };
+    for _ in 0..n_folders {
         let parent = *folders.choose(&mut rng).expect("root exists");
         if d.depth(parent) >= 3 {
             continue;
@@ -541,8 +546,9 @@ fn populate(
         let (name, content) = if let Some(max) = cfg.small_file_bytes {
             let len = rng.gen_range(max.div_ceil(4).max(1)..=max.max(1));
             let stem = STEMS[rng.gen_range(0..STEMS.len())];
+            // Unique names: no rename search when a folder holds thousands of files.
             (
-                format!("{stem}.txt"),
+                format!("{stem} {fi}.txt"),
                 Content::new(Source::Text {
                     seed: cseed,
                     len,
