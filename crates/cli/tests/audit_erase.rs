@@ -228,6 +228,36 @@ fn erase_shreds_one_owner_keeps_the_shared_file_and_reports() {
     let again = env.run(&["erase", "--owner", "alice", "--reason", "again"]);
     assert_code(&again, 9, &["erase again"]);
 
+    // `snapshots` shows alice's snapshot as erased (when, by whom, why), bob's as ok
+    let snaps = env.json(&["snapshots"]);
+    let by_id = |id: &str| {
+        snaps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let erased = &by_id(&snap_a)["erased"];
+    assert_eq!(erased["date"], "2026-06-01T08:00:00+00:00", "{snaps}");
+    assert_eq!(erased["by"], "dpo@example.com");
+    assert_eq!(erased["reason"], "Art. 17 #2026-114");
+    assert!(by_id(&snap_b)["erased"].is_null(), "{snaps}");
+    let table = env.ok(&["snapshots"]);
+    let line = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&id[..8]))
+            .unwrap_or_else(|| panic!("{id} in\n{table}"))
+            .to_string()
+    };
+    assert!(
+        line(&snap_a).contains("ERASED 2026-06-01 by dpo@example.com (Art. 17 #2026-114)"),
+        "{table}"
+    );
+    assert!(line(&snap_b).trim_end().ends_with("ok"), "{table}");
+
     // bob's copy of the shared file restores; check --read-data passes; gc frees alice's data
     let rb = env.path("rb");
     env.ok(&["restore", &snap_b, "--target", rb.to_str().unwrap()]);
@@ -263,6 +293,40 @@ fn erase_shreds_one_owner_keeps_the_shared_file_and_reports() {
         table.contains("erased 2026-06-01 by dpo@example.com"),
         "{table}"
     );
+
+    // GDPR erasure wins over the minimum retention floor, and the report says it did
+    assert!(a["erased"]["overrode_minimum_retention"].is_null(), "{a}");
+    let config = env.path("min.toml");
+    std::fs::write(
+        &config,
+        "[retention]\nminimum = \"1y\"\n[retention.policies.std]\ndaily = 7\n\
+         [[retention.assign]]\npolicy = \"std\"\nowners = \"all\"\n",
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let rep = env.json(&["--config", cfg, "report", "compliance"]);
+    let owners = rep["owners"].as_array().unwrap();
+    let a = owners.iter().find(|o| o["owner"] == "alice").unwrap();
+    assert_eq!(a["erased"]["overrode_minimum_retention"], "1y", "{a}");
+    let table = env.ok(&["--config", cfg, "report", "compliance"]);
+    assert!(
+        table.contains("inside the 1y minimum retention (erasure overrides it)"),
+        "{table}"
+    );
+
+    // a local repository has no legal-hold flag: hold create and release say so
+    let h = env.json(&[
+        "hold", "create", "--case", "C-9", "--reason", "flags", "--owner", "bob",
+    ]);
+    assert_eq!(h["legal_hold_flags"]["supported"], false, "{h}");
+    let out = env.ok(&[
+        "hold",
+        "release",
+        h["id"].as_str().unwrap(),
+        "--reason",
+        "done",
+    ]);
+    assert!(out.contains("this storage has none"), "{out}");
 
     // and the audit log has the erasure, with its details
     let er = records(&env, &["--operation", "erase", "--owner", "alice"]);

@@ -7,7 +7,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde::Serialize;
-use tenantvault_repo::retention::PolicySet;
+use tenantvault_repo::retention::{PolicySet, longer, minimum_retention_blocks};
 use tenantvault_repo::{AuditFilter, OwnerRef, Repository, SnapshotFilter, SnapshotSummary};
 
 use crate::commands::policy::RetentionSection;
@@ -27,6 +27,10 @@ pub struct ErasedInfo {
     pub at: DateTime<Utc>,
     pub reason: String,
     pub by: String,
+    /// The minimum retention (e.g. `1y`) the erasure overrode: the owner's newest snapshot was
+    /// younger than it when erased. GDPR erasure wins over the minimum retention floor; it
+    /// never wins over a legal hold (an erasure touching held data is refused).
+    pub overrode_minimum_retention: Option<String>,
 }
 
 /// One owner's line of the compliance report.
@@ -120,15 +124,24 @@ pub async fn build(repo: &Repository, policies: &PolicySet) -> Result<Vec<OwnerC
     let erasures = repo.erasures().await?;
     let (audit, _) = repo.audit_records(&AuditFilter::default()).await?;
     let departures = repo.departures().await?;
+    let recorded = repo.recorded_minimum(Utc::now()).await?;
     let mut out = Vec::new();
     for ((owner, workload), snaps) in by_owner {
         let erased = erasures
             .iter()
             .find(|e| e.owner.owner == owner && e.owner.workload == workload)
-            .map(|e| ErasedInfo {
-                at: e.erased_at,
-                reason: e.reason.clone(),
-                by: e.by.clone(),
+            .map(|e| {
+                let minimum = longer(policies.minimum, recorded, e.erased_at);
+                let newest = snaps.iter().map(|s| s.time).max();
+                ErasedInfo {
+                    at: e.erased_at,
+                    reason: e.reason.clone(),
+                    by: e.by.clone(),
+                    overrode_minimum_retention: newest
+                        .and_then(|t| minimum_retention_blocks(minimum, t, e.erased_at))
+                        .and(minimum)
+                        .map(|m| m.to_string()),
+                }
             });
         let complete: Vec<&SnapshotSummary> = if erased.is_some() {
             Vec::new()
@@ -196,10 +209,14 @@ fn print_table(rows: &[OwnerCompliance], now: DateTime<Utc>) {
     for r in rows {
         let status = match (&r.erased, r.departed) {
             (Some(e), _) => format!(
-                "erased {} by {} ({})",
+                "erased {} by {} ({}){}",
                 e.at.format("%Y-%m-%d"),
                 e.by,
-                e.reason
+                e.reason,
+                e.overrode_minimum_retention
+                    .as_ref()
+                    .map(|m| format!(", inside the {m} minimum retention (erasure overrides it)"))
+                    .unwrap_or_default()
             ),
             (None, Some(d)) => format!("departed {}", d.format("%Y-%m-%d")),
             (None, None) => "active".into(),
