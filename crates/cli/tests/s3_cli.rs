@@ -206,3 +206,132 @@ fn kill_during_multipart_upload_then_resume_on_object_lock_bucket() {
     let again = json(cmd(), &["maintain", "locks", "--renew-below", "1d"]);
     assert_eq!(again["extended"].as_u64(), Some(0), "{again}");
 }
+
+#[test]
+fn hold_create_and_maintain_set_the_legal_hold_flag_and_release_clears_it() {
+    let Some(moto) = MotoServer::shared() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let opts = moto.options("testing", "testing");
+    let bucket = unique_bucket("clihold");
+    rt.block_on(S3Storage::create_bucket(&opts, &bucket, true))
+        .unwrap();
+    let url = format!("s3://{bucket}/tenant");
+    let env = Env::new();
+    let cmd = || s3_cmd(&env, moto, &url);
+    ok(
+        cmd(),
+        &[
+            "repo",
+            "init",
+            "--object-lock",
+            "governance",
+            "--lock-days",
+            "1",
+            "--kdf-memory",
+            "64KiB",
+            "--kdf-iterations",
+            "1",
+        ],
+    );
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    for owner in ["alice", "bob"] {
+        let src = env.path(owner);
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("a.bin"), content(&mut rng, 100_000)).unwrap();
+        ok(
+            cmd(),
+            &["backup", "dir", src.to_str().unwrap(), "--owner", owner],
+        );
+    }
+    let store = rt
+        .block_on(S3Storage::open(S3Location::parse(&url).unwrap(), opts))
+        .unwrap();
+    let flagged = || -> Vec<String> {
+        rt.block_on(async {
+            let mut out = Vec::new();
+            for (k, _) in store.list("").await.unwrap() {
+                if store.legal_hold(&k).await.unwrap() {
+                    out.push(k);
+                }
+            }
+            out
+        })
+    };
+    assert!(flagged().is_empty());
+
+    let hold = json(
+        cmd(),
+        &[
+            "hold", "create", "--case", "LIT-7", "--reason", "dispute", "--owner", "alice",
+        ],
+    );
+    let flags = &hold["legal_hold_flags"];
+    assert_eq!(flags["supported"], true, "{hold}");
+    assert!(flags["failed"].as_array().unwrap().is_empty(), "{hold}");
+    let set: Vec<String> = flags["set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let id = hold["id"].as_str().unwrap();
+    assert!(set.contains(&format!("holds/{id}")), "{set:?}");
+    assert!(set.iter().any(|k| k.starts_with("snapshots/")));
+    assert!(set.iter().any(|k| k.starts_with("data/")));
+    assert!(set.iter().any(|k| k.starts_with("index/")));
+    assert_eq!(flagged(), set, "exactly the reported objects are flagged");
+    let bob_snap = json(cmd(), &["snapshots", "--owner", "bob"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!set.contains(&format!("snapshots/{bob_snap}")));
+
+    let m = json(cmd(), &["maintain", "locks", "--renew-below", "1h"]);
+    assert_eq!(
+        m["legal_hold"]["held"].as_u64(),
+        Some(set.len() as u64),
+        "{m}"
+    );
+    assert_eq!(m["legal_hold"]["unchanged"], m["legal_hold"]["held"], "{m}");
+    assert!(m["legal_hold"]["set"].as_array().unwrap().is_empty(), "{m}");
+
+    let rel = json(cmd(), &["hold", "release", id, "--reason", "settled"]);
+    let cleared: Vec<String> = rel["legal_hold_flags"]["cleared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cleared, set, "{rel}");
+    assert!(flagged().is_empty());
+    let m = json(cmd(), &["maintain", "locks", "--renew-below", "1h"]);
+    assert_eq!(m["legal_hold"]["held"].as_u64(), Some(0), "{m}");
+    let text = ok(cmd(), &["maintain", "locks", "--renew-below", "1h"]);
+    assert!(text.contains("legal-hold flags: 0 object(s)"), "{text}");
+
+    // The audit log names the flag changes.
+    let audit: Vec<serde_json::Value> = ok(cmd(), &["--json", "audit", "show"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let create = audit
+        .iter()
+        .find(|r| r["operation"] == "hold create")
+        .expect("hold create record");
+    assert_eq!(
+        create["details"]["legal_hold"]["set"].as_u64(),
+        Some(set.len() as u64),
+        "{create}"
+    );
+    let release = audit
+        .iter()
+        .find(|r| r["operation"] == "hold release")
+        .expect("hold release record");
+    assert_eq!(
+        release["details"]["legal_hold"]["cleared"].as_u64(),
+        Some(set.len() as u64),
+        "{release}"
+    );
+}
