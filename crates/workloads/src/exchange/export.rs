@@ -25,6 +25,7 @@ pub mod ics;
 pub mod mbox;
 pub mod names;
 mod text;
+pub mod tz;
 pub mod vcf;
 mod write;
 

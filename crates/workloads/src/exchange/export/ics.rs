@@ -1,13 +1,18 @@
 //! Graph `event` JSON → iCalendar (RFC 5545): one VCALENDAR, a VEVENT per single event or series
 //! (with RRULE from Graph's `recurrence`), exceptions as VEVENTs with RECURRENCE-ID, occurrences
 //! covered by an exported series left out.
+//!
+//! Times in a zone other than UTC are written as `DTSTART;TZID=<IANA name>:…` with one
+//! `VTIMEZONE` per zone used (see [`super::tz`]); a zone the table does not know is written as
+//! UTC and the event gets a `COMMENT` saying so.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use super::text::{escape, html_to_text, push_line};
+use super::tz::{self, Zone};
 
 fn s<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
     v.pointer(ptr)
@@ -21,20 +26,28 @@ fn parse_local(dt: &str) -> Option<NaiveDateTime> {
         .or_else(|| DateTime::parse_from_rfc3339(dt).ok().map(|d| d.naive_utc()))
 }
 
+/// The zones a calendar's events use: known ones get a VTIMEZONE, unknown ones a note.
+#[derive(Default)]
+struct Zones {
+    used: BTreeMap<&'static str, &'static Zone>,
+    unknown: BTreeSet<String>,
+}
+
 /// `DTSTART`-style property from a Graph `dateTimeTimeZone`.
-fn date_prop(name: &str, v: &Value, all_day: bool) -> Option<String> {
+fn date_prop(name: &str, v: &Value, all_day: bool, zones: &mut Zones) -> Option<String> {
     let dt = parse_local(s(v, "/dateTime")?)?;
-    let tz = s(v, "/timeZone").unwrap_or("UTC");
+    let zone = s(v, "/timeZone").unwrap_or("UTC");
     Some(if all_day {
         format!("{name};VALUE=DATE:{}", dt.format("%Y%m%d"))
-    } else if tz.eq_ignore_ascii_case("UTC") || tz.eq_ignore_ascii_case("Etc/GMT") {
+    } else if tz::is_utc(zone) {
         format!("{name}:{}", dt.format("%Y%m%dT%H%M%SZ"))
+    } else if let Some(z) = tz::lookup(zone) {
+        zones.used.insert(z.iana, z);
+        format!("{name};TZID={}:{}", z.iana, dt.format("%Y%m%dT%H%M%S"))
     } else {
-        format!(
-            "{name};TZID={}:{}",
-            tz.replace(['"', ';', ':', ','], ""),
-            dt.format("%Y%m%dT%H%M%S")
-        )
+        tracing::warn!(zone, "unknown time zone in an event, exported as UTC");
+        zones.unknown.insert(zone.to_string());
+        format!("{name}:{}", dt.format("%Y%m%dT%H%M%SZ"))
     })
 }
 
@@ -136,7 +149,14 @@ fn mailto(v: &Value) -> Option<(String, String)> {
     Some((name.replace(['"', ';', ':'], ""), addr.to_string()))
 }
 
-fn vevent(out: &mut String, e: &Value, uid: &str, recurrence_id: Option<&Value>, with_rrule: bool) {
+fn vevent(
+    out: &mut String,
+    zones: &mut Zones,
+    e: &Value,
+    uid: &str,
+    recurrence_id: Option<&Value>,
+    with_rrule: bool,
+) {
     let all_day = e.get("isAllDay").and_then(Value::as_bool).unwrap_or(false);
     push_line(out, "BEGIN:VEVENT");
     push_line(out, &format!("UID:{}", escape(uid)));
@@ -156,15 +176,30 @@ fn vevent(out: &mut String, e: &Value, uid: &str, recurrence_id: Option<&Value>,
     }
     if let Some(p) = e
         .get("start")
-        .and_then(|v| date_prop("DTSTART", v, all_day))
+        .and_then(|v| date_prop("DTSTART", v, all_day, zones))
     {
         push_line(out, &p);
     }
-    if let Some(p) = e.get("end").and_then(|v| date_prop("DTEND", v, all_day)) {
+    if let Some(p) = e
+        .get("end")
+        .and_then(|v| date_prop("DTEND", v, all_day, zones))
+    {
         push_line(out, &p);
     }
-    if let Some(p) = recurrence_id.and_then(|v| date_prop("RECURRENCE-ID", v, all_day)) {
+    if let Some(p) = recurrence_id.and_then(|v| date_prop("RECURRENCE-ID", v, all_day, zones)) {
         push_line(out, &p);
+    }
+    let start_zone = s(e, "/start/timeZone").unwrap_or("UTC");
+    if !all_day && !tz::is_utc(start_zone) && tz::lookup(start_zone).is_none() {
+        push_line(
+            out,
+            &format!(
+                "COMMENT:{}",
+                escape(&format!(
+                    "time zone '{start_zone}' is unknown to tenantvault: times written as if it were UTC"
+                ))
+            ),
+        );
     }
     if with_rrule && let Some(r) = e.get("recurrence").filter(|r| !r.is_null()).and_then(rrule) {
         push_line(out, &format!("RRULE:{r}"));
@@ -237,9 +272,7 @@ fn vevent(out: &mut String, e: &Value, uid: &str, recurrence_id: Option<&Value>,
 /// One VCALENDAR for `events` (Graph event JSON objects).
 pub fn calendar(events: &[Value]) -> String {
     let mut out = String::new();
-    push_line(&mut out, "BEGIN:VCALENDAR");
-    push_line(&mut out, "VERSION:2.0");
-    push_line(&mut out, "PRODID:-//tenantvault//Exchange export//EN");
+    let mut zones = Zones::default();
     let masters: HashSet<&str> = events
         .iter()
         .filter(|e| s(e, "/type") == Some("seriesMaster"))
@@ -267,21 +300,29 @@ pub fn calendar(events: &[Value]) -> String {
                     Value::String(t) => serde_json::json!({"dateTime": t, "timeZone": "UTC"}),
                     other => other.clone(),
                 });
-                vevent(&mut out, e, &uid, rid.as_ref(), false);
+                vevent(&mut out, &mut zones, e, &uid, rid.as_ref(), false);
             }
-            (Some("seriesMaster"), _) => vevent(&mut out, e, &own_uid, None, true),
+            (Some("seriesMaster"), _) => vevent(&mut out, &mut zones, e, &own_uid, None, true),
             // A single event, or an occurrence whose series is not in the export: stands alone.
             _ => {
                 let uid = match s(e, "/type") {
                     Some("occurrence" | "exception") => s(e, "/id").unwrap_or(&own_uid).to_string(),
                     _ => own_uid,
                 };
-                vevent(&mut out, e, &uid, None, false);
+                vevent(&mut out, &mut zones, e, &uid, None, false);
             }
         }
     }
-    push_line(&mut out, "END:VCALENDAR");
-    out
+    let mut cal = String::with_capacity(out.len() + 1024);
+    push_line(&mut cal, "BEGIN:VCALENDAR");
+    push_line(&mut cal, "VERSION:2.0");
+    push_line(&mut cal, "PRODID:-//tenantvault//Exchange export//EN");
+    for z in zones.used.values() {
+        tz::vtimezone(&mut cal, z);
+    }
+    cal.push_str(&out);
+    push_line(&mut cal, "END:VCALENDAR");
+    cal
 }
 
 #[cfg(test)]
