@@ -62,6 +62,10 @@ pub(crate) fn root_routes() -> Router<AppState> {
         .route("/_emulator/drive/reorganize", post(attacks::reorganize))
         .route("/_emulator/drive/cleanup", post(attacks::cleanup))
         .route(
+            "/_emulator/drive/encrypt-in-place",
+            post(attacks::encrypt_in_place),
+        )
+        .route(
             "/_emulator/drive/remove-onedrive",
             post(scenarios::remove_onedrive),
         )

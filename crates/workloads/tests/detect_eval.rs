@@ -102,15 +102,15 @@ async fn drive_attacks_are_detected_and_benign_bulk_changes_are_not() {
         .map(|d| d.drive.clone())
         .collect();
     onedrives.sort_by(|a, b| a.drive_id.cmp(&b.drive_id));
-    assert!(onedrives.len() >= 5, "{} OneDrives", onedrives.len());
+    assert!(onedrives.len() >= 6, "{} OneDrives", onedrives.len());
     let library = first
         .drives
         .iter()
         .find(|d| d.drive.kind == DriveKind::Sharepoint)
         .map(|d| d.drive.drive_id.clone())
         .expect("a SharePoint library");
-    let [fast, photos, reorg, cleanup, slow] =
-        [0, 1, 2, 3, 4].map(|i| onedrives[i].drive_id.clone());
+    let [fast, photos, reorg, cleanup, slow, stealth] =
+        [0, 1, 2, 3, 4, 5].map(|i| onedrives[i].drive_id.clone());
 
     // A few ordinary days build each owner's baseline; none is suspect.
     for _ in 0..2 {
@@ -223,6 +223,9 @@ async fn drive_attacks_are_detected_and_benign_bulk_changes_are_not() {
         got[0].explanation
     );
 
+    // Stealthy ransomware: encrypted in place, no rename, no note.
+    in_place_encryption_is_detected_and_recovered(&emu, &repo, &g, &cfg, &stealth).await;
+
     // Slow ransomware: 2% of the files a day, a backup every day; caught by day 3.
     let mut caught = None;
     for day in 1..=3 {
@@ -250,9 +253,96 @@ async fn drive_attacks_are_detected_and_benign_bulk_changes_are_not() {
     let all = alerts(&repo).await;
     let mut owners: Vec<&str> = all.iter().map(|a| a.owner.as_str()).collect();
     owners.sort();
-    let mut want = vec![fast.as_str(), library.as_str(), slow.as_str()];
+    let mut want = vec![
+        fast.as_str(),
+        library.as_str(),
+        stealth.as_str(),
+        slow.as_str(),
+    ];
     want.sort();
     assert_eq!(owners, want);
+}
+
+async fn in_place_encryption_is_detected_and_recovered(
+    emu: &tenantvault_emulator::Emulator,
+    repo: &Repository,
+    g: &tenantvault_graph::GraphClient,
+    cfg: &tenantvault_workloads::drive::DriveBackupConfig,
+    drive: &str,
+) {
+    let before = truth(emu, drive);
+    let a = admin(
+        emu,
+        "/_emulator/drive/encrypt-in-place",
+        json!({"drive": drive, "share": size("DETECT_EVAL_IN_PLACE_PERMILLE", 300) as f64 / 1000.0}),
+    )
+    .await;
+    let paths: BTreeSet<String> = a["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert!(paths.len() >= 5, "{a}");
+    let r = backup(repo, g, cfg, &selection()).await;
+    let got = raised(repo, &r).await;
+    let st = stats_of(repo, &r, drive).await;
+    eprintln!(
+        "RESULT attack in-place encryption ({} of {} files, no rename, no note): alert={} score {}: {} [entropy jumps {} of {} sampled, modified {}]",
+        paths.len(),
+        st.items_before,
+        !got.is_empty(),
+        got.first().map(|a| a.score).unwrap_or(0),
+        got.first().map(|a| a.explanation.as_str()).unwrap_or("-"),
+        st.entropy_jumps,
+        st.entropy_sampled,
+        st.modified
+    );
+    assert_eq!(got.len(), 1, "in-place encryption not detected: {got:#?}");
+    assert_eq!(got[0].owner, drive);
+    assert!(
+        got[0]
+            .explanation
+            .contains("rewritten with high-entropy content"),
+        "{}",
+        got[0].explanation
+    );
+    // Recovery: exactly the encrypted files, back to their clean bytes, nothing else touched.
+    let attacked = truth(emu, drive);
+    let req = RecoverRequest {
+        owner: drive.to_string(),
+        clean: CleanPoint::Alert,
+        target_folder: None,
+        parallel: 4,
+        now: chrono::Utc::now(),
+    };
+    let plans = recover::plan(repo, &req).await.expect("plan");
+    let planned: BTreeSet<String> = plans[0].items.iter().map(|i| i.path.clone()).collect();
+    eprintln!(
+        "RECOVERY in-place: {} encrypted, plan {} items ({} of them encrypted)",
+        paths.len(),
+        planned.len(),
+        planned.intersection(&paths).count()
+    );
+    assert_eq!(planned, paths, "the plan lists exactly the encrypted files");
+    let rep = recover::run(repo, g, &plans[0], &req)
+        .await
+        .expect("recover");
+    assert!(rep.failed.is_empty(), "{:?}", rep.failed);
+    let after = truth(emu, drive);
+    let hash = |c: &Option<Vec<u8>>| {
+        c.as_ref()
+            .map(|b| tenantvault_workloads::drive::QuickXorHash::of(b))
+    };
+    assert_eq!(after.len(), attacked.len());
+    for (p, c) in &after {
+        let want = if paths.contains(p) {
+            &before[p]
+        } else {
+            &attacked[p]
+        };
+        assert_eq!(hash(c), hash(want), "{p}");
+    }
 }
 
 async fn recovery_restores_exactly_the_attacked_files(

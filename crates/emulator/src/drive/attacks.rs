@@ -8,7 +8,12 @@
 //!   the recycle bin, as users do).
 //!
 //! The attacks themselves live in [`super::scenarios`] (`ransomware`, `purge`: fast and slow
-//! ransomware, insider deletion, a SharePoint library wipe with `purge` on its drive).
+//! ransomware, insider deletion, a SharePoint library wipe with `purge` on its drive), except
+//! the stealthy variant here:
+//!
+//! * `POST /_emulator/drive/encrypt-in-place`: a share of the files is overwritten with
+//!   encrypted (random) content under the owner's own identity (a compromised sync client):
+//!   no rename, no new extension, no ransom note. Only the content change gives it away.
 
 use axum::Json;
 use axum::extract::State;
@@ -20,7 +25,7 @@ use rand::seq::SliceRandom;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::content::Content;
+use super::content::{Content, Source};
 use super::model::{Conflict, Drive, ItemIdx};
 use super::state::drive_state;
 use crate::error::GraphError;
@@ -275,5 +280,57 @@ pub(crate) async fn cleanup(State(st): State<AppState>, Json(c): Json<Cleanup>) 
             deleted += d.delete(f, now).unwrap_or(0);
         }
         Ok(json!({"drive": id, "deleted": deleted, "filesBefore": total}))
+    })())
+}
+
+/// Body of `POST /_emulator/drive/encrypt-in-place`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EncryptInPlace {
+    #[serde(flatten)]
+    target: Target,
+    /// Share of the files encrypted, 0–1.
+    share: f64,
+}
+
+/// `POST /_emulator/drive/encrypt-in-place`: overwrites `share` of the drive's files with
+/// random bytes of about the same length (+16, an authentication tag), keeping names, folders
+/// and the modifying identity (the owner's); writes no note.
+pub(crate) async fn encrypt_in_place(
+    State(st): State<AppState>,
+    Json(e): Json<EncryptInPlace>,
+) -> Response {
+    reply((|| {
+        if !(0.0..=1.0).contains(&e.share) {
+            return Err(GraphError::bad_request(
+                "invalidRequest",
+                "share must be within 0..1",
+            ));
+        }
+        let id = target_drive(&st, &e.target)?;
+        let ds = drive_state(&st);
+        let now = st.clock.now();
+        let mut store = ds.store.write();
+        let d = store
+            .drive_mut(&id)
+            .ok_or_else(|| GraphError::bad_request("invalidRequest", "drive gone"))?;
+        let owner = d.owner.clone();
+        let mut rng = rng(&st, "drive.encrypt-in-place", d);
+        let mut all = files(d);
+        all.shuffle(&mut rng);
+        let n = ((all.len() as f64) * e.share).ceil() as usize;
+        let mut encrypted = Vec::new();
+        for &f in all.iter().take(n) {
+            let len = d.item(f).content().map_or(0, |c| c.len()) + 16;
+            let c = Content::new(Source::Noise {
+                seed: rng.r#gen(),
+                len,
+            });
+            if d.replace_content(f, c, &owner, now, None).is_ok() {
+                encrypted.push(d.path_of(f).trim_start_matches('/').to_string());
+            }
+        }
+        encrypted.sort();
+        Ok(json!({"drive": id, "encrypted": encrypted.len(), "paths": encrypted}))
     })())
 }

@@ -71,7 +71,28 @@ pub fn looks_encrypted(before: &[u8], after: &[u8]) -> bool {
     let jumped = h1 >= HIGH && h1 - h0 >= 0.75;
     // Already-compressed formats (zip, jpeg): the level barely moves; the structure goes.
     let lost_structure = recognisable(before) && !recognisable(after) && h1 >= 7.8;
-    jumped || lost_structure
+    jumped || lost_structure || small_and_random(before, after)
+}
+
+/// Distinct byte values random data of `n` bytes shows on average: 256·(1 − (255/256)ⁿ).
+fn expected_distinct(n: usize) -> f64 {
+    256.0 * (1.0 - (255.0f64 / 256.0).powi(n.min(100_000) as i32))
+}
+
+/// Small samples: `n` random bytes cannot reach [`HIGH`] bits/byte when `n` is a few hundred
+/// (a 200-byte file of pure noise measures about 7.0), so entropy misses small encrypted files.
+/// Judge them by the spread of byte values instead: a structured file (text, known format)
+/// became one whose byte values are as spread as random bytes of that length.
+fn small_and_random(before: &[u8], after: &[u8]) -> bool {
+    if after.len() >= 4096 || !recognisable(before) || recognisable(after) {
+        return false;
+    }
+    let mut seen = [false; 256];
+    for &b in after {
+        seen[b as usize] = true;
+    }
+    let distinct = seen.iter().filter(|&&x| x).count() as f64;
+    distinct >= 0.85 * expected_distinct(after.len())
 }
 
 #[cfg(test)]
@@ -121,5 +142,29 @@ mod tests {
         assert!(looks_encrypted(&zip_old, &noise(20_000)));
         // A brand-new random file with nothing before is judged elsewhere (no change to judge).
         assert!(!looks_encrypted(&noise(100), &noise(10)));
+    }
+
+    #[test]
+    fn small_files_are_judged_by_byte_spread() {
+        // Noise of a few hundred bytes stays under the entropy threshold...
+        for n in [64, 120, 200, 400, 1000] {
+            let enc = noise(n + 16);
+            assert!(shannon(&enc) < HIGH || n >= 400, "{n}: {}", shannon(&enc));
+            let text = "Meeting notes, budget 2026. ".repeat(n / 28 + 1);
+            let text = &text.as_bytes()[..n];
+            // ...yet a small text file turned into noise is encrypted,
+            assert!(looks_encrypted(text, &enc), "{n} bytes");
+            // a small text edited into other text is not,
+            let other = "Revised: budget 2027, see attachment. ".repeat(n / 38 + 1);
+            assert!(!looks_encrypted(text, &other.as_bytes()[..n]), "{n} bytes");
+            // and a small unknown binary rewritten as noise is not judged (no structure lost).
+            assert!(!looks_encrypted(&noise(n)[..], &enc), "{n} bytes");
+        }
+        // Low-spread binary (e.g. a sparse record file) rewritten: not random-looking.
+        let mut sparse = vec![0u8; 300];
+        for (i, b) in sparse.iter_mut().enumerate() {
+            *b = (i % 7) as u8;
+        }
+        assert!(!looks_encrypted(b"plain text here, short file\n", &sparse));
     }
 }
