@@ -89,6 +89,28 @@ pub struct RestoreDriveArgs {
     /// When a file of the same name exists: skip, replace or rename.
     #[arg(long, default_value = "skip")]
     pub conflict: Conflict,
+    /// Also re-create the stored sharing permissions (user grants by invite, links by
+    /// createLink; best effort, what fails is reported).
+    #[arg(long)]
+    pub permissions: bool,
+    /// SharePoint only: restore list items from the site's lists snapshot instead of files.
+    #[arg(long)]
+    pub lists: bool,
+    /// With --lists: only this list (display name or id).
+    #[arg(long, value_name = "NAME", requires = "lists")]
+    pub list: Option<String>,
+    /// With --lists: only this item id (with --list when the site has several lists).
+    #[arg(long, value_name = "ID", requires = "lists")]
+    pub item: Option<String>,
+    /// With --lists: name of the new list (default `<list> (restored <time>)`); with
+    /// --original the items go back into the list they came from.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "lists",
+        conflicts_with = "original"
+    )]
+    pub new_list: Option<String>,
     /// Graph settings file.
     #[arg(long, value_name = "FILE", env = "TENANTVAULT_GRAPH_CONFIG")]
     pub config: Option<PathBuf>,
@@ -100,8 +122,17 @@ pub struct ExportDriveArgs {
     #[command(flatten)]
     pub snap: DriveSnapshotArgs,
     /// New or empty directory to write into. Names are made safe; nothing is written outside it.
-    #[arg(long, value_name = "DIR")]
-    pub target: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "zip",
+        conflicts_with = "zip"
+    )]
+    pub target: Option<PathBuf>,
+    /// Write one new ZIP file instead of a directory (same safe names; entries are never
+    /// absolute and never hold `..`).
+    #[arg(long, value_name = "FILE", conflicts_with = "lists")]
+    pub zip: Option<PathBuf>,
     /// SharePoint only: export the site's lists (one JSON file per item) instead of a library.
     #[arg(long)]
     pub lists: bool,
@@ -304,6 +335,12 @@ pub async fn restore(g: &GlobalArgs, cmd: RestoreDriveCommand) -> Result<u8> {
         RestoreDriveCommand::Onedrive(a) => (DriveKind::Onedrive, a),
         RestoreDriveCommand::Sharepoint(a) => (DriveKind::Sharepoint, a),
     };
+    if args.lists {
+        if kind != DriveKind::Sharepoint {
+            return Err(exit::usage("--lists is for `restore sharepoint`"));
+        }
+        return restore_lists(g, &args).await;
+    }
     let graph = client(args.config.as_deref())?;
     let repo = context::open(g).await?;
     let snap = pick(&repo, kind, &args.snap).await?;
@@ -335,6 +372,7 @@ pub async fn restore(g: &GlobalArgs, cmd: RestoreDriveCommand) -> Result<u8> {
         path: args.snap.path.clone().unwrap_or_default(),
         target,
         conflict: args.conflict,
+        permissions: args.permissions,
         ..RestoreOptions::default()
     };
     let report = drive::restore(&repo, &graph, &snap, &opts)
@@ -359,9 +397,19 @@ pub async fn restore(g: &GlobalArgs, cmd: RestoreDriveCommand) -> Result<u8> {
             report.drive_id,
             report.folder
         );
+        if args.permissions {
+            println!(
+                "re-created {} sharing permissions, {} could not be",
+                report.permissions_restored,
+                report.permissions_failed.len()
+            );
+        }
     }
     for (p, why) in &report.failed {
         eprintln!("  FAILED {p}: {why}");
+    }
+    for (p, why) in &report.permissions_failed {
+        eprintln!("  PERMISSION NOT RESTORED {p}: {why}");
     }
     Ok(if report.failed.is_empty() {
         exit::OK
@@ -387,13 +435,18 @@ pub async fn export(g: &GlobalArgs, cmd: ExportCommand) -> Result<u8> {
     let opts = ExportOptions {
         folder: args.snap.path.clone().unwrap_or_default(),
     };
-    let report = drive::export(&repo, &snap, &args.target, &opts)
-        .await
-        .map_err(|e| match e {
-            drive::ExportError::NoSuchFolder(_) => exit::not_found(e.to_string()),
-            drive::ExportError::TargetNotEmpty(_) => exit::usage(e.to_string()),
-            e => anyhow::Error::new(e).context("drive export"),
-        })?;
+    let (result, dest) = match (&args.zip, &args.target) {
+        (Some(z), _) => (drive::export_zip(&repo, &snap, z, &opts).await, z),
+        (None, Some(t)) => (drive::export(&repo, &snap, t, &opts).await, t),
+        (None, None) => return Err(exit::usage("--target DIR or --zip FILE is needed")),
+    };
+    let report = result.map_err(|e| match e {
+        drive::ExportError::NoSuchFolder(_) => exit::not_found(e.to_string()),
+        drive::ExportError::TargetNotEmpty(_) | drive::ExportError::ZipExists(_) => {
+            exit::usage(e.to_string())
+        }
+        e => anyhow::Error::new(e).context("drive export"),
+    })?;
     if g.json {
         output::print_json(&report)?;
     } else if !g.quiet {
@@ -402,7 +455,7 @@ pub async fn export(g: &GlobalArgs, cmd: ExportCommand) -> Result<u8> {
             report.files,
             output::bytes(report.bytes),
             report.folders,
-            args.target.display()
+            dest.display()
         );
         for r in &report.renamed {
             println!("  renamed {:?} -> {}", r.original, r.written);
@@ -420,8 +473,89 @@ pub async fn export(g: &GlobalArgs, cmd: ExportCommand) -> Result<u8> {
 
 /// `export sharepoint --lists`: a site's lists snapshot as JSON files.
 async fn export_lists(g: &GlobalArgs, args: &ExportDriveArgs) -> Result<u8> {
-    let a = &args.snap;
+    let target = args
+        .target
+        .as_ref()
+        .ok_or_else(|| exit::usage("--lists exports into --target DIR"))?;
     let repo = context::open(g).await?;
+    let snap = pick_lists(&repo, &args.snap).await?;
+    let report = drive::export_lists(&repo, &snap, target)
+        .await
+        .map_err(|e| match e {
+            drive::lists::ListsError::NotListsSnapshot(_)
+            | drive::lists::ListsError::TargetNotEmpty(_) => exit::usage(e.to_string()),
+            e => anyhow::Error::new(e).context("lists export"),
+        })?;
+    if g.json {
+        output::print_json(&report)?;
+    } else if !g.quiet {
+        println!(
+            "exported {} lists, {} items into {}",
+            report.lists,
+            report.items,
+            target.display()
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// `restore sharepoint --lists`: list items back into their list or into a new list.
+async fn restore_lists(g: &GlobalArgs, args: &RestoreDriveArgs) -> Result<u8> {
+    if args.to_user.is_some() || args.to_site.is_some() || args.folder.is_some() {
+        return Err(exit::usage(
+            "--lists restores on the snapshot's site: use --original or --new-list, not --to-user/--to-site/--folder",
+        ));
+    }
+    let graph = client(args.config.as_deref())?;
+    let repo = context::open(g).await?;
+    let snap = pick_lists(&repo, &args.snap).await?;
+    let opts = drive::ListsRestoreOptions {
+        list: args.list.clone(),
+        item: args.item.clone(),
+        target: if args.original {
+            drive::ListTarget::Original
+        } else {
+            drive::ListTarget::NewList(args.new_list.clone())
+        },
+    };
+    let report = drive::restore_lists(&repo, &graph, &snap, &opts)
+        .await
+        .map_err(|e| match e {
+            drive::ListsRestoreError::NotFound(_) => exit::not_found(e.to_string()),
+            drive::ListsRestoreError::NotListsSnapshot(_)
+            | drive::ListsRestoreError::Invalid(_) => exit::usage(e.to_string()),
+            e => anyhow::Error::new(e).context("list restore"),
+        })?;
+    if g.json {
+        output::print_json(&report)?;
+    } else if !g.quiet {
+        for l in &report.lists {
+            println!(
+                "{} -> {} ({}{}): {} items",
+                l.source,
+                l.list_name,
+                l.list_id,
+                if l.created { ", new list" } else { "" },
+                l.items.len()
+            );
+        }
+        if !report.skipped_fields.is_empty() {
+            let names: Vec<&str> = report.skipped_fields.iter().map(String::as_str).collect();
+            println!("read-only fields left out: {}", names.join(", "));
+        }
+    }
+    for (p, why) in &report.failed {
+        eprintln!("  FAILED {p}: {why}");
+    }
+    Ok(if report.failed.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
+}
+
+/// The lists snapshot a `--lists` command reads: an id, or the latest of `--site`.
+async fn pick_lists(repo: &Repository, a: &DriveSnapshotArgs) -> Result<Snapshot> {
     let snap = if a.snapshot != "latest" {
         repo.snapshot(&a.snapshot)
             .await
@@ -450,22 +584,11 @@ async fn export_lists(g: &GlobalArgs, args: &ExportDriveArgs) -> Result<u8> {
         }
         found.ok_or_else(|| exit::not_found(format!("no lists snapshot of site {site}")))?
     };
-    let report = drive::export_lists(&repo, &snap, &args.target)
-        .await
-        .map_err(|e| match e {
-            drive::lists::ListsError::NotListsSnapshot(_)
-            | drive::lists::ListsError::TargetNotEmpty(_) => exit::usage(e.to_string()),
-            e => anyhow::Error::new(e).context("lists export"),
-        })?;
-    if g.json {
-        output::print_json(&report)?;
-    } else if !g.quiet {
-        println!(
-            "exported {} lists, {} items into {}",
-            report.lists,
-            report.items,
-            args.target.display()
-        );
+    if drive::ListsState::from_json(snap.state()).is_none() {
+        return Err(exit::usage(format!(
+            "snapshot {} is not a SharePoint lists snapshot",
+            a.snapshot
+        )));
     }
-    Ok(exit::OK)
+    Ok(snap)
 }
