@@ -94,7 +94,7 @@ $TIME -f '%e %M' -o "$WORK/time.txt" "$TV" --json backup onedrive --no-permissio
 read -r SECS RSS_KB <"$WORK/time.txt"
 BYTES="$(jq '[.drives[].bytesDownloaded] | add' "$WORK/large.json")"
 awk -v b="$BYTES" -v s="$SECS" -v c="$CURL_BPS" -v r="$RSS_KB" 'BEGIN{
-  printf "tenantvault: %d bytes in %.1f s = %.1f MB/s (%.0f %% of curl), peak RSS %.0f MB\n", b, s, b/s/1e6, 100*b/s/c, r/1024 }'
+  printf "tenantvault: %.0f bytes in %.1f s = %.1f MB/s (%.0f %% of curl), peak RSS %.0f MB\n", b, s, b/s/1e6, 100*b/s/c, r/1024 }'
 
 if [ "$SMALL" = 1 ]; then
   echo "== 2. drive of about $FILES small files"

@@ -11,7 +11,7 @@
 # floor: reading the same files with tar (piped through cat, because GNU tar skips reading file
 # contents when the archive is literally /dev/null).
 #
-# Usage: scripts/bench-repo.sh [--work DIR] [--corpus usr|mail|all] [--messages N] [--keep]
+# Usage: scripts/bench-repo.sh [--work DIR] [--corpus usr|mail|all] [--messages N] [--keep] [--no-build]
 # Not a test: it takes several minutes and prints figures; docs/BENCHMARKS.md records a run.
 set -euo pipefail
 
@@ -20,12 +20,14 @@ WORK="${TMPDIR:-/tmp}/tenantvault-bench"
 CORPUS=all
 MESSAGES=50000
 KEEP=0
+BUILD=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --work) WORK="$2"; shift 2 ;;
     --corpus) CORPUS="$2"; shift 2 ;;
     --messages) MESSAGES="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --no-build) BUILD=0; shift ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "error: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -42,8 +44,10 @@ if [[ ${#need_pkgs[@]} -gt 0 ]]; then
   $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "${need_pkgs[@]}" >/dev/null
 fi
 
-echo "building tenantvault (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p tenantvault-cli)
+if [[ $BUILD -eq 1 ]]; then
+  echo "building tenantvault (release)..." >&2
+  (cd "$ROOT" && cargo build --release -q -p tenantvault-cli)
+fi
 TV="$ROOT/target/release/tenantvault"
 [[ -x "$TV" ]] || { echo "error: $TV not built" >&2; exit 1; }
 

@@ -1,6 +1,6 @@
 //! Blob encoding: optional zstd, then sealing under the convergent blob key (FORMAT.md §4).
 
-use crate::crypto::{BlobId, BlobKey, MasterKeys, open, seal};
+use crate::crypto::{BlobId, BlobKey, MasterKeys, open, seal_parts};
 use crate::error::{Error, Result};
 
 const FLAG_ZSTD: u8 = 1;
@@ -21,32 +21,55 @@ pub struct EncodedBlob {
     pub stored: Vec<u8>,
 }
 
-/// Compress `data` with zstd at `level` if that shrinks it; returns `flags ‖ payload`.
-pub fn compress(data: &[u8], level: i32) -> Vec<u8> {
-    thread_local! {
-        // Creating a zstd context per blob costs more than compressing a small blob.
-        static CCTX: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { std::cell::RefCell::new(None) };
+thread_local! {
+    // Creating a zstd context per blob costs more than compressing a small blob.
+    static CCTX: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { std::cell::RefCell::new(None) };
+    // Reused output buffer for compression (small blobs: no allocation per blob).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Scratch buffers above this size are released after use (bounded memory per thread).
+const SCRATCH_KEEP: usize = 1 << 20;
+
+/// Compress `data` into `out` (replacing its content); true if zstd ran and shrank it enough
+/// to be worth storing compressed.
+fn compress_into(data: &[u8], level: i32, out: &mut Vec<u8>) -> bool {
+    if data.len() < 64 {
+        return false;
     }
-    let compressed = CCTX.with(|c| {
+    out.clear();
+    out.reserve(zstd::zstd_safe::compress_bound(data.len()));
+    let ok = CCTX.with(|c| {
         let mut c = c.borrow_mut();
         if c.as_ref().is_none_or(|(l, _)| *l != level) {
             *c = zstd::bulk::Compressor::new(level).ok().map(|z| (level, z));
         }
-        c.as_mut().and_then(|(_, z)| z.compress(data).ok())
+        c.as_mut()
+            .is_some_and(|(_, z)| z.compress_to_buffer(data, out).is_ok())
     });
-    if data.len() >= 64
-        && let Some(c) = compressed
-        && c.len() + 1 < data.len()
-    {
-        let mut out = Vec::with_capacity(c.len() + 1);
-        out.push(FLAG_ZSTD);
-        out.extend_from_slice(&c);
-        return out;
-    }
-    let mut out = Vec::with_capacity(data.len() + 1);
-    out.push(0);
-    out.extend_from_slice(data);
-    out
+    ok && out.len() + 1 < data.len()
+}
+
+/// Run `f` with this thread's framed form of `data`: `flags ‖ payload`, as two parts.
+fn with_framed<T>(data: &[u8], level: i32, f: impl FnOnce(&[&[u8]]) -> T) -> T {
+    SCRATCH.with(|s| {
+        let mut scratch = s.borrow_mut();
+        let r = if compress_into(data, level, &mut scratch) {
+            f(&[&[FLAG_ZSTD], &scratch[..]])
+        } else {
+            f(&[&[0], data])
+        };
+        if scratch.capacity() > SCRATCH_KEEP {
+            *scratch = Vec::new();
+        }
+        r
+    })
+}
+
+/// Compress `data` with zstd at `level` if that shrinks it; returns `flags ‖ payload`.
+#[cfg(test)]
+pub fn compress(data: &[u8], level: i32) -> Vec<u8> {
+    with_framed(data, level, |parts| parts.concat())
 }
 
 /// Inverse of [`compress`]; `plain_len` bounds the output.
@@ -72,8 +95,9 @@ pub fn encode(keys: &MasterKeys, data: &[u8], level: i32) -> EncodedBlob {
 /// As [`encode`] with a precomputed id.
 pub fn encode_with_id(keys: &MasterKeys, id: BlobId, data: &[u8], level: i32) -> EncodedBlob {
     let key = keys.blob_key(data);
-    let framed = compress(data, level);
-    let stored = seal(&key.key(), &blob_ad(&id), &framed);
+    let stored = with_framed(data, level, |framed| {
+        seal_parts(&key.key(), &blob_ad(&id), framed)
+    });
     EncodedBlob {
         id,
         key,

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::model::{ItemMeta, ItemRecord, OwnerRef, SnapshotSummary};
 use crate::repository::Repository;
-use crate::session::{BackupOptions, BackupSession, PREPARE_MAX, PreparedItem};
+use crate::session::{BackupOptions, BackupSession, PREPARE_MAX, PreparedItem, Preparer};
 use crate::snapshot::Snapshot;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -88,147 +88,309 @@ pub async fn backup_dir(
         .begin_backup(OwnerRef::new(DIR_WORKLOAD, owner), opts.backup.clone())
         .await?;
     let state = serde_json::json!({ "source": root.to_string_lossy() });
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<walkdir::Result<walkdir::DirEntry>>(256);
+    // The walker stats entries on its own thread and hands them over in batches (one wake-up
+    // per batch, not per file).
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Walked>>(4);
     let walk_root = root.clone();
     let walker = tokio::task::spawn_blocking(move || {
+        let mut batch = Vec::with_capacity(WALK_BATCH);
         for e in walkdir::WalkDir::new(&walk_root)
             .min_depth(1)
             .follow_links(false)
             .sort_by_file_name()
         {
-            if tx.blocking_send(e).is_err() {
-                break;
+            batch.push(match e {
+                Ok(e) => {
+                    let md = e.path().symlink_metadata();
+                    Walked::Entry(e.into_path(), md)
+                }
+                Err(e) => Walked::Error(e),
+            });
+            if batch.len() >= WALK_BATCH
+                && tx
+                    .blocking_send(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(WALK_BATCH),
+                    ))
+                    .is_err()
+            {
+                return;
             }
+        }
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
         }
     });
     let mut last_checkpoint = Instant::now();
-    let mut inflight: VecDeque<Prepared> = VecDeque::new();
-    while let Some(entry) = rx.recv().await {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                let id = e
-                    .path()
-                    .and_then(|p| rel_id(&root, p))
-                    .unwrap_or_else(|| "?".into());
-                let reason = format!("cannot read: {e}");
-                progress.failure(&id, &reason);
-                session.record_failure(&id, &reason);
-                continue;
-            }
-        };
-        let Some(id) = rel_id(&root, entry.path()) else {
-            let shown = entry.path().to_string_lossy().to_string();
-            progress.failure(&shown, "file name is not valid UTF-8; skipped");
-            session.record_failure(&shown, "file name is not valid UTF-8; skipped");
-            continue;
-        };
-        let md = match entry.path().symlink_metadata() {
-            Ok(m) => m,
-            Err(e) => {
-                session.record_failure(&id, &format!("stat: {e}"));
-                progress.failure(&id, &format!("stat: {e}"));
-                continue;
-            }
-        };
-        let (mtime, mtime_ns) = mtime_of(&md);
-        let (dir, name) = match id.rsplit_once('/') {
-            Some((d, n)) => (d.to_string(), n.to_string()),
-            None => (String::new(), id.clone()),
-        };
-        let mut attrs = BTreeMap::new();
-        attrs.insert("mode".to_string(), format!("{:o}", md.mode() & 0o7777));
-        attrs.insert("mtime_ns".to_string(), mtime_ns.to_string());
-        let ft = md.file_type();
-        let kind = if ft.is_file() {
-            "file"
-        } else if ft.is_dir() {
-            "dir"
-        } else if ft.is_symlink() {
-            "symlink"
-        } else {
-            tracing::debug!(item = %id, "skipping special file");
-            continue;
-        };
-        let version = format!("{}:{}", md.len(), mtime_ns);
-        let meta = ItemMeta {
-            id: id.clone(),
-            kind: kind.into(),
-            path: dir,
-            name,
-            created: None,
-            modified: mtime,
-            received: None,
-            size_hint: if ft.is_file() { md.len() } else { 0 },
-            version: version.clone(),
-            metadata: None,
-            attrs,
-        };
-        match kind {
-            "file" => {
-                if let Some(prev) = session.previous(&id).await?
-                    && prev.kind == "file"
-                    && prev.version == version
-                {
-                    let size = prev.size;
-                    session.keep_item(prev).await?;
-                    progress.item(&id, size, false);
-                } else if md.len() as usize <= PREPARE_MAX / 2 {
-                    let prep = session.preparer();
-                    let path = entry.path().to_path_buf();
-                    inflight.push_back(tokio::spawn(async move {
-                        let p2 = path.clone();
-                        let data = tokio::task::spawn_blocking(move || std::fs::read(&p2))
-                            .await
-                            .expect("read task");
-                        let r = match data {
-                            Ok(d) => prep.prepare(meta.clone(), &d[..]).await,
-                            Err(e) => Err(Error::io("read", e)),
-                        };
-                        (meta, path, r)
-                    }));
-                    if inflight.len() >= IN_FLIGHT {
-                        drain(&mut session, &mut inflight, 1, progress).await?;
-                    }
-                } else {
-                    drain(&mut session, &mut inflight, usize::MAX, progress).await?;
-                    put_file(&mut session, meta, entry.path(), progress).await?;
+    let mut batches = Batches::new(session.preparer());
+    while let Some(walked) = rx.recv().await {
+        for w in walked {
+            let (path, md) = match w {
+                Walked::Entry(path, md) => (path, md),
+                Walked::Error(e) => {
+                    let id = e
+                        .path()
+                        .and_then(|p| rel_id(&root, p))
+                        .unwrap_or_else(|| "?".into());
+                    let reason = format!("cannot read: {e}");
+                    progress.failure(&id, &reason);
+                    session.record_failure(&id, &reason);
+                    continue;
                 }
-            }
-            "symlink" => {
-                let mut meta = meta;
-                match std::fs::read_link(entry.path()) {
-                    Ok(t) => {
-                        meta.attrs
-                            .insert("target".into(), t.to_string_lossy().into_owned());
-                        session.put_item(meta, &b""[..]).await?;
-                        progress.item(&id, 0, false);
-                    }
-                    Err(e) => session.record_failure(&id, &format!("readlink: {e}")),
+            };
+            let Some(id) = rel_id(&root, &path) else {
+                let shown = path.to_string_lossy().to_string();
+                progress.failure(&shown, "file name is not valid UTF-8; skipped");
+                session.record_failure(&shown, "file name is not valid UTF-8; skipped");
+                continue;
+            };
+            let md = match md {
+                Ok(m) => m,
+                Err(e) => {
+                    session.record_failure(&id, &format!("stat: {e}"));
+                    progress.failure(&id, &format!("stat: {e}"));
+                    continue;
                 }
+            };
+            back_up_entry(&mut session, &mut batches, id, path, &md, progress).await?;
+            if let Some(every) = opts.checkpoint_every
+                && last_checkpoint.elapsed() >= every
+            {
+                batches.drain(&mut session, progress).await?;
+                session.checkpoint(state.clone()).await?;
+                last_checkpoint = Instant::now();
             }
-            _ => {
-                session.put_item(meta, &b""[..]).await?;
-                progress.item(&id, 0, false);
-            }
-        }
-        if let Some(every) = opts.checkpoint_every
-            && last_checkpoint.elapsed() >= every
-        {
-            drain(&mut session, &mut inflight, usize::MAX, progress).await?;
-            session.checkpoint(state.clone()).await?;
-            last_checkpoint = Instant::now();
         }
     }
     walker.await.expect("walker task");
-    drain(&mut session, &mut inflight, usize::MAX, progress).await?;
+    batches.drain(&mut session, progress).await?;
     session.commit(state).await
 }
 
-/// Small files prepared concurrently (both cores busy on trees of small files).
-const IN_FLIGHT: usize = 6;
+/// Entries the walker hands over at once.
+const WALK_BATCH: usize = 256;
 
-type Prepared = tokio::task::JoinHandle<(ItemMeta, PathBuf, Result<Option<PreparedItem>>)>;
+/// A walked entry with its `lstat`, or a walk error.
+enum Walked {
+    Entry(PathBuf, std::io::Result<std::fs::Metadata>),
+    Error(walkdir::Error),
+}
+
+/// Stage one walked entry: carry an unchanged file over, queue a small file for a batch,
+/// stream a large one, store a directory or symlink record.
+async fn back_up_entry(
+    session: &mut BackupSession,
+    batches: &mut Batches,
+    id: String,
+    path: PathBuf,
+    md: &std::fs::Metadata,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let (mtime, mtime_ns) = mtime_of(md);
+    let (dir, name) = match id.rsplit_once('/') {
+        Some((d, n)) => (d.to_string(), n.to_string()),
+        None => (String::new(), id.clone()),
+    };
+    let mut attrs = BTreeMap::new();
+    attrs.insert("mode".to_string(), format!("{:o}", md.mode() & 0o7777));
+    attrs.insert("mtime_ns".to_string(), mtime_ns.to_string());
+    let ft = md.file_type();
+    let kind = if ft.is_file() {
+        "file"
+    } else if ft.is_dir() {
+        "dir"
+    } else if ft.is_symlink() {
+        "symlink"
+    } else {
+        tracing::debug!(item = %id, "skipping special file");
+        return Ok(());
+    };
+    let version = format!("{}:{}", md.len(), mtime_ns);
+    let meta = ItemMeta {
+        id: id.clone(),
+        kind: kind.into(),
+        path: dir,
+        name,
+        created: None,
+        modified: mtime,
+        received: None,
+        size_hint: if ft.is_file() { md.len() } else { 0 },
+        version: version.clone(),
+        metadata: None,
+        attrs,
+    };
+    match kind {
+        "file" => {
+            if let Some(prev) = session.previous(&id).await?
+                && prev.kind == "file"
+                && prev.version == version
+            {
+                let size = prev.size;
+                session.keep_item(prev).await?;
+                progress.item(&id, size, false);
+            } else if md.len() <= BATCH_FILE_MAX {
+                batches.push(session, meta, path, progress).await?;
+            } else {
+                // Streamed on this task while queued batches keep preparing on the pool.
+                put_file(session, meta, &path, progress).await?;
+            }
+        }
+        "symlink" => {
+            let mut meta = meta;
+            match std::fs::read_link(&path) {
+                Ok(t) => {
+                    meta.attrs
+                        .insert("target".into(), t.to_string_lossy().into_owned());
+                    session.put_item(meta, &b""[..]).await?;
+                    progress.item(&id, 0, false);
+                }
+                Err(e) => session.record_failure(&id, &format!("readlink: {e}")),
+            }
+        }
+        _ => {
+            session.put_item(meta, &b""[..]).await?;
+            progress.item(&id, 0, false);
+        }
+    }
+    Ok(())
+}
+
+/// Files up to this size are read whole and prepared in batches; larger ones are streamed.
+const BATCH_FILE_MAX: u64 = (PREPARE_MAX / 2) as u64;
+/// A batch closes at this many files …
+const BATCH_FILES: usize = 64;
+/// … or this many bytes of content.
+const BATCH_BYTES: u64 = 2 << 20;
+/// Batches being prepared at once: one per core keeps both cores busy, one more is ready
+/// when the session asks (bounded memory: about IN_FLIGHT × 2 × BATCH_BYTES).
+const IN_FLIGHT: usize = 3;
+
+/// What preparing one file of a batch gave.
+enum Outcome {
+    Ready(PreparedItem),
+    /// The file grew past the in-memory limit since it was walked: stream it instead.
+    Grew(ItemMeta, PathBuf),
+    Failed(String, Error),
+}
+
+/// Small files read, chunked, hashed, compressed and encrypted a batch at a time on the
+/// rayon pool: one thread hand-off per batch instead of several per file.
+struct Batches {
+    preparer: Preparer,
+    open: Vec<(ItemMeta, PathBuf)>,
+    open_bytes: u64,
+    running: VecDeque<tokio::sync::oneshot::Receiver<Vec<Outcome>>>,
+}
+
+impl Batches {
+    fn new(preparer: Preparer) -> Self {
+        Batches {
+            preparer,
+            open: Vec::new(),
+            open_bytes: 0,
+            running: VecDeque::new(),
+        }
+    }
+
+    /// Queue a small file; starts its batch when full, adding the oldest finished batch to
+    /// the session when too many are running.
+    async fn push(
+        &mut self,
+        session: &mut BackupSession,
+        meta: ItemMeta,
+        path: PathBuf,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        self.open_bytes += meta.size_hint;
+        self.open.push((meta, path));
+        if self.open.len() >= BATCH_FILES || self.open_bytes >= BATCH_BYTES {
+            self.start();
+            if self.running.len() >= IN_FLIGHT {
+                self.finish_one(session, progress).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&mut self) {
+        if self.open.is_empty() {
+            return;
+        }
+        let files = std::mem::take(&mut self.open);
+        self.open_bytes = 0;
+        let prep = self.preparer.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // On the rayon pool (one thread per core), not the blocking pool: few, fixed threads.
+        rayon::spawn(move || {
+            let out = files
+                .into_iter()
+                .map(|(meta, path)| prepare_file(&prep, meta, path))
+                .collect();
+            let _ = tx.send(out);
+        });
+        self.running.push_back(rx);
+    }
+
+    async fn finish_one(
+        &mut self,
+        session: &mut BackupSession,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let Some(h) = self.running.pop_front() else {
+            return Ok(());
+        };
+        let outcomes = h
+            .await
+            .map_err(|_| Error::Invalid("a prepare job ended without a result".into()))?;
+        for o in outcomes {
+            match o {
+                Outcome::Ready(p) => {
+                    let id = p.id().to_string();
+                    let r = session.put_prepared(p).await?;
+                    progress.item(&id, r.size, true);
+                }
+                Outcome::Grew(meta, path) => put_file(session, meta, &path, progress).await?,
+                Outcome::Failed(id, Error::Io { context, source }) => {
+                    let reason = format!("{context}: {source}");
+                    progress.failure(&id, &reason);
+                    session.record_failure(&id, &reason);
+                }
+                Outcome::Failed(_, e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Prepare and add everything queued.
+    async fn drain(&mut self, session: &mut BackupSession, progress: &dyn Progress) -> Result<()> {
+        self.start();
+        while !self.running.is_empty() {
+            self.finish_one(session, progress).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Read one small file (at most [`PREPARE_MAX`] bytes) and encode it (blocking).
+fn prepare_file(prep: &Preparer, meta: ItemMeta, path: PathBuf) -> Outcome {
+    use std::io::Read;
+    let read = std::fs::File::open(&path).and_then(|f| {
+        let mut data = Vec::with_capacity(meta.size_hint as usize + 1);
+        f.take(PREPARE_MAX as u64 + 1).read_to_end(&mut data)?;
+        Ok(data)
+    });
+    match read {
+        Err(e) => Outcome::Failed(meta.id, Error::io("read", e)),
+        Ok(data) if data.len() > PREPARE_MAX => Outcome::Grew(meta, path),
+        Ok(data) => {
+            let id = meta.id.clone();
+            match prep.prepare_blocking(meta, data, false) {
+                Ok(p) => Outcome::Ready(p),
+                Err(e) => Outcome::Failed(id, e),
+            }
+        }
+    }
+}
 
 async fn put_file(
     session: &mut BackupSession,
@@ -249,36 +411,6 @@ async fn put_file(
             session.record_failure(&id, &reason);
         }
         Err(e) => return Err(e),
-    }
-    Ok(())
-}
-
-/// Add up to `n` prepared files to the session, in order.
-async fn drain(
-    session: &mut BackupSession,
-    inflight: &mut VecDeque<Prepared>,
-    n: usize,
-    progress: &dyn Progress,
-) -> Result<()> {
-    for _ in 0..n {
-        let Some(h) = inflight.pop_front() else { break };
-        let (meta, path, r) = h
-            .await
-            .map_err(|e| Error::Invalid(format!("prepare task: {e}")))?;
-        match r {
-            Ok(Some(p)) => {
-                let r = session.put_prepared(p).await?;
-                progress.item(&meta.id, r.size, true);
-            }
-            // Grew beyond the in-memory limit while we looked: stream it.
-            Ok(None) => put_file(session, meta, &path, progress).await?,
-            Err(Error::Io { context, source }) => {
-                let reason = format!("{context}: {source}");
-                progress.failure(&meta.id, &reason);
-                session.record_failure(&meta.id, &reason);
-            }
-            Err(e) => return Err(e),
-        }
     }
     Ok(())
 }

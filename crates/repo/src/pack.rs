@@ -95,6 +95,15 @@ impl PackBuilder {
         Self::default()
     }
 
+    /// A builder whose buffer holds `bytes` without growing (a pack is filled up to its
+    /// target plus one blob: reserving that once avoids copying the pack on every doubling).
+    pub fn with_capacity(bytes: usize) -> Self {
+        PackBuilder {
+            buf: Vec::with_capacity(bytes),
+            entries: Vec::new(),
+        }
+    }
+
     pub fn add(&mut self, id: BlobId, kind: BlobKind, plain_len: u32, stored: &[u8]) {
         self.entries.push(PackEntry {
             id,

@@ -13,6 +13,9 @@ use parking_lot::RwLock;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+/// Capacity reserved beyond the pack target (one large chunk, sealed, plus the header).
+const PACK_SLACK: usize = (4 << 20) + (64 << 10);
+
 type Upload = tokio::task::JoinHandle<Result<(PackId, Vec<PackEntry>)>>;
 
 /// Packs of one writer.
@@ -108,6 +111,11 @@ impl Packer {
         self.check_ok()?;
         if self.pending(&blob.id) || stored_usable(&self.repo, &self.candidates, &blob.id)? {
             return Ok(());
+        }
+        if self.builder.is_empty() {
+            // Room for the target plus the blob that crosses it (the largest chunk is 4 MiB
+            // with the default profiles); untouched capacity costs no memory.
+            self.builder = PackBuilder::with_capacity(self.target + PACK_SLACK);
         }
         self.in_pack.insert(blob.id);
         self.builder

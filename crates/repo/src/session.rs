@@ -231,37 +231,66 @@ impl Preparer {
         if data.len() > PREPARE_MAX {
             return Ok(None);
         }
+        let this = self.clone();
+        on_cpu(move || this.prepare_blocking(meta, data, true))
+            .await
+            .map(Some)
+    }
+
+    /// [`prepare`](Self::prepare) for content already in memory, on the calling thread (call it
+    /// off the async runtime, e.g. from a blocking task that prepares a batch of small files).
+    /// `parallel` lets items with many chunks use the rayon pool; a caller that already runs
+    /// several batches at once passes `false` (no hand-off per item).
+    pub fn prepare_blocking(
+        &self,
+        meta: ItemMeta,
+        data: Vec<u8>,
+        parallel: bool,
+    ) -> Result<PreparedItem> {
+        validate_id(&meta.id)?;
         let sizes = self
             .repo
             .config()
             .chunker
             .profile(&meta.kind, meta.size_hint);
         let level = self.repo.config().zstd_level;
-        let keys = self.repo.keys().clone();
-        let (repo, candidates) = (self.repo.clone(), self.candidates.clone());
+        let keys = self.repo.keys();
         let total = data.len() as u64;
-        let (refs, blobs) = tokio::task::spawn_blocking(move || {
-            let (lens, _) = cut(&data, sizes, true);
-            let known = move |id: &BlobId| crate::packer::stored_usable(&repo, &candidates, id);
-            let out = process_chunks(&keys, &data, &lens, level, &known)?;
-            let mut refs = Vec::with_capacity(out.len());
-            let mut blobs = Vec::new();
-            for (r, b) in out {
-                refs.push(r);
-                blobs.extend(b);
-            }
-            Ok::<_, Error>((refs, blobs))
-        })
-        .await
-        .expect("encode task")?;
-        Ok(Some(PreparedItem {
+        let (lens, _) = cut(&data, sizes, true);
+        let known = |id: &BlobId| crate::packer::stored_usable(&self.repo, &self.candidates, id);
+        let out = process_chunks(keys, &data, &lens, level, &known, parallel)?;
+        let mut refs = Vec::with_capacity(out.len());
+        let mut blobs = Vec::new();
+        for (r, b) in out {
+            refs.push(r);
+            blobs.extend(b);
+        }
+        Ok(PreparedItem {
             meta,
             refs,
             blobs,
             total,
-        }))
+        })
     }
 }
+
+/// Run CPU-bound work (hashing, compression, encryption, small-file reads) on the rayon pool
+/// (one thread per core) and await its result. Unlike the blocking pool, the set of threads
+/// that allocate chunk buffers stays small and fixed, so the allocator keeps few arenas (peak
+/// RSS) and both cores stay busy without spawning threads. A panic is resumed on the caller.
+pub(crate) async fn on_cpu<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.await.expect("rayon pool dropped a job") {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// A chunk's reference and, if it is new, its encoded blob.
+type Encoded = (ContentRef, Option<EncodedBlob>);
 
 /// Hash, dedup-check and encode a batch of chunks (runs on a blocking thread, uses rayon).
 fn process_chunks(
@@ -270,7 +299,8 @@ fn process_chunks(
     lens: &[usize],
     level: i32,
     known: &(dyn Fn(&BlobId) -> Result<bool> + Send + Sync),
-) -> Result<Vec<(ContentRef, Option<EncodedBlob>)>> {
+    parallel: bool,
+) -> Result<Vec<Encoded>> {
     let mut slices = Vec::with_capacity(lens.len());
     let mut o = 0;
     for &l in lens {
@@ -278,7 +308,7 @@ fn process_chunks(
         o += l;
     }
     // Few chunks: stay on this thread (waking rayon costs more than it saves).
-    if slices.len() < 4 {
+    if slices.len() < 4 || !parallel {
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(slices.len());
         for s in slices {
@@ -378,11 +408,9 @@ impl BackupSession {
         let level = self.repo.config().zstd_level;
         let len = data.len();
         let mut out = if len <= INLINE_CPU {
-            process_chunks(&keys, &data, &[len], level, &known)?
+            process_chunks(&keys, &data, &[len], level, &known, false)?
         } else {
-            tokio::task::spawn_blocking(move || process_chunks(&keys, &data, &[len], level, &known))
-                .await
-                .expect("encode task")?
+            on_cpu(move || process_chunks(&keys, &data, &[len], level, &known, false)).await?
         };
         let (r, enc) = out.pop().expect("one chunk");
         if let Some(b) = enc {
@@ -409,7 +437,10 @@ impl BackupSession {
         self.finish_item(item.meta, item.refs, item.total).await
     }
 
-    /// Store an item: stream its content through the chunker, dedup, pack. Bounded memory.
+    /// Store an item: stream its content through the chunker, dedup, pack. Bounded memory:
+    /// at most two read windows (each up to twice the largest chunk, at least 4 MiB) and their
+    /// encoded blobs are held at once — while one window is hashed, compressed and encrypted on
+    /// the blocking pool (rayon across its chunks), the next one is read.
     pub async fn put_item<R: AsyncRead + Unpin + Send>(
         &mut self,
         meta: ItemMeta,
@@ -431,6 +462,7 @@ impl BackupSession {
         let mut buf: Vec<u8> = Vec::with_capacity(first);
         let mut refs = Vec::new();
         let mut total = 0u64;
+        let mut running: Option<tokio::sync::oneshot::Receiver<Result<Vec<Encoded>>>> = None;
         loop {
             let mut eof = false;
             while buf.len() < window {
@@ -447,37 +479,58 @@ impl BackupSession {
                 }
             }
             let (lens, consumed) = cut(&buf, sizes, eof);
-            let rest = buf[consumed..].to_vec();
+            // The uncut tail starts the next window; a window-sized buffer is allocated once
+            // per round instead of growing by doubling.
+            let mut rest = Vec::with_capacity(if eof { 0 } else { window });
+            rest.extend_from_slice(&buf[consumed..]);
             buf.truncate(consumed);
             let data = std::mem::replace(&mut buf, rest);
             total += data.len() as u64;
             let keys = self.repo.keys().clone();
             let known = self.packer.known_fn();
-            let results = if data.len() <= INLINE_CPU {
+            if data.len() <= INLINE_CPU && running.is_none() {
                 // Small item: hashing/compressing 64 KiB costs less than a thread hand-off.
-                process_chunks(&keys, &data, &lens, level, &known)?
+                let results = process_chunks(&keys, &data, &lens, level, &known, false)?;
+                self.add_encoded(results, &mut refs).await?;
             } else {
-                tokio::task::spawn_blocking(move || {
-                    process_chunks(&keys, &data, &lens, level, &known)
-                })
-                .await
-                .expect("encode task")?
-            };
-            for (r, enc) in results {
-                if let Some(b) = enc
-                    && !self.packer.pending(&b.id)
-                {
-                    self.packer.add(&b, BlobKind::Data).await?;
+                let (tx, next) = tokio::sync::oneshot::channel();
+                rayon::spawn(move || {
+                    let _ = tx.send(process_chunks(&keys, &data, &lens, level, &known, true));
+                });
+                if let Some(prev) = running.replace(next) {
+                    let results = prev.await.expect("encode job")?;
+                    self.add_encoded(results, &mut refs).await?;
                 }
-                refs.push(r);
             }
             if eof {
                 break;
             }
         }
+        if let Some(prev) = running {
+            let results = prev.await.expect("encode job")?;
+            self.add_encoded(results, &mut refs).await?;
+        }
         self.stats.items_new += 1;
         self.stats.bytes_read += total;
         self.finish_item(meta, refs, total).await
+    }
+
+    /// Pack the new blobs of one processed window (duplicates already pending are skipped by
+    /// the packer) and collect its content references in order.
+    async fn add_encoded(
+        &mut self,
+        results: Vec<Encoded>,
+        refs: &mut Vec<ContentRef>,
+    ) -> Result<()> {
+        for (r, enc) in results {
+            if let Some(b) = enc
+                && !self.packer.pending(&b.id)
+            {
+                self.packer.add(&b, BlobKind::Data).await?;
+            }
+            refs.push(r);
+        }
+        Ok(())
     }
 
     async fn finish_item(
