@@ -90,8 +90,9 @@ CURL_BPS="$(curl -s -L -o /dev/null -w '%{speed_download}' -H "Authorization: Be
   "$G/drives/$DRIVE/items/$BIG_ID/content")"
 echo "curl: $BIG_SIZE bytes at $(awk -v b="$CURL_BPS" 'BEGIN{printf "%.1f MB/s", b/1e6}')"
 new_repo
-$TIME -f '%e %M' -o "$WORK/time.txt" "$TV" --json backup onedrive --no-permissions >"$WORK/large.json"
-read -r SECS RSS_KB <"$WORK/time.txt"
+$TIME -f '%e %M %U %S' -o "$WORK/time.txt" "$TV" --json backup onedrive --no-permissions >"$WORK/large.json"
+read -r SECS RSS_KB USER_S SYS_S <"$WORK/time.txt"
+echo "tenantvault CPU: user ${USER_S} s, sys ${SYS_S} s (2 cores = $(awk -v s="$SECS" 'BEGIN{printf "%.1f", 2*s}') core-seconds of wall time)"
 BYTES="$(jq '[.drives[].bytesDownloaded] | add' "$WORK/large.json")"
 awk -v b="$BYTES" -v s="$SECS" -v c="$CURL_BPS" -v r="$RSS_KB" 'BEGIN{
   printf "tenantvault: %.0f bytes in %.1f s = %.1f MB/s (%.0f %% of curl), peak RSS %.0f MB\n", b, s, b/s/1e6, 100*b/s/c, r/1024 }'
