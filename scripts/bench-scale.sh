@@ -5,8 +5,10 @@
 # then measures wall time and peak RSS (GNU time) of: first backup, open + snapshots (warm and
 # cold local index cache), unchanged backup, restore of one item, check, check --read-data, gc.
 #
-#   scripts/bench-scale.sh [--blobs N] [--work DIR] [--skip-read-data] [--keep]
+#   scripts/bench-scale.sh [--blobs N] [--work DIR] [--skip-read-data] [--keep] [--bin-dir DIR]
 #
+# --bin-dir DIR: use DIR/tenantvault and DIR/scalegen instead of building (a shared, changing
+# working tree rebuilds on every cargo call; copy the binaries once and measure those).
 # Default N = 1,000,000; the data (source ~N*256 B, repository ~N*350 B, cache ~N*200 B) lives
 # under --work (default /tmp/tv-scale-$$) and is deleted at the end unless --keep.
 set -euo pipefail
@@ -16,13 +18,15 @@ BLOBS=1000000
 WORK="/tmp/tv-scale-$$"
 KEEP=0
 READ_DATA=1
+BIN_DIR=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --blobs) BLOBS="$2"; shift 2 ;;
     --work) WORK="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --skip-read-data) READ_DATA=0; shift ;;
-    *) echo "usage: $0 [--blobs N] [--work DIR] [--skip-read-data] [--keep]" >&2; exit 2 ;;
+    --bin-dir) BIN_DIR="$2"; shift 2 ;;
+    *) echo "usage: $0 [--blobs N] [--work DIR] [--skip-read-data] [--keep] [--bin-dir DIR]" >&2; exit 2 ;;
   esac
 done
 
@@ -30,11 +34,16 @@ if [ ! -x /usr/bin/time ]; then
   apt-get update -qq && apt-get install -y -qq time >/dev/null
 fi
 
-echo "== build (release)"
-cargo build --release --locked -p tenantvault-repo --example scalegen -p tenantvault-cli --bin tenantvault
-TARGET="${CARGO_TARGET_DIR:-target}"
-TV="$TARGET/release/tenantvault"
-GEN="$TARGET/release/examples/scalegen"
+if [ -n "$BIN_DIR" ]; then
+  TV="$BIN_DIR/tenantvault"
+  GEN="$BIN_DIR/scalegen"
+else
+  echo "== build (release)"
+  cargo build --release -p tenantvault-repo --example scalegen -p tenantvault-cli --bin tenantvault
+  TARGET="${CARGO_TARGET_DIR:-target}"
+  TV="$TARGET/release/tenantvault"
+  GEN="$TARGET/release/examples/scalegen"
+fi
 
 mkdir -p "$WORK"
 cleanup() {
@@ -48,7 +57,7 @@ REPO="$WORK/repo"
 SRC="$WORK/src"
 RESULTS="$WORK/results.md"
 
-echo "== generate: repository with a tiny-blob chunker, source folder for ~$BLOBS blobs"
+echo "== generate (source ~ N x 310 bytes): repository with a tiny-blob chunker, source folder for ~$BLOBS blobs"
 "$GEN" --repo "$REPO" --source "$SRC" --blobs "$BLOBS"
 
 # measure NAME CMD... : runs CMD under GNU time, appends a table row, keeps stdout in $WORK/NAME.out

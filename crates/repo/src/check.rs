@@ -75,6 +75,8 @@ struct Checker<'a> {
     affected_snaps: BTreeSet<SnapshotId>,
     affected: Vec<AffectedItem>,
     bad_packs: HashSet<PackId>,
+    /// One read transaction of the index cache for all lookups of this check.
+    index: crate::index::IndexReader,
     /// read_data: blobs verified readable (bounded memory: spills to a temporary redb).
     verified: SeenSet,
     /// read_data: blobs found damaged → the damaged object.
@@ -281,9 +283,13 @@ impl Checker<'_> {
         id: &BlobId,
         key: &crate::crypto::BlobKey,
     ) -> Result<Option<String>> {
-        let loc = match self.repo.inner.cache.lookup(id)? {
+        let loc = match self.index.lookup(id)? {
             Some(l) => l,
-            None => return Ok(Some(format!("blob {id} (in no index file)"))),
+            // a blob indexed after the check began (another writer) is in the cache itself
+            None => match self.repo.inner.cache.lookup(id)? {
+                Some(l) => l,
+                None => return Ok(Some(format!("blob {id} (in no index file)"))),
+            },
         };
         if self.bad_packs.contains(&loc.pack) {
             return Ok(Some(pack_key(&loc.pack)));
@@ -416,6 +422,7 @@ impl Repository {
             affected_snaps: BTreeSet::new(),
             affected: Vec::new(),
             bad_packs: HashSet::new(),
+            index: self.inner.cache.reader()?,
             verified: SeenSet::new(),
             failed: HashMap::new(),
             report: CheckReport::default(),

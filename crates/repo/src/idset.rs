@@ -287,7 +287,8 @@ impl SeenSet {
         }
         let (db, _) = self.disk.as_ref().expect("just created");
         let mut tx = db.begin_write()?;
-        tx.set_durability(redb::Durability::None);
+        // durable commits (no fsync) free replaced pages; `None` alone would grow the file
+        tx.set_durability(redb::Durability::Eventual);
         {
             let mut t = tx.open_table(SEEN)?;
             let mut ids: Vec<[u8; 32]> = self.mem.drain().collect();

@@ -24,6 +24,12 @@ const ALT: MultimapTableDefinition<&[u8; 32], &[u8]> = MultimapTableDefinition::
 /// snapshots reads each from the repository (e.g. an S3 bucket) only once per machine.
 const ROOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot_roots");
 
+/// Commits of the rebuildable cache are not fsynced, but they must be *durable* commits in
+/// redb's sense: redb frees the pages a transaction replaced only on durable commits, so a cache
+/// written with `Durability::None` alone grows without bound (measured: 12.9 GB for 5·10⁶ blobs,
+/// rewriting most B-tree leaves on every pack).
+const CACHE_DURABILITY: Durability = Durability::Eventual;
+
 /// Storage key of a pack's index file.
 pub fn index_key(pack: &PackId) -> String {
     format!("index/{pack}")
@@ -105,6 +111,18 @@ fn cache_builder() -> redb::Builder {
     b
 }
 
+/// See [`IndexCache::reader`].
+pub(crate) struct IndexReader {
+    _tx: redb::ReadTransaction,
+    table: redb::ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+}
+
+impl IndexReader {
+    pub fn lookup(&self, id: &BlobId) -> Result<Option<Location>> {
+        Ok(self.table.get(&id.0)?.and_then(|v| dec_loc(v.value())))
+    }
+}
+
 /// The local, rebuildable blob index cache.
 #[derive(Debug)]
 pub struct IndexCache {
@@ -170,6 +188,14 @@ impl IndexCache {
         Ok(t.get(&id.0)?.and_then(|v| dec_loc(v.value())))
     }
 
+    /// A read view for many lookups (one transaction instead of one per lookup). It does not
+    /// see entries inserted after it was opened.
+    pub(crate) fn reader(&self) -> Result<IndexReader> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(BLOBS)?;
+        Ok(IndexReader { _tx: tx, table })
+    }
+
     /// A snapshot root's sealed bytes, if this machine has read it before.
     pub fn root(&self, id: &str) -> Result<Option<Vec<u8>>> {
         let tx = self.db.begin_read()?;
@@ -180,7 +206,7 @@ impl IndexCache {
     /// Remember a snapshot root's sealed bytes (not durable: the cache is rebuildable).
     pub fn put_root(&self, id: &str, sealed: &[u8]) -> Result<()> {
         let mut tx = self.db.begin_write()?;
-        tx.set_durability(Durability::None);
+        tx.set_durability(CACHE_DURABILITY);
         tx.open_table(ROOTS)?.insert(id, sealed)?;
         tx.commit()?;
         Ok(())
@@ -193,7 +219,7 @@ impl IndexCache {
 
     fn insert_many(&self, packs: &[(PackId, Vec<PackEntry>)]) -> Result<()> {
         let mut tx = self.db.begin_write()?;
-        tx.set_durability(Durability::None);
+        tx.set_durability(CACHE_DURABILITY);
         {
             let mut t = tx.open_table(BLOBS)?;
             let mut a = tx.open_table(ABSORBED)?;
@@ -242,7 +268,7 @@ impl IndexCache {
     /// by an older cache that did not record its blob ids: the caller rebuilds instead.
     fn remove_packs(&self, gone: &[String]) -> Result<bool> {
         let mut tx = self.db.begin_write()?;
-        tx.set_durability(Durability::None);
+        tx.set_durability(CACHE_DURABILITY);
         {
             let mut t = tx.open_table(BLOBS)?;
             let mut a = tx.open_table(ABSORBED)?;
@@ -514,6 +540,45 @@ mod tests {
         // a cache that does not know a pack's blob ids asks for a rebuild, changing nothing
         assert!(!c.remove_packs(&[PackId([0xe; 32]).to_hex()]).unwrap());
         assert_eq!(scanned(&c).len(), 3);
+    }
+
+    #[test]
+    fn cache_file_stays_bounded_over_many_pack_inserts() {
+        // one write transaction per pack, as the packer does; with non-durable commits the
+        // file grew with the square of the pack count
+        let dir = tempfile::tempdir().unwrap();
+        let c = IndexCache::open(dir.path()).unwrap();
+        let mut n = 0u32;
+        for p in 0..60u32 {
+            let entries: Vec<PackEntry> = (0..1000)
+                .map(|_| {
+                    n += 1;
+                    PackEntry {
+                        id: BlobId(*blake3::hash(&n.to_le_bytes()).as_bytes()),
+                        kind: BlobKind::Data,
+                        offset: 0,
+                        stored_len: 1,
+                        plain_len: 1,
+                    }
+                })
+                .collect();
+            let mut pack = [0u8; 32];
+            pack[..4].copy_from_slice(&p.to_le_bytes());
+            c.insert(&PackId(pack), &entries).unwrap();
+        }
+        let size = std::fs::metadata(c.path()).unwrap().len();
+        // 60,000 entries of ~120 bytes with their pack lists: a few MiB, not hundreds
+        assert!(
+            size < 40 << 20,
+            "index cache is {size} bytes for 60,000 blobs"
+        );
+        assert!(
+            c.reader()
+                .unwrap()
+                .lookup(&BlobId(*blake3::hash(&7u32.to_le_bytes()).as_bytes()))
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]
