@@ -272,6 +272,10 @@ pub struct FindArgs {
     /// Stop after N matches.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Scan the snapshot's item lists instead of using (and, on first use, building) the
+    /// per-snapshot find index in the local cache directory.
+    #[arg(long)]
+    pub no_index: bool,
 }
 
 /// `2024-05-01` or an RFC 3339 instant.
@@ -323,6 +327,9 @@ pub async fn find(g: &GlobalArgs, args: FindArgs) -> Result<u8> {
             exchange::browse::BrowseError::NoSnapshot(_) => exit::not_found(e.to_string()),
             other => exit::usage(other.to_string()),
         })?;
+    if !args.no_index {
+        return find_indexed(g, &repo, &snap, &filter, args.limit).await;
+    }
     let items = exchange::find(&snap, filter);
     futures::pin_mut!(items);
     let mut found: Vec<ItemRecord> = Vec::new();
@@ -350,19 +357,78 @@ pub async fn find(g: &GlobalArgs, args: FindArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// `find` through the per-snapshot index (built on first use). Text output comes from the
+/// index rows; `--json` reads the matching records themselves (by id, binary search).
+async fn find_indexed(
+    g: &GlobalArgs,
+    repo: &tenantvault_repo::Repository,
+    snap: &tenantvault_repo::Snapshot,
+    filter: &ItemFilter,
+    limit: Option<usize>,
+) -> Result<u8> {
+    let started = std::time::Instant::now();
+    let (index, built) = exchange::index::open_or_build(repo, snap).await?;
+    if built && !g.quiet {
+        eprintln!(
+            "find index of snapshot {} built in {:.1} s",
+            snap.id().short(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let hits = index.find(filter, limit)?;
+    if g.json {
+        let mut found: Vec<ItemRecord> = Vec::with_capacity(hits.len());
+        for h in &hits {
+            let rec = snap.item(&h.id).await?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "find index names {} but the snapshot has no such item",
+                    h.id
+                )
+            })?;
+            found.push(rec);
+        }
+        output::print_json(&serde_json::json!({
+            "snapshot": snap.id().0,
+            "owner": snap.summary().owner.owner,
+            "items": found,
+        }))?;
+    } else {
+        for h in &hits {
+            print_line(
+                h.received.or(h.modified),
+                h.from.as_deref().unwrap_or(""),
+                &h.path,
+                &h.name,
+                &h.id,
+            );
+        }
+        if !g.quiet {
+            eprintln!("{} item(s) in snapshot {}", hits.len(), snap.id().short());
+        }
+    }
+    Ok(exit::OK)
+}
+
 fn print_item(item: &ItemRecord) {
-    let date = item
-        .received
-        .or(item.modified)
+    print_line(
+        item.received.or(item.modified),
+        item.attrs.get(attr::FROM).map(String::as_str).unwrap_or(""),
+        &item.path,
+        &item.name,
+        &item.id,
+    );
+}
+
+fn print_line(date: Option<DateTime<Utc>>, from: &str, path: &str, name: &str, id: &str) {
+    let date = date
         .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| "-".repeat(16));
-    let from = item.attrs.get(attr::FROM).map(String::as_str).unwrap_or("");
     println!(
         "{date}  {:<28}  {}/{}  [{}]",
         truncate(from, 28),
-        item.path,
-        item.name,
-        item.id
+        path,
+        name,
+        id
     );
 }
 

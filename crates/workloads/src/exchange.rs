@@ -60,6 +60,7 @@ pub mod export;
 pub mod filter;
 pub mod folders;
 mod graph_io;
+pub mod index;
 pub mod items;
 pub mod layout;
 mod mailbox;

@@ -1,0 +1,205 @@
+//! A per-snapshot item-metadata index for `find`: a million-item mailbox is browsed with the
+//! same filters as [`ItemFilter`] without decoding every item list of the snapshot.
+//!
+//! One redb file per snapshot in the repository's local cache directory
+//! (`<cache>/exchange-find/<snapshot id>.redb`), built once on first use from the snapshot's item
+//! lists (a snapshot never changes, so an index never goes stale; files of snapshots the
+//! repository no longer has are removed when a new index is built). Tables:
+//!
+//! * `rows`: row number (= position in the snapshot's id order) → the item's filter fields
+//!   (id, kind, path, name, received, modified, sender address and name, recipients) as JSON;
+//! * `postings`: (`<field>:<term>`, segment) → ascending row numbers (u32 little-endian), for
+//!   the lower-cased alphanumeric words of the subject (`s:`), sender (`f:`) and recipients
+//!   (`r:`), the folder path (`p:<path>`) and the kind (`k:<kind>`);
+//! * `received`: (received instant in ms, row) for date ranges;
+//! * `meta`: format, snapshot id, row count.
+//!
+//! A query takes the most selective criterion available — subject, sender, recipient words
+//! (every word of the query must be contained in some indexed word: the index answers the
+//! substring filters exactly, because a substring's words lie inside the words of the text),
+//! else the folder, else the date range, else the kind — and checks every candidate row against
+//! the whole filter. RAM is bounded while building: postings are flushed as segments every
+//! [`FLUSH_ENTRIES`] entries.
+//!
+//! The file holds subjects and addresses in clear, like any local search index: it lives in the
+//! cache directory (created `0700`), never in the repository.
+
+mod build;
+mod query;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use redb::TableDefinition;
+use serde::{Deserialize, Serialize};
+
+use super::filter::FilterView;
+use super::layout::attr;
+
+pub use build::open_or_build;
+pub use query::IndexQuery;
+
+/// Index file format; a file of another format is rebuilt.
+pub const INDEX_FORMAT: &str = "1";
+
+/// Postings kept in memory before a segment is written.
+pub const FLUSH_ENTRIES: usize = 2_000_000;
+
+const ROWS: TableDefinition<u32, &[u8]> = TableDefinition::new("rows");
+const POSTINGS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("postings");
+const RECEIVED: TableDefinition<(i64, u32), ()> = TableDefinition::new("received");
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+
+/// Errors of the find index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// Reading the snapshot failed.
+    #[error(transparent)]
+    Repo(#[from] tenantvault_repo::Error),
+    /// The index file could not be written or read.
+    #[error("find index {path}: {detail}")]
+    Db {
+        /// The index file.
+        path: PathBuf,
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl IndexError {
+    fn db(path: &Path, e: impl std::fmt::Display) -> IndexError {
+        IndexError::Db {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// The filter fields of one item, as the index keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexedItem {
+    /// Item id.
+    pub id: String,
+    /// Item kind.
+    pub kind: String,
+    /// Folder path.
+    pub path: String,
+    /// Name (a message's subject).
+    pub name: String,
+    /// Received instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<DateTime<Utc>>,
+    /// Last modified instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<DateTime<Utc>>,
+    /// Sender address (lower-cased).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Sender name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+    /// Recipients (`name <address>; …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipients: Option<String>,
+}
+
+impl IndexedItem {
+    fn from_record(r: &tenantvault_repo::ItemRecord) -> IndexedItem {
+        let a = |k: &str| r.attrs.get(k).cloned();
+        IndexedItem {
+            id: r.id.clone(),
+            kind: r.kind.clone(),
+            path: r.path.clone(),
+            name: r.name.clone(),
+            received: r.received,
+            modified: r.modified,
+            from: a(attr::FROM),
+            from_name: a(attr::FROM_NAME),
+            recipients: a(attr::RECIPIENTS),
+        }
+    }
+}
+
+impl FilterView for IndexedItem {
+    fn kind(&self) -> &str {
+        &self.kind
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn received(&self) -> Option<DateTime<Utc>> {
+        self.received
+    }
+    fn attr(&self, key: &str) -> Option<&str> {
+        match key {
+            attr::FROM => self.from.as_deref(),
+            attr::FROM_NAME => self.from_name.as_deref(),
+            attr::RECIPIENTS => self.recipients.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Lower-cased alphanumeric words of `s`.
+pub fn words(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// Posting-key prefixes.
+mod field {
+    pub const SUBJECT: &str = "s:";
+    pub const SENDER: &str = "f:";
+    pub const RECIPIENT: &str = "r:";
+    pub const PATH: &str = "p:";
+    pub const KIND: &str = "k:";
+}
+
+/// Where the index of `snapshot_id` lives under the repository cache path.
+pub fn index_path(cache: &Path, snapshot_id: &str) -> PathBuf {
+    index_dir(cache).join(format!("{snapshot_id}.redb"))
+}
+
+fn index_dir(cache: &Path) -> PathBuf {
+    // `RepoInfo::cache_path` may name the cache database file or its directory.
+    let base = if cache.extension().is_some() {
+        cache.parent().unwrap_or(cache)
+    } else {
+        cache
+    };
+    base.join("exchange-find")
+}
+
+fn encode_rows(rows: &[u32]) -> Vec<u8> {
+    rows.iter().flat_map(|r| r.to_le_bytes()).collect()
+}
+
+fn decode_rows(bytes: &[u8], out: &mut Vec<u32>) {
+    out.extend(
+        bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_rows() {
+        let w: Vec<String> = words("Re: Q3 budget—Zürich, ann@X.org").collect();
+        assert_eq!(w, ["re", "q3", "budget", "zürich", "ann", "x", "org"]);
+        let mut out = Vec::new();
+        decode_rows(&encode_rows(&[1, 70_000, u32::MAX]), &mut out);
+        assert_eq!(out, [1, 70_000, u32::MAX]);
+        let p = index_path(Path::new("/c/abc"), "s1");
+        assert_eq!(p, Path::new("/c/abc/exchange-find/s1.redb"));
+        let p = index_path(Path::new("/c/abc/index.redb"), "s1");
+        assert_eq!(p, Path::new("/c/abc/exchange-find/s1.redb"));
+    }
+}

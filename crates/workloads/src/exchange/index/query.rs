@@ -1,0 +1,202 @@
+//! Answering an [`ItemFilter`] from the find index.
+
+use std::path::PathBuf;
+
+use redb::{Database, ReadTransaction, ReadableTable};
+
+use super::{IndexError, IndexedItem, POSTINGS, RECEIVED, ROWS, decode_rows, field, words};
+use crate::exchange::filter::ItemFilter;
+use crate::exchange::folders::path_within;
+
+/// An open find index.
+pub struct IndexQuery {
+    db: Database,
+    path: PathBuf,
+}
+
+/// Sorted intersection of two ascending row lists.
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+fn sort_dedup(mut v: Vec<u32>) -> Vec<u32> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+impl IndexQuery {
+    pub(super) fn new(db: Database, path: PathBuf) -> IndexQuery {
+        IndexQuery { db, path }
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> IndexError {
+        IndexError::db(&self.path, e)
+    }
+
+    /// Rows of every posting key starting with `prefix` whose remainder satisfies `keep`.
+    fn postings_where(
+        &self,
+        tx: &ReadTransaction,
+        prefix: &str,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Vec<u32>, IndexError> {
+        let t = tx.open_table(POSTINGS).map_err(|e| self.err(e))?;
+        // `prefix` ends in ':'; ';' is the next character.
+        let end = format!("{};", &prefix[..prefix.len() - 1]);
+        let mut out = Vec::new();
+        for entry in t
+            .range((prefix, 0u32)..(end.as_str(), 0u32))
+            .map_err(|e| self.err(e))?
+        {
+            let (k, v) = entry.map_err(|e| self.err(e))?;
+            let (key, _) = k.value();
+            if keep(&key[prefix.len()..]) {
+                decode_rows(v.value(), &mut out);
+            }
+        }
+        Ok(sort_dedup(out))
+    }
+
+    /// Rows whose `prefix` words contain every word of `needle`; `None` when the needle has no
+    /// word (the caller then checks rows one by one).
+    fn text(
+        &self,
+        tx: &ReadTransaction,
+        prefix: &str,
+        needle: &str,
+    ) -> Result<Option<Vec<u32>>, IndexError> {
+        let mut result: Option<Vec<u32>> = None;
+        let mut tokens: Vec<String> = words(needle).collect();
+        tokens.sort();
+        tokens.dedup();
+        for t in tokens {
+            let rows = self.postings_where(tx, prefix, |term| term.contains(t.as_str()))?;
+            result = Some(match result {
+                None => rows,
+                Some(r) => intersect(&r, &rows),
+            });
+        }
+        Ok(result)
+    }
+
+    /// Candidate rows for `filter` (a superset of the matches), or `None` for "every row".
+    fn candidates(
+        &self,
+        tx: &ReadTransaction,
+        filter: &ItemFilter,
+    ) -> Result<Option<Vec<u32>>, IndexError> {
+        let mut sets: Vec<Vec<u32>> = Vec::new();
+        for (prefix, needle) in [
+            (field::SUBJECT, &filter.subject),
+            (field::SENDER, &filter.sender),
+            (field::RECIPIENT, &filter.recipient),
+        ] {
+            if let Some(n) = needle
+                && let Some(rows) = self.text(tx, prefix, n)?
+            {
+                sets.push(rows);
+            }
+        }
+        if sets.is_empty()
+            && let Some(folder) = &filter.folder
+        {
+            sets.push(self.postings_where(tx, field::PATH, |p| path_within(p, folder))?);
+        }
+        if sets.is_empty() && (filter.received_after.is_some() || filter.received_before.is_some())
+        {
+            let t = tx.open_table(RECEIVED).map_err(|e| self.err(e))?;
+            let from = filter
+                .received_after
+                .map_or(i64::MIN, |t| t.timestamp_millis());
+            let to = filter
+                .received_before
+                .map_or(i64::MAX, |t| t.timestamp_millis());
+            let mut rows = Vec::new();
+            for entry in t.range((from, 0u32)..(to, 0u32)).map_err(|e| self.err(e))? {
+                let (k, _) = entry.map_err(|e| self.err(e))?;
+                rows.push(k.value().1);
+            }
+            sets.push(sort_dedup(rows));
+        }
+        if sets.is_empty() && !filter.kinds.is_empty() {
+            let kinds = filter.kinds.clone();
+            sets.push(self.postings_where(tx, field::KIND, |k| kinds.iter().any(|x| x == k))?);
+        }
+        sets.sort_by_key(Vec::len);
+        let mut it = sets.into_iter();
+        let Some(mut acc) = it.next() else {
+            return Ok(None);
+        };
+        for s in it {
+            acc = intersect(&acc, &s);
+        }
+        Ok(Some(acc))
+    }
+
+    /// The items matching `filter`, in item-id order, at most `limit`.
+    pub fn find(
+        &self,
+        filter: &ItemFilter,
+        limit: Option<usize>,
+    ) -> Result<Vec<IndexedItem>, IndexError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let candidates = self.candidates(&tx, filter)?;
+        let rows = tx.open_table(ROWS).map_err(|e| self.err(e))?;
+        let limit = limit.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        let mut consider = |bytes: &[u8]| -> Result<bool, IndexError> {
+            let item: IndexedItem =
+                serde_json::from_slice(bytes).map_err(|e| self.err(format!("damaged row: {e}")))?;
+            if filter.matches(&item) {
+                out.push(item);
+            }
+            Ok(out.len() < limit)
+        };
+        match candidates {
+            Some(list) => {
+                for r in list {
+                    let Some(v) = rows.get(r).map_err(|e| self.err(e))? else {
+                        return Err(self.err(format!("row {r} missing")));
+                    };
+                    if !consider(v.value())? {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for entry in rows.iter().map_err(|e| self.err(e))? {
+                    let (_, v) = entry.map_err(|e| self.err(e))?;
+                    if !consider(v.value())? {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intersections() {
+        assert_eq!(intersect(&[1, 3, 5, 7], &[2, 3, 7, 9]), [3, 7]);
+        assert!(intersect(&[], &[1]).is_empty());
+        assert_eq!(sort_dedup(vec![5, 1, 5, 2]), [1, 2, 5]);
+    }
+}

@@ -1,0 +1,129 @@
+//! The per-snapshot find index answers every filter exactly like the scan over the item lists
+//! (same items, same order), is built once, and is found again on the next use.
+
+#[path = "exchange_restore_common.rs"]
+mod common;
+
+use chrono::Duration;
+use common::*;
+use futures::TryStreamExt;
+use tenantvault_repo::ItemRecord;
+use tenantvault_workloads::exchange::{self, ItemFilter, index};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_answers_like_the_scan() {
+    let emu = tenantvault_emulator::Emulator::start(tenant(21, 2, 60))
+        .await
+        .unwrap();
+    let graph = graph(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path()).await;
+    let snaps = backup_all(&repo, &graph).await;
+    let (_, snap) = &snaps[0];
+    let all = items(snap).await;
+    let msgs: Vec<&ItemRecord> = all.iter().filter(|r| r.kind == "message").collect();
+    assert!(msgs.len() >= 20);
+    let probe = msgs[msgs.len() / 3];
+    // Part of a word in the middle of the subject, as a user types it.
+    let word = probe
+        .name
+        .split_whitespace()
+        .max_by_key(|w| w.len())
+        .unwrap()
+        .to_string();
+    let part: String = word.chars().skip(1).take(4).collect();
+    let sender = probe.attrs["from"].clone();
+    let sender_part = sender.split('@').next().unwrap().to_uppercase();
+    let recipient = probe.attrs["recipients"]
+        .split("; ")
+        .next()
+        .unwrap()
+        .to_string();
+    let when = probe.received.unwrap();
+
+    let (idx, built) = index::open_or_build(&repo, snap).await.unwrap();
+    assert!(built);
+    let (idx2, built) = index::open_or_build(&repo, snap).await.unwrap();
+    assert!(!built, "the second use finds the index built by the first");
+
+    let filters = vec![
+        ItemFilter::default(),
+        ItemFilter::messages(),
+        ItemFilter {
+            subject: Some(part.clone()),
+            ..ItemFilter::messages()
+        },
+        ItemFilter {
+            subject: Some(probe.name.clone()),
+            ..ItemFilter::default()
+        },
+        ItemFilter {
+            sender: Some(sender_part),
+            ..ItemFilter::messages()
+        },
+        ItemFilter {
+            recipient: Some(recipient),
+            ..ItemFilter::messages()
+        },
+        ItemFilter {
+            folder: Some(probe.path.to_lowercase()),
+            ..ItemFilter::messages()
+        },
+        ItemFilter {
+            received_after: Some(when - Duration::days(3)),
+            received_before: Some(when + Duration::days(3)),
+            ..ItemFilter::messages()
+        },
+        ItemFilter {
+            kinds: vec!["event".into(), "contact".into()],
+            ..ItemFilter::default()
+        },
+        ItemFilter {
+            sender: Some(sender.clone()),
+            subject: Some(part),
+            folder: Some(probe.path.clone()),
+            ..ItemFilter::messages()
+        },
+        // No word in the needle: every row is checked.
+        ItemFilter {
+            sender: Some("@".into()),
+            ..ItemFilter::messages()
+        },
+        ItemFilter {
+            subject: Some("zzqx-no-such-subject".into()),
+            ..ItemFilter::default()
+        },
+    ];
+    for f in &filters {
+        let scanned: Vec<String> = exchange::find(snap, f.clone())
+            .map_ok(|r| r.id)
+            .try_collect()
+            .await
+            .unwrap();
+        let indexed: Vec<String> = idx
+            .find(f, None)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(indexed, scanned, "filter {f:?}");
+        let limited = idx2.find(f, Some(2)).unwrap();
+        assert_eq!(limited.len(), scanned.len().min(2));
+    }
+    // The probe itself is found by its subject, and its row carries the filter fields.
+    let hit = idx
+        .find(
+            &ItemFilter {
+                subject: Some(probe.name.clone()),
+                sender: Some(sender.clone()),
+                ..ItemFilter::messages()
+            },
+            None,
+        )
+        .unwrap();
+    let row = hit.iter().find(|h| h.id == probe.id).expect("probe found");
+    assert_eq!(row.path, probe.path);
+    assert_eq!(row.received, probe.received);
+    assert_eq!(row.from.as_deref(), Some(sender.as_str()));
+    emu.shutdown().await;
+}
