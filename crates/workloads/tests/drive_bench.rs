@@ -189,7 +189,9 @@ async fn gather(emu: &tenantvault_emulator::Emulator, graph: &GraphClient, want:
     let drive = {
         let ds = drive_state(emu.state());
         let store = ds.store.read();
-        store.drives().next().unwrap().id.clone()
+        // The user's OneDrive (the tenant also has site libraries).
+        let id = store.user_drive.values().next().unwrap();
+        store.drive(id).unwrap().id.clone()
     };
     let big: DriveItem = graph
         .post_json(
