@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What [`Repository::maintain_locks`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,10 +61,36 @@ pub struct LegalHoldReport {
     pub unlocated: u64,
     /// Objects whose flag could not be read or changed (each also logged).
     pub failed: Vec<String>,
+    /// Changes not attempted because the storage had refused one for lack of permission
+    /// (e.g. a backup worker's credential without `s3:PutObjectLegalHold`).
+    #[serde(default)]
+    pub skipped: u64,
 }
 
 /// How many flag reads or changes run at once.
 const FLAG_CONCURRENCY: usize = 8;
+
+/// Sets the flag of `key` unless an earlier change was refused for lack of permission
+/// (`denied`), which this records. `Ok(false)`: skipped.
+async fn set_flag(
+    repo: &Repository,
+    key: &str,
+    on: bool,
+    denied: &AtomicBool,
+) -> std::result::Result<bool, StorageError> {
+    if denied.load(Ordering::Relaxed) {
+        return Ok(false);
+    }
+    match repo.storage().set_legal_hold(key, on).await {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            if matches!(e, StorageError::PermissionDenied { .. }) {
+                denied.store(true, Ordering::Relaxed);
+            }
+            Err(e)
+        }
+    }
+}
 
 impl Repository {
     /// Extend the Object Lock of every referenced object whose lock ends before
@@ -264,31 +291,33 @@ impl Repository {
             seen.extend(keys);
         }
         report.held = want.len() as u64;
-        let want = &want;
-        let results: Vec<(String, bool, std::result::Result<bool, StorageError>)> =
-            futures::stream::iter(seen)
-                .map(|k| async move {
-                    let on = want.contains(&k);
-                    let r = async {
-                        if self.storage().legal_hold(&k).await? == on {
-                            return Ok(false);
-                        }
-                        if !dry_run {
-                            self.storage().set_legal_hold(&k, on).await?;
-                        }
-                        Ok(true)
+        let (want, denied) = (&want, &AtomicBool::new(false));
+        // Ok(None): already right; Ok(Some(false)): skipped after a refusal.
+        type Outcome = std::result::Result<Option<bool>, StorageError>;
+        let results: Vec<(String, bool, Outcome)> = futures::stream::iter(seen)
+            .map(|k| async move {
+                let on = want.contains(&k);
+                let r = async {
+                    if self.storage().legal_hold(&k).await? == on {
+                        return Ok(None);
                     }
-                    .await;
-                    (k, on, r)
-                })
-                .buffer_unordered(FLAG_CONCURRENCY)
-                .collect()
+                    if dry_run {
+                        return Ok(Some(true));
+                    }
+                    set_flag(self, &k, on, denied).await.map(Some)
+                }
                 .await;
+                (k, on, r)
+            })
+            .buffer_unordered(FLAG_CONCURRENCY)
+            .collect()
+            .await;
         for (k, on, r) in results {
             match r {
-                Ok(true) if on => report.set.push(k),
-                Ok(true) => report.cleared.push(k),
-                Ok(false) => report.unchanged += 1,
+                Ok(Some(true)) if on => report.set.push(k),
+                Ok(Some(true)) => report.cleared.push(k),
+                Ok(Some(false)) => report.skipped += 1,
+                Ok(None) => report.unchanged += 1,
                 // gone: a released hold's object deleted since (nothing left to flag)
                 Err(StorageError::NotFound { .. }) if !on => {}
                 Err(e) => {
@@ -328,10 +357,11 @@ impl Repository {
             unlocated,
             ..Default::default()
         };
-        let results: Vec<(String, std::result::Result<(), StorageError>)> =
+        let denied = &AtomicBool::new(false);
+        let results: Vec<(String, std::result::Result<bool, StorageError>)> =
             futures::stream::iter(keys)
                 .map(|k| async move {
-                    let r = self.storage().set_legal_hold(&k, true).await;
+                    let r = set_flag(self, &k, true, denied).await;
                     (k, r)
                 })
                 .buffer_unordered(FLAG_CONCURRENCY)
@@ -339,7 +369,8 @@ impl Repository {
                 .await;
         for (k, r) in results {
             match r {
-                Ok(()) => report.set.push(k),
+                Ok(true) => report.set.push(k),
+                Ok(false) => report.skipped += 1,
                 Err(e) => {
                     tracing::warn!(object = %k, error = %e, "could not set the legal-hold flag");
                     report.failed.push(format!("{k}: {e}"));

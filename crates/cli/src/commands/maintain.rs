@@ -105,6 +105,7 @@ pub(crate) fn legal_hold_note(r: &LegalHoldReport) -> serde_json::Value {
         "set": r.set.len(),
         "cleared": r.cleared.len(),
         "failed": r.failed.len(),
+        "skipped": r.skipped,
         "set_keys": cap(&r.set),
         "cleared_keys": cap(&r.cleared),
     })
@@ -126,6 +127,12 @@ pub(crate) fn print_legal_hold(r: &LegalHoldReport, dry_run: bool) {
         r.cleared.len(),
         r.unchanged
     );
+    if r.skipped > 0 {
+        println!(
+            "  {} change(s) not attempted: the storage refused permission (run as the admin)",
+            r.skipped
+        );
+    }
     if r.unlocated > 0 {
         println!(
             "  {} held blob(s) are not in the index (run `check`)",
