@@ -3,7 +3,9 @@
 use crate::error::{Error, Result};
 use crate::model::{ItemMeta, ItemRecord, OwnerRef, SnapshotSummary};
 use crate::repository::Repository;
-use crate::session::{BackupOptions, BackupSession, PREPARE_MAX, PreparedItem, Preparer};
+use crate::session::{
+    BackupOptions, BackupSession, CpuJob, PREPARE_MAX, PreparedItem, Preparer, join_cpu, spawn_cpu,
+};
 use crate::snapshot::Snapshot;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -279,7 +281,7 @@ struct Batches {
     preparer: Preparer,
     open: Vec<(ItemMeta, PathBuf)>,
     open_bytes: u64,
-    running: VecDeque<tokio::sync::oneshot::Receiver<Vec<Outcome>>>,
+    running: VecDeque<CpuJob<Vec<Outcome>>>,
 }
 
 impl Batches {
@@ -319,16 +321,13 @@ impl Batches {
         let files = std::mem::take(&mut self.open);
         self.open_bytes = 0;
         let prep = self.preparer.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
         // On the rayon pool (one thread per core), not the blocking pool: few, fixed threads.
-        rayon::spawn(move || {
-            let out = files
+        self.running.push_back(spawn_cpu(move || {
+            files
                 .into_iter()
                 .map(|(meta, path)| prepare_file(&prep, meta, path))
-                .collect();
-            let _ = tx.send(out);
-        });
-        self.running.push_back(rx);
+                .collect()
+        }));
     }
 
     async fn finish_one(
@@ -339,9 +338,7 @@ impl Batches {
         let Some(h) = self.running.pop_front() else {
             return Ok(());
         };
-        let outcomes = h
-            .await
-            .map_err(|_| Error::Invalid("a prepare job ended without a result".into()))?;
+        let outcomes = join_cpu(h).await;
         for o in outcomes {
             match o {
                 Outcome::Ready(p) => {

@@ -274,19 +274,32 @@ impl Preparer {
     }
 }
 
-/// Run CPU-bound work (hashing, compression, encryption, small-file reads) on the rayon pool
-/// (one thread per core) and await its result. Unlike the blocking pool, the set of threads
-/// that allocate chunk buffers stays small and fixed, so the allocator keeps few arenas (peak
-/// RSS) and both cores stay busy without spawning threads. A panic is resumed on the caller.
-pub(crate) async fn on_cpu<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+/// A CPU job started by [`spawn_cpu`]: its result, or its panic.
+pub(crate) type CpuJob<T> = tokio::sync::oneshot::Receiver<std::thread::Result<T>>;
+
+/// Start CPU-bound work (hashing, compression, encryption, small-file reads) on the rayon pool
+/// (one thread per core). Unlike the blocking pool, the set of threads that allocate chunk
+/// buffers stays small and fixed, so the allocator keeps few arenas (peak RSS) and both cores
+/// stay busy without spawning threads. A panic is caught and handed to [`join_cpu`].
+pub(crate) fn spawn_cpu<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> CpuJob<T> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
         let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
     });
-    match rx.await.expect("rayon pool dropped a job") {
+    rx
+}
+
+/// Await a job started by [`spawn_cpu`]; a panic in it is resumed on the caller.
+pub(crate) async fn join_cpu<T>(job: CpuJob<T>) -> T {
+    match job.await.expect("rayon pool dropped a job") {
         Ok(v) => v,
         Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+/// [`spawn_cpu`] then [`join_cpu`].
+pub(crate) async fn on_cpu<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    join_cpu(spawn_cpu(f)).await
 }
 
 /// A chunk's reference and, if it is new, its encoded blob.
@@ -462,7 +475,7 @@ impl BackupSession {
         let mut buf: Vec<u8> = Vec::with_capacity(first);
         let mut refs = Vec::new();
         let mut total = 0u64;
-        let mut running: Option<tokio::sync::oneshot::Receiver<Result<Vec<Encoded>>>> = None;
+        let mut running: Option<CpuJob<Result<Vec<Encoded>>>> = None;
         loop {
             let mut eof = false;
             while buf.len() < window {
@@ -493,12 +506,10 @@ impl BackupSession {
                 let results = process_chunks(&keys, &data, &lens, level, &known, false)?;
                 self.add_encoded(results, &mut refs).await?;
             } else {
-                let (tx, next) = tokio::sync::oneshot::channel();
-                rayon::spawn(move || {
-                    let _ = tx.send(process_chunks(&keys, &data, &lens, level, &known, true));
-                });
+                let next =
+                    spawn_cpu(move || process_chunks(&keys, &data, &lens, level, &known, true));
                 if let Some(prev) = running.replace(next) {
-                    let results = prev.await.expect("encode job")?;
+                    let results = join_cpu(prev).await?;
                     self.add_encoded(results, &mut refs).await?;
                 }
             }
@@ -507,7 +518,7 @@ impl BackupSession {
             }
         }
         if let Some(prev) = running {
-            let results = prev.await.expect("encode job")?;
+            let results = join_cpu(prev).await?;
             self.add_encoded(results, &mut refs).await?;
         }
         self.stats.items_new += 1;
