@@ -36,6 +36,10 @@ pub async fn open_or_build(
         .tempfile_in(&dir)
         .map_err(|e| IndexError::db(&dir, e))?;
     let rows = build(snap, tmp.path()).await?;
+    // Batches were committed without fsync, which leaves freed pages behind: compact once.
+    let mut db = Database::open(tmp.path()).map_err(|e| IndexError::db(tmp.path(), e))?;
+    db.compact().map_err(|e| IndexError::db(tmp.path(), e))?;
+    drop(db);
     tmp.persist(&path).map_err(|e| IndexError::db(&path, e))?;
     tracing::info!(snapshot = %snap.id().0, rows, "find index built");
     remove_stale(repo, &dir).await;
@@ -60,6 +64,8 @@ fn open_existing(path: &Path) -> Result<Option<IndexQuery>, IndexError> {
     }
     let db = match Database::open(path) {
         Ok(db) => db,
+        // Another handle in this process uses it: not damaged.
+        Err(e @ redb::DatabaseError::DatabaseAlreadyOpen) => return Err(IndexError::db(path, e)),
         Err(e) => {
             tracing::warn!(path = %path.display(), "unreadable find index, rebuilding: {e}");
             let _ = std::fs::remove_file(path);

@@ -110,13 +110,12 @@ impl IndexQuery {
                 sets.push(rows);
             }
         }
-        if sets.is_empty()
-            && let Some(folder) = &filter.folder
-        {
+        // Folder and date sets are cheap to read and can be far smaller than a word's (the
+        // mailbox owner's name is in nearly every recipient list): intersect them too.
+        if let Some(folder) = &filter.folder {
             sets.push(self.postings_where(tx, field::PATH, |p| path_within(p, folder))?);
         }
-        if sets.is_empty() && (filter.received_after.is_some() || filter.received_before.is_some())
-        {
+        if filter.received_after.is_some() || filter.received_before.is_some() {
             let t = tx.open_table(RECEIVED).map_err(|e| self.err(e))?;
             let from = filter
                 .received_after
