@@ -182,6 +182,12 @@ pub async fn run(g: &GlobalArgs, a: EraseArgs) -> Result<u8> {
         for o in &owners {
             reports.push(repo.erase_owner(o, &req).await?);
         }
+        // the local find indexes hold the erased owner's subjects and addresses in clear
+        let cache = repo.info().cache_path;
+        let ids = reports
+            .iter()
+            .flat_map(|r| r.snapshots.iter().map(|s| s.0.as_str()));
+        tenantvault_workloads::exchange::index::forget(&cache, ids);
     }
     audit_note::set("dry_run", a.dry_run);
     audit_note::set("reason", &req.reason);

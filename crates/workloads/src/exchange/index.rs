@@ -164,6 +164,21 @@ pub fn index_path(cache: &Path, snapshot_id: &str) -> PathBuf {
     index_dir(cache).join(format!("{snapshot_id}.redb"))
 }
 
+/// Delete the find indexes of `snapshot_ids` (they hold subjects and addresses in clear):
+/// called when an owner is erased. Returns how many files were removed.
+pub fn forget<'a>(cache: &Path, snapshot_ids: impl IntoIterator<Item = &'a str>) -> usize {
+    let mut removed = 0;
+    for id in snapshot_ids {
+        let path = index_path(cache, id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(path = %path.display(), "cannot remove a find index: {e}"),
+        }
+    }
+    removed
+}
+
 fn index_dir(cache: &Path) -> PathBuf {
     // `RepoInfo::cache_path` may name the cache database file or its directory.
     let base = if cache.extension().is_some() {
@@ -201,5 +216,18 @@ mod tests {
         assert_eq!(p, Path::new("/c/abc/exchange-find/s1.redb"));
         let p = index_path(Path::new("/c/abc/index.redb"), "s1");
         assert_eq!(p, Path::new("/c/abc/exchange-find/s1.redb"));
+    }
+
+    #[test]
+    fn forget_removes_only_the_named_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(index_dir(dir.path())).unwrap();
+        for id in ["a", "b", "c"] {
+            std::fs::write(index_path(dir.path(), id), b"x").unwrap();
+        }
+        assert_eq!(forget(dir.path(), ["a", "c", "missing"]), 2);
+        assert!(!index_path(dir.path(), "a").exists());
+        assert!(index_path(dir.path(), "b").exists());
+        assert!(!index_path(dir.path(), "c").exists());
     }
 }
