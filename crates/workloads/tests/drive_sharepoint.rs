@@ -234,11 +234,22 @@ async fn sharing_permissions_are_restored_on_request() {
     let emu = start(t).await;
     let graph = graph(&emu);
     let sp = graph.sharepoint();
+    // The drives a OneDrive backup covers (the emulator also holds drives of users it skips).
+    let covered: Vec<String> = {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo0 = new_repo(tmp.path()).await;
+        let r0 = backup(&repo0, &graph, &config(), &DriveSelection::onedrive()).await;
+        r0.drives
+            .iter()
+            .filter(|d| d.snapshot.is_some())
+            .map(|d| d.drive.drive_id.clone())
+            .collect()
+    };
     // A file shared with a colleague (write) and by an organization view link.
     let (drive, file_id, colleague) = {
         let ds = drive_state(emu.state());
         let store = ds.store.read();
-        let d = store.drives().next().unwrap();
+        let d = covered.iter().find_map(|id| store.drive(id)).unwrap();
         let idx = (1..d.items.len() as u32)
             .find(|&i| {
                 !d.item(i).is_folder()
