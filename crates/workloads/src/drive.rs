@@ -29,6 +29,7 @@
 //! recognises every item already stored.
 
 mod backup;
+mod cadence;
 pub mod config;
 pub mod export;
 pub mod export_zip;

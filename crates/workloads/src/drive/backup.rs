@@ -23,6 +23,7 @@ use tenantvault_repo::{
     Repository,
 };
 
+use super::cadence::Cadence;
 use super::config::DriveBackupConfig;
 use super::fetch::verifying;
 use super::layout::*;
@@ -102,8 +103,10 @@ struct Job<'a> {
     check_paths: bool,
     /// Records stored while their folder was unknown; re-checked at the end.
     orphans: Vec<String>,
-    since_checkpoint: u64,
-    last_checkpoint: Instant,
+    /// When the next checkpoint is due.
+    cadence: Cadence,
+    /// Items in the parent snapshot (with `touched`, an estimate of a checkpoint's size).
+    parent_items: u64,
     /// Small files downloading on their own tasks.
     downloads: Downloads,
 }
@@ -152,6 +155,7 @@ impl<'a> Job<'a> {
             }
         }
         let check_paths = prev.as_ref().is_some_and(|p| p.pending_path_check);
+        let parent_items = session.parent().map_or(0, |p| p.summary().stats.items);
         let state = DriveState {
             version: 1,
             drive: info,
@@ -171,8 +175,12 @@ impl<'a> Job<'a> {
             seen: None,
             check_paths,
             orphans: Vec::new(),
-            since_checkpoint: 0,
-            last_checkpoint: Instant::now(),
+            cadence: Cadence::new(
+                cfg.checkpoint_items,
+                cfg.checkpoint_growth_percent,
+                cfg.checkpoint_interval,
+            ),
+            parent_items,
             downloads: Downloads::new(cfg.parallel_downloads),
         })
     }
@@ -262,20 +270,19 @@ impl<'a> Job<'a> {
     }
 
     async fn maybe_checkpoint(&mut self) -> Result<(), DriveError> {
-        self.since_checkpoint += 1;
-        if self.since_checkpoint < self.cfg.checkpoint_items
-            && self.last_checkpoint.elapsed() < self.cfg.checkpoint_interval
-        {
+        self.cadence.tick();
+        let committed = self.parent_items + self.touched.len() as u64;
+        if !self.cadence.due(committed, Instant::now()) {
             return Ok(());
         }
+        let started = Instant::now();
         // A checkpoint holds whole items only.
         self.drain().await?;
         let mut st = self.state.clone();
         st.pending_path_check = self.check_paths || !self.orphans.is_empty();
         self.session().checkpoint(st.to_json()).await?;
         self.report.checkpoints += 1;
-        self.since_checkpoint = 0;
-        self.last_checkpoint = Instant::now();
+        self.cadence.written(started);
         Ok(())
     }
 

@@ -17,9 +17,12 @@ pub struct DriveBackupConfig {
     pub permissions: bool,
     /// SharePoint runs also back up each site's lists and list items.
     pub lists: bool,
-    /// Commit a checkpoint after this many stored items …
+    /// Commit a checkpoint after at least this many delta items …
     pub checkpoint_items: u64,
-    /// … or after this much time.
+    /// … or, when more, this share (percent) of the items already in the snapshot (a
+    /// checkpoint re-writes the whole item list, so a fixed interval would cost O(N²)) …
+    pub checkpoint_growth_percent: u64,
+    /// … or after this much time (never sooner than 20× the previous checkpoint's duration).
     pub checkpoint_interval: Duration,
 }
 
@@ -33,7 +36,8 @@ impl Default for DriveBackupConfig {
             permissions: true,
             lists: true,
             checkpoint_items: 500,
-            checkpoint_interval: Duration::from_secs(60),
+            checkpoint_growth_percent: 25,
+            checkpoint_interval: Duration::from_secs(300),
         }
     }
 }
