@@ -41,7 +41,9 @@ pub struct BackupDriveArgs {
     /// Delta page size.
     #[arg(long, default_value_t = 500, value_name = "N", hide = true)]
     pub page_size: u32,
-    /// Write a checkpoint (resume point) after this many stored items.
+    /// Write a checkpoint (resume point) after at least this many items; the interval grows to
+    /// 25 % of the items already saved (a checkpoint re-writes the whole item list), and one
+    /// is also written every 5 minutes.
     #[arg(long, default_value_t = 500, value_name = "N", hide = true)]
     pub checkpoint_items: u64,
 }

@@ -39,7 +39,8 @@ pub struct DriveConfig {
     pub teams_protected_api_approved: bool,
     /// Benchmark knob: when set, every generated file is a small text file of at most this many
     /// bytes (no assets, no multi-MB files), so drives of 100,000+ files generate and back up in
-    /// minutes; such drives also get at least one folder per 200 files. Defaults to the `TENANTVAULT_EMU_SMALL_FILE_BYTES` environment variable (so the
+    /// minutes; such drives also get at least one folder per 200 files and exactly
+    /// `files_per_drive` files (no ±50 % spread). Defaults to the `TENANTVAULT_EMU_SMALL_FILE_BYTES` environment variable (so the
     /// emulator binary can be told too), else `None`.
     pub small_file_bytes: Option<u32>,
 }

@@ -536,6 +536,9 @@ fn populate(
     let hi = cfg.files_per_drive + cfg.files_per_drive / 2;
     let n_files = if cfg.files_per_drive == 0 {
         0
+    } else if cfg.small_file_bytes.is_some() {
+        // Bench drives hold exactly the asked count (a figure "for 100,000 files" needs it).
+        cfg.files_per_drive
     } else {
         rng.gen_range(lo..=hi)
     };
