@@ -68,6 +68,7 @@ pub use dir::{
     backup_dir, restore_items, safe_target_path,
 };
 pub use erase::{ERASURE_PREFIX, EraseRequest, Erasure, HoldCheck};
+pub use sealed::SealedDelete;
 pub use erase_items::{ITEM_ERASURE_PREFIX, ItemErasure, ItemSelection, RewrittenSnapshot};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};

@@ -7,6 +7,20 @@ use crate::crypto::{open, seal};
 use crate::error::{Error, Result};
 use crate::repository::Repository;
 use crate::storage::{PutOutcome, StorageError};
+use chrono::{DateTime, Utc};
+
+/// What [`Repository::delete_sealed`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedDelete {
+    /// The document is gone (or was already absent).
+    Deleted,
+    /// Object Lock (retention or a legal-hold flag) still protects it: nothing was deleted.
+    /// A later call after `until` succeeds.
+    Locked {
+        /// The retain-until date, when the backend says.
+        until: Option<DateTime<Utc>>,
+    },
+}
 
 /// Prefixes the engine itself uses: sealed documents may not live there.
 const RESERVED: &[&str] = &[
@@ -74,6 +88,33 @@ impl Repository {
             .map_err(|e| Error::corrupt(key, e))
     }
 
+    /// Deletes a sealed document (erasure of an owner's detection records). A real storage
+    /// delete that respects immutability: a document still retained by Object Lock, or under a
+    /// legal-hold flag, is left in place and reported as [`SealedDelete::Locked`]; nothing is
+    /// bypassed. Deleting an absent document is [`SealedDelete::Deleted`].
+    pub async fn delete_sealed(&self, key: &str) -> Result<SealedDelete> {
+        check_key(key)?;
+        let storage = self.storage();
+        if storage.lock_capabilities().object_lock {
+            match storage.lock_until(key).await {
+                // a legal-hold flag has no end date (backends answer the greatest date)
+                Ok(Some(until)) => {
+                    return Ok(SealedDelete::Locked {
+                        until: (until != DateTime::<Utc>::MAX_UTC).then_some(until),
+                    });
+                }
+                Ok(None) => {}
+                Err(StorageError::NotFound { .. }) => return Ok(SealedDelete::Deleted),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match storage.delete(key).await {
+            Ok(()) => Ok(SealedDelete::Deleted),
+            Err(StorageError::Locked { until, .. }) => Ok(SealedDelete::Locked { until }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Keys of the sealed documents below `prefix` (which must end with `/`), sorted.
     pub async fn list_sealed(&self, prefix: &str) -> Result<Vec<String>> {
         if !prefix.ends_with('/') {
@@ -95,6 +136,7 @@ impl Repository {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Storage as _;
 
     #[test]
     fn keys_outside_engine_prefixes_only() {
@@ -106,6 +148,117 @@ mod tests {
         assert!(check_key("alerts/").is_err());
         assert!(check_key("noprefix").is_err());
         assert!(check_key("alerts/a b").is_err());
+    }
+
+    /// A local store where keys containing `locked` are retained: with `capable` the backend
+    /// says so up front (`lock_until`), otherwise only its delete refuses.
+    #[derive(Debug)]
+    struct Retaining {
+        inner: crate::LocalStorage,
+        capable: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl crate::Storage for Retaining {
+        async fn get(&self, key: &str) -> std::result::Result<bytes::Bytes, StorageError> {
+            self.inner.get(key).await
+        }
+        async fn get_range(
+            &self,
+            key: &str,
+            offset: u64,
+            len: u64,
+        ) -> std::result::Result<bytes::Bytes, StorageError> {
+            self.inner.get_range(key, offset, len).await
+        }
+        async fn put_if_absent(
+            &self,
+            key: &str,
+            data: bytes::Bytes,
+        ) -> std::result::Result<PutOutcome, StorageError> {
+            self.inner.put_if_absent(key, data).await
+        }
+        async fn list(
+            &self,
+            prefix: &str,
+        ) -> std::result::Result<Vec<(String, u64)>, StorageError> {
+            self.inner.list(prefix).await
+        }
+        async fn delete(&self, key: &str) -> std::result::Result<(), StorageError> {
+            if key.contains("locked") {
+                return Err(StorageError::Locked {
+                    key: key.into(),
+                    until: None,
+                });
+            }
+            self.inner.delete(key).await
+        }
+        fn lock_capabilities(&self) -> crate::storage::LockCapabilities {
+            crate::storage::LockCapabilities {
+                object_lock: self.capable,
+                ..Default::default()
+            }
+        }
+        async fn lock_until(
+            &self,
+            key: &str,
+        ) -> std::result::Result<Option<DateTime<Utc>>, StorageError> {
+            self.inner.get(key).await?;
+            Ok(key
+                .contains("locked")
+                .then(|| "2031-01-01T00:00:00Z".parse().unwrap()))
+        }
+    }
+
+    #[tokio::test]
+    async fn delete_removes_documents_and_respects_object_lock() {
+        use crate::{InitOptions, KdfParams, LocalStorage};
+        use std::sync::Arc;
+        for capable in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let storage = Arc::new(Retaining {
+                inner: LocalStorage::new(dir.path().join("r")).unwrap(),
+                capable,
+            });
+            let opts = InitOptions {
+                kdf: KdfParams::insecure_fast(),
+                cache_dir: Some(dir.path().join("c")),
+                ..InitOptions::default()
+            };
+            let repo = Repository::init(storage.clone(), "pw", opts).await.unwrap();
+            for k in ["stats/o/1", "stats/o/2", "stats/o/locked-3", "stats/p/1"] {
+                repo.put_sealed(k, &serde_json::json!({"k": k}))
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(
+                repo.delete_sealed("stats/o/1").await.unwrap(),
+                SealedDelete::Deleted
+            );
+            assert_eq!(repo.get_sealed("stats/o/1").await.unwrap(), None);
+            // absent: nothing to do, not an error
+            assert_eq!(
+                repo.delete_sealed("stats/o/1").await.unwrap(),
+                SealedDelete::Deleted
+            );
+            let locked = repo.delete_sealed("stats/o/locked-3").await.unwrap();
+            let want = if capable {
+                Some("2031-01-01T00:00:00Z".parse().unwrap())
+            } else {
+                None
+            };
+            assert_eq!(locked, SealedDelete::Locked { until: want });
+            assert!(repo.get_sealed("stats/o/locked-3").await.unwrap().is_some());
+            assert_eq!(
+                repo.list_sealed("stats/").await.unwrap(),
+                vec!["stats/o/2", "stats/o/locked-3", "stats/p/1"]
+            );
+            // the engine's own objects are out of reach
+            assert!(repo.delete_sealed("config").await.is_err());
+            assert!(repo.delete_sealed("snapshots/x").await.is_err());
+            assert!(repo.delete_sealed("stats/../keys/x").await.is_err());
+            assert!(!storage.inner.list("keys/").await.unwrap().is_empty());
+        }
     }
 
     #[tokio::test]

@@ -20,6 +20,7 @@
 
 mod alert;
 pub mod entropy;
+mod forget;
 pub mod names;
 mod run;
 pub mod score;
@@ -28,6 +29,8 @@ pub mod stats;
 pub use alert::{
     ALERT_PREFIX, Alert, Clearance, alert, alerts_for_snapshots, clear_alert, list_alerts,
 };
+pub(crate) use forget::journal_owner_dir;
+pub use forget::{Forgotten, OwnerDocuments, forget_owner, owner_documents};
 pub use run::{Analysis, STATS_PREFIX, StatsDoc, after_backup, analyze, history};
 pub use score::{ALERT_SCORE, BASELINE_SNAPSHOTS, Verdict};
 pub use stats::ChangeStats;

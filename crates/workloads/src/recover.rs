@@ -15,7 +15,7 @@
 //! attacker renamed is deleted into the recycle bin) or below a separate folder. Mailboxes:
 //! messages are restored into their original folders or a separate folder. Work is parallel
 //! (bounded; the Graph client honours throttling) and resumable: every finished item is
-//! journalled (`recover/<run id>/…`) and skipped by a re-run.
+//! journalled (`recover/<owner key id>/<run id>/…`) and skipped by a re-run.
 
 use std::collections::BTreeMap;
 
@@ -480,16 +480,36 @@ fn fnv(s: &str) -> u64 {
     })
 }
 
-fn journal_dir(plan: &RecoverPlan, target: Option<&str>) -> String {
+/// The run directory name of a journal: a hash of what the run recovers.
+pub(crate) fn journal_run_name(
+    workload: &str,
+    owner: &str,
+    clean: &str,
+    latest: &str,
+    target: Option<&str>,
+) -> String {
     let key = format!(
-        "{}|{}|{}|{}|{}",
-        plan.workload,
-        plan.owner,
-        plan.clean_snapshot,
-        plan.latest_snapshot,
+        "{workload}|{owner}|{clean}|{latest}|{}",
         target.unwrap_or("")
     );
-    format!("{RECOVER_PREFIX}{:016x}/", fnv(&key))
+    format!("{:016x}", fnv(&key))
+}
+
+/// The journal of a run: `recover/<owner key id>/<run>/` (per owner, so that erasing the
+/// owner finds it), and where runs before that layout kept it, `recover/<run>/`.
+fn journal_dirs(repo: &Repository, plan: &RecoverPlan, target: Option<&str>) -> (String, String) {
+    let run = journal_run_name(
+        &plan.workload,
+        &plan.owner,
+        &plan.clean_snapshot,
+        &plan.latest_snapshot,
+        target,
+    );
+    let owner = tenantvault_repo::OwnerRef::new(plan.workload.clone(), plan.owner.clone());
+    (
+        format!("{}{run}/", crate::detect::journal_owner_dir(repo, &owner)),
+        format!("{RECOVER_PREFIX}{run}/"),
+    )
 }
 
 fn journal_key(dir: &str, item: &str) -> String {
@@ -504,9 +524,16 @@ pub async fn run(
     plan: &RecoverPlan,
     req: &RecoverRequest,
 ) -> Result<RecoverReport, RecoverError> {
-    let dir = journal_dir(plan, req.target_folder.as_deref());
-    let done: std::collections::BTreeSet<String> =
+    let (dir, legacy) = journal_dirs(repo, plan, req.target_folder.as_deref());
+    let mut done: std::collections::BTreeSet<String> =
         repo.list_sealed(&dir).await?.into_iter().collect();
+    // an interrupted run journalled in the earlier layout resumes too
+    done.extend(
+        repo.list_sealed(&legacy)
+            .await?
+            .into_iter()
+            .map(|k| format!("{dir}{}", &k[legacy.len()..])),
+    );
     let mut report = RecoverReport {
         plan: plan.clone(),
         restored: 0,

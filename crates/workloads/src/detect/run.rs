@@ -36,7 +36,7 @@ pub struct Analysis {
     pub alert: Option<Alert>,
 }
 
-fn owner_dir(repo: &Repository, owner: &OwnerRef) -> String {
+pub(crate) fn owner_dir(repo: &Repository, owner: &OwnerRef) -> String {
     let k = repo.owner_object_key(owner);
     let oid = k.rsplit('/').next().unwrap_or(&k);
     format!("{STATS_PREFIX}{oid}/")
