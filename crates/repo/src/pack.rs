@@ -37,6 +37,14 @@ pub struct PackEntry {
     pub plain_len: u32,
 }
 
+impl PackEntry {
+    /// One past the entry's last byte in its pack, or `None` if `offset + stored_len`
+    /// overflows (only a hostile or damaged header says so).
+    pub fn end(&self) -> Option<u64> {
+        self.offset.checked_add(u64::from(self.stored_len))
+    }
+}
+
 /// Storage key of a pack.
 pub fn pack_key(id: &PackId) -> String {
     let h = id.to_hex();
@@ -67,18 +75,27 @@ pub(crate) fn decode_entries(buf: &[u8], object: &str) -> Result<Vec<PackEntry>>
     }
     let n = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
     let body = &buf[4..];
-    if body.len() != n * ENTRY_LEN {
+    if n.checked_mul(ENTRY_LEN) != Some(body.len()) {
         return Err(bad("entry table length mismatch"));
     }
     body.chunks_exact(ENTRY_LEN)
         .map(|e| {
-            Ok(PackEntry {
+            let entry = PackEntry {
                 id: BlobId(e[..32].try_into().expect("32 bytes")),
                 kind: BlobKind::from_u8(e[32]).ok_or_else(|| bad("unknown blob kind"))?,
                 offset: u64::from_le_bytes(e[33..41].try_into().expect("8 bytes")),
                 stored_len: u32::from_le_bytes(e[41..45].try_into().expect("4 bytes")),
                 plain_len: u32::from_le_bytes(e[45..49].try_into().expect("4 bytes")),
-            })
+            };
+            // Every reader computes `offset + stored_len`: an entry for which that sum does
+            // not fit in 64 bits describes no byte range at all.
+            if entry.end().is_none() {
+                return Err(bad(&format!(
+                    "blob {}: offset {} + length {} overflows",
+                    entry.id, entry.offset, entry.stored_len
+                )));
+            }
+            Ok(entry)
         })
         .collect()
 }
@@ -162,10 +179,13 @@ pub fn parse_header(
     }
     let entries = decode_entries(&header[1..], object)?;
     for e in &entries {
-        if e.offset + e.stored_len as u64 > data_len {
+        if e.end().is_none_or(|end| end > data_len) {
             return Err(Error::corrupt(
                 object,
-                format!("blob {} lies outside the pack", e.id),
+                format!(
+                    "blob {} (offset {}, length {}) lies outside the pack's {data_len} data bytes",
+                    e.id, e.offset, e.stored_len
+                ),
             ));
         }
     }
@@ -204,7 +224,106 @@ mod tests {
     use crate::crypto::MasterKeys;
     use proptest::prelude::*;
 
+    /// A whole pack (data, sealed header, trailer) whose header lists `entries` as given,
+    /// correctly sealed: what a writer holding the key but not following the format produces.
+    fn planted_pack(keys: &MasterKeys, data: &[u8], entries: &[PackEntry]) -> (PackId, Vec<u8>) {
+        let mut header = vec![1u8];
+        encode_entries(entries, &mut header);
+        let sealed = seal(&keys.meta_key, HEADER_AD, &header);
+        let mut bytes = data.to_vec();
+        bytes.extend_from_slice(&sealed);
+        bytes.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(MAGIC);
+        (PackId(*blake3::hash(&bytes).as_bytes()), bytes)
+    }
+
+    fn hostile_entry() -> impl Strategy<Value = PackEntry> {
+        (
+            any::<[u8; 32]>(),
+            prop_oneof![
+                // near u64::MAX: `offset + stored_len` overflows or lands far outside
+                (0u64..=u64::from(u32::MAX) * 2).prop_map(|d| u64::MAX - d),
+                Just(u64::MAX),
+                any::<u64>(),
+                0u64..4096,
+            ],
+            any::<u32>(),
+            any::<u32>(),
+        )
+            .prop_map(|(id, offset, stored_len, plain_len)| PackEntry {
+                id: BlobId(id),
+                kind: BlobKind::Data,
+                offset,
+                stored_len,
+                plain_len,
+            })
+    }
+
     proptest! {
+        /// A correctly sealed header whose entries point near u64::MAX is a clear `Corrupt`
+        /// error naming the pack — never an overflow panic, never an entry accepted.
+        #[test]
+        fn hostile_header_entry_offsets_are_refused(
+            data in proptest::collection::vec(any::<u8>(), 0..4096),
+            good in 0usize..3,
+            bad in proptest::collection::vec(hostile_entry(), 1..4),
+        ) {
+            let keys = MasterKeys::generate();
+            let mut entries: Vec<PackEntry> = (0..good)
+                .map(|i| PackEntry {
+                    id: BlobId([i as u8; 32]),
+                    kind: BlobKind::Data,
+                    offset: 0,
+                    stored_len: data.len() as u32,
+                    plain_len: 1,
+                })
+                .collect();
+            let outside = bad
+                .iter()
+                .any(|e| e.end().is_none_or(|end| end > data.len() as u64));
+            entries.extend(bad);
+            let (id, bytes) = planted_pack(&keys, &data, &entries);
+            let object = pack_key(&id);
+            let whole = parse_pack(&keys.meta_key, &id, &bytes);
+            let hlen = bytes.len() - data.len() - TRAILER_LEN;
+            let header = parse_header(
+                &keys.meta_key,
+                &bytes[data.len()..data.len() + hlen],
+                data.len() as u64,
+                &object,
+            );
+            for r in [whole, header] {
+                match r {
+                    Err(Error::Corrupt { object: o, detail }) => {
+                        prop_assert!(outside, "refused an entry inside the pack: {detail}");
+                        prop_assert_eq!(&o, &object);
+                    }
+                    Ok(parsed) => {
+                        prop_assert!(!outside, "accepted an entry outside the pack: {parsed:?}");
+                        for e in parsed {
+                            prop_assert!(e.end().unwrap() <= data.len() as u64);
+                        }
+                    }
+                    Err(e) => prop_assert!(false, "not a Corrupt error: {e}"),
+                }
+            }
+        }
+
+        /// The entry table decoder (pack headers and index files) refuses an entry whose end
+        /// overflows, and a count that does not match the table, whatever the count says.
+        #[test]
+        fn hostile_entry_tables_are_refused(e in hostile_entry(), n in any::<u32>()) {
+            let mut body = Vec::new();
+            encode_entries(&[e], &mut body);
+            let r = decode_entries(&body, "index/x");
+            prop_assert_eq!(r.is_ok(), e.end().is_some(), "{:?}", r);
+            body[..4].copy_from_slice(&n.to_le_bytes());
+            let r = decode_entries(&body, "index/x");
+            if n != 1 {
+                prop_assert!(matches!(r, Err(Error::Corrupt { .. })), "{:?}", r);
+            }
+        }
+
         #[test]
         fn pack_round_trip(blobs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..3000), 0..12)) {
             let keys = MasterKeys::generate();
