@@ -10,6 +10,8 @@ use tenantvault_repo::{
     EraseRequest, Erasure, ItemErasure, ItemQuery, ItemSelection, OwnerRef, SnapshotFilter,
 };
 
+use tenantvault_workloads::detect;
+
 use crate::{GlobalArgs, audit_note, clock, context, exit, output};
 
 #[derive(Debug, Args)]
@@ -100,6 +102,69 @@ impl EraseArgs {
 struct Output<'a> {
     dry_run: bool,
     erasures: &'a [Erasure],
+    /// The owners' detection records (statistics, alerts, recovery journals): found (dry
+    /// run) or deleted.
+    detection: &'a [Detection],
+}
+
+/// Detection records of one erased owner.
+#[derive(Debug, Serialize)]
+struct Detection {
+    owner: String,
+    /// Statistics documents (to be) deleted.
+    stats: u64,
+    /// Alert documents (an alert and its clearance count as two).
+    alerts: u64,
+    /// Ids of the alerts (to be) deleted.
+    alert_ids: Vec<String>,
+    /// Recovery journal entries.
+    journals: u64,
+    /// Documents Object Lock still retains (kept; a later `erase` of the owner deletes them).
+    locked: Vec<Locked>,
+}
+
+#[derive(Debug, Serialize)]
+struct Locked {
+    key: String,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Counts (dry run) or deletes the detection records of `owner`.
+async fn detection_records(
+    repo: &tenantvault_repo::Repository,
+    owner: &OwnerRef,
+    dry_run: bool,
+) -> Result<Detection> {
+    if dry_run {
+        let d = detect::owner_documents(repo, owner).await?;
+        let count = |k: &[String]| k.len() as u64;
+        return Ok(Detection {
+            owner: owner.to_string(),
+            stats: count(&d.stats),
+            alerts: count(&d.alerts),
+            alert_ids: d
+                .alerts
+                .iter()
+                .filter(|k| !k.ends_with(".cleared"))
+                .map(|k| k[detect::ALERT_PREFIX.len()..].to_string())
+                .collect(),
+            journals: count(&d.journals),
+            locked: Vec::new(),
+        });
+    }
+    let f = detect::forget_owner(repo, owner).await?;
+    Ok(Detection {
+        owner: owner.to_string(),
+        stats: f.stats,
+        alerts: f.alerts,
+        alert_ids: f.alert_ids,
+        journals: f.journals,
+        locked: f
+            .locked
+            .into_iter()
+            .map(|(key, until)| Locked { key, until })
+            .collect(),
+    })
 }
 
 pub async fn run(g: &GlobalArgs, a: EraseArgs) -> Result<u8> {
@@ -165,6 +230,17 @@ pub async fn run(g: &GlobalArgs, a: EraseArgs) -> Result<u8> {
     if owners.is_empty()
         && let Some(e) = done
     {
+        // finish an earlier erasure: detection records it could not delete then (Object
+        // Lock, or an interruption) go now
+        if !a.dry_run {
+            for w in &workloads {
+                let o = OwnerRef::new(w.clone(), a.owner.clone());
+                let d = detection_records(&repo, &o, false).await?;
+                audit_note::owner(o.to_string());
+                audit_note::set("detection_records_deleted", d.stats + d.alerts + d.journals);
+                audit_note::set("detection_records_locked", d.locked.len());
+            }
+        }
         return Err(e.to_error().into());
     }
     // every workload is checked (holds, existence) before anything is erased
@@ -189,6 +265,35 @@ pub async fn run(g: &GlobalArgs, a: EraseArgs) -> Result<u8> {
             .flat_map(|r| r.snapshots.iter().map(|s| s.0.as_str()));
         tenantvault_workloads::exchange::index::forget(&cache, ids);
     }
+    // statistics, alerts and recovery journals are sealed under the repository key, not the
+    // owner key: crypto-shredding does not reach them, so they are deleted
+    let mut detection = Vec::new();
+    for o in &owners {
+        detection.push(detection_records(&repo, o, a.dry_run).await?);
+    }
+    audit_note::set(
+        "detection_records_deleted",
+        if a.dry_run {
+            0
+        } else {
+            detection
+                .iter()
+                .map(|d| d.stats + d.alerts + d.journals)
+                .sum::<u64>()
+        },
+    );
+    audit_note::set(
+        "alerts_deleted",
+        detection
+            .iter()
+            .filter(|_| !a.dry_run)
+            .flat_map(|d| d.alert_ids.iter())
+            .collect::<Vec<_>>(),
+    );
+    audit_note::set(
+        "detection_records_locked",
+        detection.iter().map(|d| d.locked.len()).sum::<usize>(),
+    );
     audit_note::set("dry_run", a.dry_run);
     audit_note::set("reason", &req.reason);
     audit_note::set("by", &req.by);
@@ -205,16 +310,17 @@ pub async fn run(g: &GlobalArgs, a: EraseArgs) -> Result<u8> {
         output::print_json(&Output {
             dry_run: a.dry_run,
             erasures: &reports,
+            detection: &detection,
         })?;
     } else {
-        for r in &reports {
-            print_report(r, a.dry_run);
+        for (r, d) in reports.iter().zip(&detection) {
+            print_report(r, d, a.dry_run);
         }
     }
     Ok(exit::OK)
 }
 
-fn print_report(r: &Erasure, dry_run: bool) {
+fn print_report(r: &Erasure, d: &Detection, dry_run: bool) {
     let title = if dry_run {
         "ERASURE PREVIEW (dry run: nothing was erased)"
     } else {
@@ -265,6 +371,28 @@ fn print_report(r: &Erasure, dry_run: bool) {
                 }
             );
         }
+    }
+    println!(
+        "  detection:       {} change-statistics record(s), {} alert(s){}, {} recovery-journal entr{} {}",
+        d.stats,
+        d.alert_ids.len(),
+        if d.alert_ids.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", d.alert_ids.join(", "))
+        },
+        d.journals,
+        if d.journals == 1 { "y" } else { "ies" },
+        if dry_run { "to delete" } else { "deleted" }
+    );
+    for l in &d.locked {
+        println!(
+            "                   kept under Object Lock{}: {} (run erase again after that date)",
+            l.until
+                .map(|u| format!(" until {}", u.format("%Y-%m-%d")))
+                .unwrap_or_else(|| " (legal-hold flag)".into()),
+            l.key
+        );
     }
     println!(
         "  method:          crypto-shredding: the owner key was destroyed; the content cannot be decrypted by anyone"
