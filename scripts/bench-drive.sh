@@ -9,6 +9,10 @@
 #   DRIVE_BENCH_FILES=100000 cargo test --release -p tenantvault-workloads --test drive_bench -- --ignored --nocapture
 #
 # Usage: scripts/bench-drive.sh [--large-mb N] [--files N] [--work DIR] [--no-build] [--skip-small]
+#                              [--shm DIR] [--bin-dir DIR]
+# The large file is also fetched with `curl -o FILE` + fsync on the work disk (the disk floor), and backed
+# up a second time with the repository and cache on tmpfs (--shm, default /dev/shm/tv-bench-drive; skipped
+# above 2,000 MiB) to separate the disk from the pipeline.
 # Not a test: it takes minutes and prints figures; docs/BENCHMARKS.md (OneDrive/SharePoint) records runs.
 set -euo pipefail
 
@@ -18,6 +22,8 @@ LARGE_MB=1024
 FILES=20000
 BUILD=1
 SMALL=1
+SHM=/dev/shm/tv-bench-drive
+BIN=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --large-mb) LARGE_MB="$2"; shift 2 ;;
@@ -25,15 +31,17 @@ while [ $# -gt 0 ]; do
     --work) WORK="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --skip-small) SMALL=0; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --shm) SHM="$2"; shift 2 ;;
+    --bin-dir) BIN="$2"; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 if [ "$BUILD" = 1 ]; then
   (cd "$ROOT" && cargo build --release -p tenantvault-cli -p tenantvault-emulator)
 fi
-TV="$ROOT/target/release/tenantvault"
-EMU="$ROOT/target/release/tenantvault-emulator"
+TV="${BIN:-$ROOT/target/release}/tenantvault"
+EMU="${BIN:-$ROOT/target/release}/tenantvault-emulator"
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "GNU time (/usr/bin/time) is needed for peak RSS" >&2; exit 1; }
 
@@ -61,9 +69,12 @@ start_emulator() {
   export TENANTVAULT_GRAPH_BASE="$(jq -r .graphUrl <<<"$INFO")"
 }
 
+# new_repo [DIR]: a fresh repository (and cache) under DIR (default the work dir).
 new_repo() {
-  rm -rf "$WORK/repo" "$WORK/cache"
-  export TENANTVAULT_REPO="$WORK/repo" TENANTVAULT_CACHE_DIR="$WORK/cache"
+  local at="${1:-$WORK}"
+  rm -rf "$WORK/repo" "$WORK/cache" "$SHM/repo" "$SHM/cache"
+  mkdir -p "$at"
+  export TENANTVAULT_REPO="$at/repo" TENANTVAULT_CACHE_DIR="$at/cache"
   export TENANTVAULT_PASSWORD="bench-drive"
   unset TENANTVAULT_CONFIG TENANTVAULT_GRAPH_CONFIG
   "$TV" --quiet repo init --kdf-memory 64KiB --kdf-iterations 1
@@ -88,14 +99,29 @@ BIG="$(curl -s -H "Authorization: Bearer $TOK" "$G/drives/$DRIVE/root/delta?\$to
 BIG_ID="${BIG% *}"; BIG_SIZE="${BIG#* }"
 CURL_BPS="$(curl -s -L -o /dev/null -w '%{speed_download}' -H "Authorization: Bearer $TOK" \
   "$G/drives/$DRIVE/items/$BIG_ID/content")"
-echo "curl: $BIG_SIZE bytes at $(awk -v b="$CURL_BPS" 'BEGIN{printf "%.1f MB/s", b/1e6}')"
-new_repo
-$TIME -f '%e %M %U %S' -o "$WORK/time.txt" "$TV" --json backup onedrive --no-permissions >"$WORK/large.json"
-read -r SECS RSS_KB USER_S SYS_S <"$WORK/time.txt"
-echo "tenantvault CPU: user ${USER_S} s, sys ${SYS_S} s (2 cores = $(awk -v s="$SECS" 'BEGIN{printf "%.1f", 2*s}') core-seconds of wall time)"
-BYTES="$(jq '[.drives[].bytesDownloaded] | add' "$WORK/large.json")"
-awk -v b="$BYTES" -v s="$SECS" -v c="$CURL_BPS" -v r="$RSS_KB" 'BEGIN{
-  printf "tenantvault: %.0f bytes in %.1f s = %.1f MB/s (%.0f %% of curl), peak RSS %.0f MB\n", b, s, b/s/1e6, 100*b/s/c, r/1024 }'
+echo "curl -o /dev/null: $BIG_SIZE bytes at $(awk -v b="$CURL_BPS" 'BEGIN{printf "%.1f MB/s", b/1e6}')"
+# The disk floor: the same download written to a file on the work disk and fsynced.
+T0="$(date +%s.%N)"
+curl -s -L -o "$WORK/curl.bin" -H "Authorization: Bearer $TOK" "$G/drives/$DRIVE/items/$BIG_ID/content"
+sync "$WORK/curl.bin"
+T1="$(date +%s.%N)"
+rm -f "$WORK/curl.bin"
+awk -v b="$BIG_SIZE" -v a="$T0" -v z="$T1" 'BEGIN{printf "curl -o FILE + fsync (work disk): %.1f MB/s\n", b/(z-a)/1e6}'
+
+# backup_large LABEL [DIR]: one full backup of the drive with the repository under DIR.
+backup_large() {
+  new_repo "${2:-}"
+  $TIME -f '%e %M %U %S' -o "$WORK/time.txt" "$TV" --json backup onedrive --no-permissions >"$WORK/large.json"
+  read -r SECS RSS_KB USER_S SYS_S <"$WORK/time.txt"
+  BYTES="$(jq '[.drives[].bytesDownloaded] | add' "$WORK/large.json")"
+  awk -v l="$1" -v b="$BYTES" -v s="$SECS" -v c="$CURL_BPS" -v r="$RSS_KB" -v u="$USER_S" -v y="$SYS_S" 'BEGIN{
+    printf "tenantvault (%s): %.0f bytes in %.2f s = %.1f MB/s (%.0f %% of curl -o /dev/null), peak RSS %.0f MB, CPU user %s s sys %s s\n", l, b, s, b/s/1e6, 100*b/s/c, r/1024, u, y }'
+}
+backup_large "repository on the work disk"
+if [ "$LARGE_MB" -le 2000 ]; then
+  backup_large "repository on tmpfs $SHM" "$SHM"
+  rm -rf "$SHM"
+fi
 
 if [ "$SMALL" = 1 ]; then
   echo "== 2. drive of about $FILES small files"
@@ -112,4 +138,4 @@ if [ "$SMALL" = 1 ]; then
   AFTER="$(curl -s "$(jq -r .url <<<"$INFO")/_emulator/stats" | jq '[.. | .requests? // empty] | add')"
   echo "unchanged incremental: $(jq '.drives[0].filesDownloaded' "$WORK/inc.json") downloads, $SECS s, emulator counter delta $((AFTER - BEFORE)) (token + users + drive + delta pages)"
 fi
-rm -rf "$WORK/repo" "$WORK/cache"
+rm -rf "$WORK/repo" "$WORK/cache" "$SHM"
