@@ -223,6 +223,7 @@ impl Repository {
         let slots = storage.list("keys/").await?;
         let mut unlocked = None;
         let mut damaged = None;
+        let mut altered = None;
         for (k, _) in &slots {
             let bytes = storage.get(k).await?;
             let pass = passphrase.to_string();
@@ -231,17 +232,20 @@ impl Repository {
                 .await
                 .expect("kdf task");
             match r {
-                Ok((_, Some(keys))) => {
+                Ok(keys::SlotUnlock::Unlocked(keys)) => {
                     unlocked = Some((k.trim_start_matches("keys/").to_string(), keys));
                     break;
                 }
-                Ok((_, None)) => {}
+                Ok(keys::SlotUnlock::NotThisSlot) => {}
+                // the passphrase fits an altered slot: refused (another slot may still open)
+                Ok(keys::SlotUnlock::Altered(e)) => altered = Some(e),
                 Err(e) => damaged = Some(e),
             }
         }
         let Some((key_id, keys)) = unlocked else {
-            return Err(match damaged {
-                Some(e) if slots.len() == 1 => e,
+            return Err(match (altered, damaged) {
+                (Some(e), _) => e,
+                (None, Some(e)) if slots.len() == 1 => e,
                 _ => Error::WrongPassphrase,
             });
         };

@@ -90,6 +90,26 @@ fn same_meaning(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Two key slot documents that mean the same slot: equal JSON, except that `created` may be
+/// spelled differently for the same instant (RFC 3339 accepts `t`/`z` for `T`/`Z`).
+fn same_slot(a: &[u8], b: &[u8]) -> bool {
+    let (Ok(mut x), Ok(mut y)) = (
+        serde_json::from_slice::<serde_json::Value>(a),
+        serde_json::from_slice::<serde_json::Value>(b),
+    ) else {
+        return false;
+    };
+    for v in [&mut x, &mut y] {
+        let t = v["created"]
+            .as_str()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok());
+        if let Some(t) = t {
+            v["created"] = t.timestamp_nanos_opt().into();
+        }
+    }
+    x == y
+}
+
 struct Template {
     dir: tempfile::TempDir,
     /// Item id → content, for owner "alice".
@@ -277,13 +297,16 @@ proptest! {
                 return;
             }
             match r {
-                Err(_) => {}
-                // A key slot's unauthenticated fields (creation date, slot MAC) are not needed
-                // to unlock; check verifies the slot MAC and must name the slot.
-                Ok(repo) if key.starts_with("keys/") => {
-                    let report = repo.check(CheckOptions::default()).await.unwrap();
-                    assert!(named(&report, &key), "{key} mutated by {m:?}: {report:?}");
+                // the only key slot: its own error, or (KDF input or sealed key changed) no fit
+                Err(Error::Corrupt { object, .. }) if key.starts_with("keys/") => {
+                    assert_eq!(object, key, "{m:?}");
                 }
+                Err(Error::WrongPassphrase) if key.starts_with("keys/") => {}
+                Err(e) if key.starts_with("keys/") => panic!("{key} mutated by {m:?}: {e}"),
+                Err(_) => {}
+                // The unauthenticated fields of a slot (creation date, MAC) are verified
+                // against the slot MAC on open: a change of meaning is refused.
+                Ok(_) if key.starts_with("keys/") && same_slot(&orig, &bad) => {}
                 Ok(_) => panic!("{key} mutated by {m:?} still opened"),
             }
         });
@@ -435,4 +458,75 @@ fn undamaged_template_checks_clean_and_gc_sweeps_its_garbage() {
             template().contents.len()
         );
     });
+}
+
+/// Rewrite the JSON of key slot `key` in a template copy.
+fn edit_slot(dir: &Path, key: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = repo_root(dir).join(key);
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+/// A key slot whose creation date was altered is refused on open with an error naming it,
+/// even with the right passphrase; another, intact slot still opens the repository, and
+/// `check` names the altered one.
+#[test]
+fn altered_key_slot_is_refused_on_open_and_other_slots_still_open() {
+    let copy = copy_template();
+    rt().block_on(async {
+        let repo = open(copy.path()).await.unwrap();
+        let altered = format!("keys/{}", repo.info().key_id);
+        repo.add_key_with("second passphrase", KdfParams::insecure_fast())
+            .await
+            .unwrap();
+        drop(repo);
+        edit_slot(copy.path(), &altered, |v| {
+            v["created"] = "2001-01-01T00:00:00Z".into();
+        });
+        match open(copy.path()).await {
+            Err(Error::Corrupt { object, detail }) => {
+                assert_eq!(object, altered);
+                assert!(detail.contains("MAC"), "{detail}");
+            }
+            other => panic!("an altered slot opened or gave another error: {other:?}"),
+        }
+        let storage: Arc<dyn Storage> =
+            Arc::new(LocalStorage::new(repo_root(copy.path())).unwrap());
+        let repo = Repository::open(
+            storage,
+            "second passphrase",
+            open_opts(&copy.path().join("cache")),
+        )
+        .await
+        .expect("the intact slot opens");
+        let report = repo.check(CheckOptions::default()).await.unwrap();
+        assert!(named(&report, &altered), "{report:?}");
+        reads_are_exact_or_fail(&repo).await;
+    });
+}
+
+/// Key slots asking Argon2 for more than the caps (FORMAT.md §2) are refused with an error
+/// naming the slot, before Argon2 runs: had it run with the planted parameters, the result
+/// would merely not fit (a wrong-passphrase error). Only cheap parameters are planted here,
+/// so that the test also terminates against a build without the caps.
+#[test]
+fn key_slot_with_kdf_parameters_beyond_the_caps_is_refused() {
+    for (field, value) in [("t", 50u32), ("p", 32)] {
+        let copy = copy_template();
+        let key = objects(copy.path(), "keys/")[0].clone();
+        edit_slot(copy.path(), &key, |v| {
+            v["kdf"][field] = value.into();
+            v["kdf"]["m_kib"] = 1024.into();
+        });
+        rt().block_on(async {
+            match open(copy.path()).await {
+                Err(Error::Corrupt { object, detail }) => {
+                    assert_eq!(object, key);
+                    assert!(detail.contains("argon2 parameters"), "{detail}");
+                }
+                other => panic!("{field}={value}: {other:?}"),
+            }
+        });
+    }
 }
