@@ -136,18 +136,6 @@ async fn walk_reachable(
     Ok(())
 }
 
-/// Every reachable blob id, in memory. Kept for callers that need random lookups (Object
-/// Lock renewal); gc itself uses the bounded [`reachable_sorted`].
-pub(crate) async fn reachable(repo: &Repository) -> Result<HashSet<crate::crypto::BlobId>> {
-    let mut reach = HashSet::new();
-    walk_reachable(repo, |id| {
-        reach.insert(*id);
-        Ok(())
-    })
-    .await?;
-    Ok(reach)
-}
-
 /// Every reachable blob id as a sorted set that spills to temporary files (bounded memory).
 pub(crate) async fn reachable_sorted(repo: &Repository) -> Result<SortedIds> {
     let mut b = SortedIdsBuilder::new();

@@ -113,13 +113,7 @@ impl Repository {
             }
         };
         self.catch_up_index().await?;
-        let reach = crate::gc::reachable(self).await?;
-        let mut live_packs: HashSet<PackId> = HashSet::new();
-        for id in &reach {
-            if let Some(loc) = self.inner.cache.lookup(id)? {
-                live_packs.insert(loc.pack);
-            }
-        }
+        let live_packs = self.live_packs().await?;
         let mut keys = vec!["config".to_string()];
         let mut report = LockReport::default();
         for prefix in ["keys/", "snapshots/"] {
@@ -193,6 +187,28 @@ impl Repository {
             "lock maintenance done"
         );
         Ok(report)
+    }
+
+    /// Packs holding at least one blob some snapshot references (at any of the blob's
+    /// locations), as gc computes them: the reachable ids are collected in sorted runs spilled
+    /// to temporary files and merge-joined with the index cache, so memory stays bounded by
+    /// the number of packs, not of blobs.
+    async fn live_packs(&self) -> Result<HashSet<PackId>> {
+        let reach = crate::gc::reachable_sorted(self).await?;
+        let repo = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut live = HashSet::new();
+            let mut probe = reach.probe()?;
+            repo.inner.cache.scan(|id, locs| {
+                if locs.iter().any(|l| !live.contains(&l.pack)) && probe.contains(id)? {
+                    live.extend(locs.iter().map(|l| l.pack));
+                }
+                Ok(())
+            })?;
+            Ok(live)
+        })
+        .await
+        .expect("live pack join task")
     }
 
     /// Storage keys of the objects holding data `hold` covers (whether it is active or not):
