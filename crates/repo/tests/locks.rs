@@ -1,5 +1,6 @@
 //! Object Lock behaviour of the engine on a simulated lock-capable storage (local directory
-//! plus per-key retain-until dates and legal-hold flags, and a clock the test moves):
+//! plus per-key retain-until dates and legal-hold flags; the test ends locks early, as time
+//! passing would):
 //! `maintain_locks` extends exactly the referenced objects (reachability computed like gc, in
 //! bounded memory), and `apply_retention` skips snapshot roots the storage still protects.
 
@@ -20,8 +21,6 @@ use tenantvault_repo::*;
 struct LockSim {
     inner: LocalStorage,
     policy: LockPolicy,
-    /// How far the storage's clock is ahead of the wall clock.
-    ahead: Mutex<Duration>,
     until: Mutex<BTreeMap<String, DateTime<Utc>>>,
     flags: Mutex<BTreeSet<String>>,
     extended: Mutex<BTreeSet<String>>,
@@ -35,17 +34,20 @@ impl LockSim {
                 mode: LockMode::Governance,
                 days: 1,
             },
-            ahead: Mutex::new(Duration::zero()),
             until: Mutex::default(),
             flags: Mutex::default(),
             extended: Mutex::default(),
         }
     }
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + *self.ahead.lock()
+        Utc::now()
     }
-    fn advance(&self, d: Duration) {
-        *self.ahead.lock() += d;
+    /// Every lock written so far has run out (as `days` later).
+    fn expire_all(&self) {
+        let past = self.now() - Duration::minutes(1);
+        for u in self.until.lock().values_mut() {
+            *u = past;
+        }
     }
     fn take_extended(&self) -> BTreeSet<String> {
         std::mem::take(&mut *self.extended.lock())
@@ -135,12 +137,13 @@ async fn backup(
         .await
         .unwrap();
     for i in 0..3 {
-        s.put_item(
-            meta(&format!("{owner}-{i}")),
-            &bytes(seed * 10 + i, 90_000)[..],
-        )
-        .await
-        .unwrap();
+        let m = ItemMeta {
+            modified: Some(st.now()),
+            ..meta(&format!("{owner}-{i}"))
+        };
+        s.put_item(m, &bytes(seed * 10 + i, 90_000)[..])
+            .await
+            .unwrap();
     }
     let sum = s.commit(serde_json::json!({})).await.unwrap();
     let packs = keys(st, "data/")
@@ -176,8 +179,8 @@ async fn maintain_locks_extends_exactly_the_referenced_objects() {
     assert_eq!(r.extended, 0, "{r:?}");
     assert_eq!(r.unreferenced, 0, "{r:?}");
 
-    // Two days later bob's snapshot is gone (its lock ran out): only alice's data is renewed.
-    st.advance(Duration::days(2));
+    // Once the locks have run out and bob's snapshot is gone, only alice's data is renewed.
+    st.expire_all();
     st.delete(&format!("snapshots/{bob}")).await.unwrap();
     let r = repo
         .maintain_locks(st.now(), Duration::hours(1), false)
@@ -204,4 +207,107 @@ async fn maintain_locks_extends_exactly_the_referenced_objects() {
     for p in &bob_packs {
         st.delete(p).await.unwrap();
     }
+}
+
+fn keep_last(n: u32, item_max_age: Option<retention::Age>) -> retention::PolicySet {
+    use retention::*;
+    PolicySet {
+        policies: [(
+            "p".to_string(),
+            RetentionPolicy {
+                snapshots: GfsRule {
+                    keep_last: Some(n),
+                    ..Default::default()
+                },
+                item_max_age,
+                keep_after_departure: None,
+            },
+        )]
+        .into(),
+        assignments: vec![Assignment {
+            policy: "p".into(),
+            workloads: vec![],
+            owners: OwnerSet::All,
+        }],
+        departed: None,
+        minimum: None,
+    }
+}
+
+async fn roots(st: &LockSim) -> BTreeSet<String> {
+    keys(st, "snapshots/")
+        .await
+        .into_iter()
+        .map(|k| k.trim_start_matches("snapshots/").to_string())
+        .collect()
+}
+
+/// `keep_last = 1` over three snapshots: the oldest root still carries the legal-hold flag,
+/// the middle one's lock has run out. Retention skips the flagged root (reported with its
+/// reason, nothing of it changed), deletes the other and goes on; a later run, once the flag
+/// is off, removes it too. A rewrite (item-level retention) of a still-locked root is skipped
+/// the same way instead of leaving a second copy next to the old root.
+#[tokio::test]
+async fn apply_retention_skips_protected_roots_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let st = Arc::new(LockSim::new(dir.path()));
+    let repo = init(st.clone(), cache.path()).await;
+    let (s1, _) = backup(&repo, &st, "alice", 1).await;
+    let (s2, _) = backup(&repo, &st, "alice", 2).await;
+    let (s3, _) = backup(&repo, &st, "alice", 3).await;
+    st.set_legal_hold(&format!("snapshots/{s1}"), true)
+        .await
+        .unwrap();
+    // the locks of s1..s3 run out (s1's flag stays on); s4 is new, still locked
+    st.expire_all();
+    let (s4, _) = backup(&repo, &st, "alice", 4).await;
+    let now = st.now();
+
+    let r = repo
+        .apply_retention(&keep_last(1, None), now)
+        .await
+        .unwrap();
+    assert_eq!(r.snapshots_deleted, 2, "{r:?}");
+    assert_eq!(r.locked.len(), 1, "{r:?}");
+    let l = &r.locked[0];
+    assert_eq!(l.snapshot.0, s1);
+    assert_eq!(l.action, "delete");
+    assert!(l.legal_hold && l.locked_until.is_none(), "{l:?}");
+    assert!(l.reason().contains("legal-hold flag"), "{}", l.reason());
+    assert_eq!(roots(&st).await, [s1.clone(), s4.clone()].into());
+    let _ = (s2, s3);
+
+    // The flag goes off: the next run removes s1 and nothing else.
+    st.set_legal_hold(&format!("snapshots/{s1}"), false)
+        .await
+        .unwrap();
+    let r = repo
+        .apply_retention(&keep_last(1, None), now)
+        .await
+        .unwrap();
+    assert!(r.locked.is_empty(), "{r:?}");
+    assert_eq!(r.snapshots_deleted, 1, "{r:?}");
+    assert_eq!(roots(&st).await, [s4.clone()].into());
+
+    // Item-level retention of a root that is still Object-Locked: skipped, not rewritten.
+    let age = "1d".parse().unwrap();
+    let r = repo
+        .apply_retention(&keep_last(1, Some(age)), now + Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!(r.snapshots_rewritten, 0, "{r:?}");
+    assert_eq!(r.locked.len(), 1, "{r:?}");
+    assert_eq!(r.locked[0].action, "rewrite");
+    assert!(r.locked[0].locked_until.is_some_and(|u| u > st.now()));
+    assert_eq!(roots(&st).await, [s4.clone()].into());
+    // once its lock has run out, the rewrite happens
+    st.expire_all();
+    let r = repo
+        .apply_retention(&keep_last(1, Some(age)), now + Duration::days(30))
+        .await
+        .unwrap();
+    assert!(r.locked.is_empty(), "{r:?}");
+    assert_eq!(r.snapshots_rewritten, 1, "{r:?}");
+    assert!(!roots(&st).await.contains(&s4));
 }

@@ -10,7 +10,7 @@ mod plan;
 mod policy;
 
 pub use gfs::{Age, GfsRule};
-pub use plan::{PlanEntry, PlanTarget, RetentionPlan, RetentionReport};
+pub use plan::{LockedRoot, PlanEntry, PlanTarget, RetentionPlan, RetentionReport};
 pub use policy::{
     Applied, Assignment, MINIMUM_PREFIX, OwnerSet, PolicySet, RetentionPolicy, longer,
     minimum_retention_blocks,

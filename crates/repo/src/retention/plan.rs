@@ -6,6 +6,7 @@ use crate::hold::{Hold, item_date};
 use crate::model::{ItemRecord, OwnerRef, SnapshotFilter, SnapshotId, SnapshotSummary};
 use crate::repository::Repository;
 use crate::snapshot::snapshot_key;
+use crate::storage::StorageError;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,92 @@ pub struct RetentionReport {
     pub refused: u64,
     /// Rewrites of an earlier interrupted run that were completed first.
     pub rewrites_finished: u64,
+    /// Snapshots whose removal or rewrite was skipped because their root is still protected
+    /// by the storage (Object Lock retention or the S3 legal-hold flag): nothing of them was
+    /// changed; a later run removes them once the lock has run out or the flag is off.
+    #[serde(default)]
+    pub locked: Vec<LockedRoot>,
+}
+
+/// A snapshot root retention could not touch because the storage protects it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedRoot {
+    pub owner: OwnerRef,
+    pub snapshot: SnapshotId,
+    /// `delete` (the whole snapshot) or `rewrite` (some of its items); `rewrite, old root
+    /// kept` when the lock appeared between the look and the deletion (the new snapshot is
+    /// written; a later run deletes the old root, see `finish_rewrites`).
+    pub action: String,
+    /// The S3 legal-hold flag is on.
+    pub legal_hold: bool,
+    /// Object Lock retention end, when still in the future.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl LockedRoot {
+    /// "legal-hold flag on", "Object Lock until …", or both.
+    pub fn reason(&self) -> String {
+        let mut r = Vec::new();
+        if self.legal_hold {
+            r.push("S3 legal-hold flag on".to_string());
+        }
+        if let Some(u) = self.locked_until {
+            r.push(format!(
+                "Object Lock until {}",
+                u.format("%Y-%m-%d %H:%M UTC")
+            ));
+        }
+        if r.is_empty() {
+            r.push("the storage refused the deletion (locked)".into());
+        }
+        r.join(", ")
+    }
+}
+
+/// How the storage protects snapshot root `key` right now (wall-clock time, which is what
+/// the storage goes by, not the `now` retention plans for). `None`: deletable, or the storage
+/// would not say (then the deletion itself finds out: [`StorageError::Locked`]).
+async fn root_protection(repo: &Repository, key: &str) -> Option<(bool, Option<DateTime<Utc>>)> {
+    let caps = repo.storage().lock_capabilities();
+    let unknown = |e: StorageError| {
+        tracing::debug!(object = %key, error = %e, "could not read the lock state");
+    };
+    let legal_hold = caps.legal_hold
+        && repo
+            .storage()
+            .legal_hold(key)
+            .await
+            .map_err(unknown)
+            .unwrap_or(false);
+    let until = if caps.object_lock {
+        repo.storage()
+            .lock_until(key)
+            .await
+            .map_err(unknown)
+            .ok()
+            .flatten()
+            .filter(|u| *u > Utc::now())
+    } else {
+        None
+    };
+    (legal_hold || until.is_some()).then_some((legal_hold, until))
+}
+
+fn is_locked(e: &Error) -> bool {
+    matches!(e, Error::Storage(StorageError::Locked { .. }))
+}
+
+impl RetentionReport {
+    fn skip_locked(&mut self, root: LockedRoot) {
+        tracing::warn!(
+            snapshot = %root.snapshot,
+            owner = %root.owner,
+            action = %root.action,
+            reason = %root.reason(),
+            "snapshot root is protected by the storage: skipped"
+        );
+        self.locked.push(root);
+    }
 }
 
 fn hold_label(h: &Hold) -> String {
@@ -301,7 +388,7 @@ impl Repository {
             }
         }
         let minimum = effective.minimum;
-        let mut rewrites: BTreeMap<SnapshotId, (BTreeSet<String>, BTreeSet<String>)> =
+        let mut rewrites: BTreeMap<SnapshotId, (OwnerRef, BTreeSet<String>, BTreeSet<String>)> =
             BTreeMap::new();
         for e in &plan.entries {
             if e.blocked.is_some() {
@@ -316,7 +403,26 @@ impl Repository {
                             e.snapshot
                         )));
                     }
-                    self.storage().delete(&snapshot_key(&e.snapshot)).await?;
+                    let key = snapshot_key(&e.snapshot);
+                    let locked = |legal_hold, locked_until| LockedRoot {
+                        owner: e.owner.clone(),
+                        snapshot: e.snapshot.clone(),
+                        action: "delete".into(),
+                        legal_hold,
+                        locked_until,
+                    };
+                    if let Some((hold, until)) = root_protection(self, &key).await {
+                        report.skip_locked(locked(hold, until));
+                        continue;
+                    }
+                    match self.storage().delete(&key).await {
+                        Ok(()) => {}
+                        Err(StorageError::Locked { until, .. }) => {
+                            report.skip_locked(locked(false, until));
+                            continue;
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
                     tracing::info!(snapshot = %e.snapshot, owner = %e.owner, rule = %e.rule, "snapshot removed by retention");
                     report.snapshots_deleted += 1;
                 }
@@ -326,24 +432,49 @@ impl Repository {
                             "refusing to remove item {id} inside the minimum retention"
                         )));
                     }
-                    let r = rewrites.entry(e.snapshot.clone()).or_default();
-                    r.0.insert(id.clone());
-                    r.1.insert(format!("{} ({})", e.rule, e.policy));
+                    let r = rewrites
+                        .entry(e.snapshot.clone())
+                        .or_insert_with(|| (e.owner.clone(), BTreeSet::new(), BTreeSet::new()));
+                    r.1.insert(id.clone());
+                    r.2.insert(format!("{} ({})", e.rule, e.policy));
                 }
             }
         }
-        for (snap, (items, rules)) in rewrites {
+        for (snap, (owner, items, rules)) in rewrites {
+            // A rewrite ends by deleting the old root: a protected root is left whole rather
+            // than rewritten into a second copy that the old one would shadow.
+            let locked = |legal_hold, locked_until| LockedRoot {
+                owner: owner.clone(),
+                snapshot: snap.clone(),
+                action: "rewrite".into(),
+                legal_hold,
+                locked_until,
+            };
+            if let Some((hold, until)) = root_protection(self, &snapshot_key(&snap)).await {
+                report.skip_locked(locked(hold, until));
+                continue;
+            }
             let reason = format!(
                 "retention: {}",
                 rules.into_iter().collect::<Vec<_>>().join(", ")
             );
-            if self
-                .rewrite_snapshot(&snap, &items, &reason, now)
-                .await?
-                .is_some()
-            {
-                report.snapshots_rewritten += 1;
-                report.items_removed += items.len() as u64;
+            match self.rewrite_snapshot(&snap, &items, &reason, now).await {
+                Ok(Some(_)) => {
+                    report.snapshots_rewritten += 1;
+                    report.items_removed += items.len() as u64;
+                }
+                Ok(None) => {}
+                // locked between the look and the deletion: the new snapshot and its rewrite
+                // record exist; the old root goes when a later run finishes the rewrite
+                Err(err) if is_locked(&err) => {
+                    report.snapshots_rewritten += 1;
+                    report.items_removed += items.len() as u64;
+                    report.skip_locked(LockedRoot {
+                        action: "rewrite, old root kept".into(),
+                        ..locked(false, None)
+                    });
+                }
+                Err(err) => return Err(err),
             }
         }
         report.plan = plan;
