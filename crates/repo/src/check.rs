@@ -2,7 +2,7 @@
 
 use crate::crypto::{BlobId, PackId};
 use crate::error::{Error, Result};
-use crate::idset::SeenSet;
+use crate::idset::RecordSorter;
 use crate::index::{decode_index, index_key};
 use crate::model::{ContentRef, MetadataRef, OwnerRef, SnapshotId};
 use crate::pack::{
@@ -13,6 +13,16 @@ use crate::snapshot::decode_list;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// `check --read-data`, blob references from the walk: `id ‖ key`.
+const REF_LEN: usize = 64;
+/// References sorted in memory before a run is spilled to a temporary file (16 MiB).
+const REFS_RUN: usize = 256 * 1024;
+/// Located references: `pack ‖ offset (big-endian) ‖ id ‖ key ‖ stored_len ‖ plain_len`, so
+/// that sorting them groups each pack's blobs in file order.
+const LOC_LEN: usize = 112;
+/// Located references sorted in memory before a spill (16 MiB).
+const LOCS_RUN: usize = 150_000;
 
 /// Options for [`Repository::check`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -70,15 +80,16 @@ impl CheckReport {
 
 struct Checker<'a> {
     repo: &'a Repository,
-    opts: CheckOptions,
     damaged: BTreeMap<String, String>,
     affected_snaps: BTreeSet<SnapshotId>,
     affected: Vec<AffectedItem>,
     bad_packs: HashSet<PackId>,
     /// One read transaction of the index cache for all lookups of this check.
     index: crate::index::IndexReader,
-    /// read_data: blobs verified readable (bounded memory: spills to a temporary redb).
-    verified: SeenSet,
+    /// read_data: every blob reference met by the walk (external sort: bounded memory).
+    refs: Option<RecordSorter<REF_LEN>>,
+    /// Packs whose header matched their index file (read_data reads each of them once).
+    sound_packs: Vec<PackId>,
     /// read_data: blobs found damaged → the damaged object.
     failed: HashMap<BlobId, String>,
     report: CheckReport,
@@ -150,53 +161,23 @@ impl Checker<'_> {
         let object = pack_key(&pack);
         let repo = self.repo;
         let meta_key = &repo.keys().meta_key;
-        let header = if self.opts.read_data {
-            let bytes = st.get(&object).await?;
-            self.report.bytes_read += bytes.len() as u64;
-            match parse_pack(meta_key, &pack, &bytes) {
-                Ok(h) => Ok(h),
-                Err(e) => {
-                    // The pack's bytes changed. If its header still parses, keep going blob by
-                    // blob so that only the items whose blobs are damaged are reported.
-                    let hdr = (|| {
-                        let n = bytes.len();
-                        if n < TRAILER_LEN {
-                            return Err(Error::corrupt(&object, "pack too short"));
-                        }
-                        let hlen = parse_trailer(&bytes[n - TRAILER_LEN..], &object)?;
-                        let hstart = n.checked_sub(TRAILER_LEN + hlen).ok_or_else(|| {
-                            Error::corrupt(&object, "header length beyond pack size")
-                        })?;
-                        parse_header(
-                            meta_key,
-                            &bytes[hstart..n - TRAILER_LEN],
-                            hstart as u64,
-                            &object,
-                        )
-                    })();
-                    if hdr.is_ok() {
-                        self.damage_err(&object, e)?;
-                    }
-                    hdr
-                }
+        // Only the header: with read_data, every pack is read whole once, later
+        // ([`Checker::verify_pack`]), when the keys of its blobs are known.
+        let header = async {
+            if size < TRAILER_LEN as u64 {
+                return Err(Error::corrupt(&object, "pack too short"));
             }
-        } else {
-            async {
-                if size < TRAILER_LEN as u64 {
-                    return Err(Error::corrupt(&object, "pack too short"));
-                }
-                let t = st
-                    .get_range(&object, size - TRAILER_LEN as u64, TRAILER_LEN as u64)
-                    .await?;
-                let hlen = parse_trailer(&t, &object)? as u64;
-                let hstart = size
-                    .checked_sub(TRAILER_LEN as u64 + hlen)
-                    .ok_or_else(|| Error::corrupt(&object, "header length beyond pack size"))?;
-                let h = st.get_range(&object, hstart, hlen).await?;
-                parse_header(meta_key, &h, hstart, &object)
-            }
-            .await
-        };
+            let t = st
+                .get_range(&object, size - TRAILER_LEN as u64, TRAILER_LEN as u64)
+                .await?;
+            let hlen = parse_trailer(&t, &object)? as u64;
+            let hstart = size
+                .checked_sub(TRAILER_LEN as u64 + hlen)
+                .ok_or_else(|| Error::corrupt(&object, "header length beyond pack size"))?;
+            let h = st.get_range(&object, hstart, hlen).await?;
+            parse_header(meta_key, &h, hstart, &object)
+        }
+        .await;
         Ok(header.and_then(|mut h| {
             let mut want = entries.to_vec();
             h.sort_by_key(|e| e.id);
@@ -269,6 +250,8 @@ impl Checker<'_> {
                     if let Err(e) = self.check_pack(p, size, &entries).await? {
                         self.bad_packs.insert(p);
                         self.damage_err(&pack_key(&p), e)?;
+                    } else {
+                        self.sound_packs.push(p);
                     }
                 }
             }
@@ -277,8 +260,10 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// Is this blob readable? Returns the damaged object's name if not.
-    async fn blob_problem(
+    /// Is this blob readable as far as structure goes (indexed, in a sound pack)? Returns the
+    /// damaged object's name if not. With read_data the reference is also queued for
+    /// [`Checker::verify_data`].
+    fn blob_problem(
         &mut self,
         id: &BlobId,
         key: &crate::crypto::BlobKey,
@@ -294,41 +279,197 @@ impl Checker<'_> {
         if self.bad_packs.contains(&loc.pack) {
             return Ok(Some(pack_key(&loc.pack)));
         }
-        if !self.opts.read_data {
-            return Ok(None);
+        if let Some(refs) = &mut self.refs {
+            let mut r = [0u8; REF_LEN];
+            r[..32].copy_from_slice(&id.0);
+            r[32..].copy_from_slice(&key.0);
+            refs.push(r)?;
         }
-        if let Some(object) = self.failed.get(id) {
-            return Ok(Some(object.clone()));
-        }
-        if self.verified.contains(id)? {
-            return Ok(None);
-        }
-        let r = match self.repo.read_blob(id, key).await {
-            Ok(d) => {
-                self.report.blobs_verified += 1;
-                self.report.bytes_read += d.len() as u64;
-                None
-            }
-            Err(Error::Corrupt { object, detail }) => {
-                self.damage(object.clone(), detail);
-                Some(object)
-            }
-            Err(Error::Storage(s)) if !s.is_retriable() => {
-                let o = pack_key(&loc.pack);
-                self.damage(o.clone(), s);
-                Some(o)
-            }
-            Err(e) => return Err(e),
+        Ok(None)
+    }
+
+    /// read_data: decrypt and verify every referenced blob, pack by pack in file order (each
+    /// pack read whole once, its hash verified), then read the packs no snapshot references.
+    /// Memory: one pack and two bounded sort buffers, whatever the number of blobs.
+    async fn verify_data(&mut self) -> Result<()> {
+        let Some(refs) = self.refs.take() else {
+            return Ok(());
         };
-        match &r {
-            None => {
-                self.verified.insert(id)?;
+        let refs = refs.finish()?;
+        let mut located = RecordSorter::<LOC_LEN>::new(LOCS_RUN);
+        for r in refs.iter()? {
+            let r = r?;
+            let id = BlobId(r[..32].try_into().expect("32 bytes"));
+            let loc = match self.index.lookup(&id)? {
+                Some(l) => l,
+                None => match self.repo.inner.cache.lookup(&id)? {
+                    Some(l) => l,
+                    None => continue, // reported by the walk
+                },
+            };
+            if self.bad_packs.contains(&loc.pack) {
+                continue; // reported by the walk
             }
-            Some(object) => {
-                self.failed.insert(*id, object.clone());
+            let mut rec = [0u8; LOC_LEN];
+            rec[..32].copy_from_slice(&loc.pack.0);
+            rec[32..40].copy_from_slice(&loc.offset.to_be_bytes());
+            rec[40..104].copy_from_slice(&r);
+            rec[104..108].copy_from_slice(&loc.stored_len.to_le_bytes());
+            rec[108..112].copy_from_slice(&loc.plain_len.to_le_bytes());
+            located.push(rec)?;
+        }
+        drop(refs);
+        let located = located.finish()?;
+        let mut visited = HashSet::new();
+        let mut group = Vec::new();
+        let mut cur: Option<PackId> = None;
+        for rec in located.iter()? {
+            let rec = rec?;
+            let pack = PackId(rec[..32].try_into().expect("32 bytes"));
+            if cur != Some(pack) {
+                if let Some(p) = cur {
+                    self.verify_pack(p, std::mem::take(&mut group)).await?;
+                    visited.insert(p);
+                }
+                cur = Some(pack);
+            }
+            group.push(rec);
+        }
+        if let Some(p) = cur {
+            self.verify_pack(p, group).await?;
+            visited.insert(p);
+        }
+        drop(located);
+        for p in std::mem::take(&mut self.sound_packs) {
+            if !visited.contains(&p) && !self.bad_packs.contains(&p) {
+                self.verify_pack(p, Vec::new()).await?;
             }
         }
-        Ok(r)
+        Ok(())
+    }
+
+    /// Read one pack whole: verify its hash, and decrypt+verify the given blobs (records of
+    /// [`LOC_LEN`] bytes). Damaged blobs go to `failed`.
+    async fn verify_pack(&mut self, pack: PackId, blobs: Vec<[u8; LOC_LEN]>) -> Result<()> {
+        let object = pack_key(&pack);
+        let bytes = match self.repo.storage().get(&object).await {
+            Ok(b) => b,
+            Err(e) => {
+                let e = match e {
+                    crate::storage::StorageError::NotFound { .. } => {
+                        Error::corrupt(&object, "pack missing")
+                    }
+                    e => e.into(),
+                };
+                self.damage_err(&object, e)?;
+                self.bad_packs.insert(pack);
+                for rec in &blobs {
+                    let id = BlobId(rec[40..72].try_into().expect("32 bytes"));
+                    self.failed.insert(id, object.clone());
+                }
+                return Ok(());
+            }
+        };
+        self.report.bytes_read += bytes.len() as u64;
+        let keys = self.repo.keys().clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let whole = parse_pack(&keys.meta_key, &pack, &bytes).map(|_| ());
+            let mut bad = Vec::new();
+            for rec in &blobs {
+                let offset = u64::from_be_bytes(rec[32..40].try_into().expect("8 bytes"));
+                let id = BlobId(rec[40..72].try_into().expect("32 bytes"));
+                let key = crate::crypto::BlobKey(rec[72..104].try_into().expect("32 bytes"));
+                let stored = u32::from_le_bytes(rec[104..108].try_into().expect("4 bytes"));
+                let plain = u32::from_le_bytes(rec[108..112].try_into().expect("4 bytes"));
+                let range = usize::try_from(offset)
+                    .ok()
+                    .and_then(|o| Some(o..o.checked_add(stored as usize)?))
+                    .filter(|r| r.end <= bytes.len());
+                let r = match range {
+                    Some(r) => {
+                        crate::blob::decode(&keys, &id, &key, plain as usize, &bytes[r]).map(|_| ())
+                    }
+                    None => Err(Error::corrupt(pack_key(&pack), "beyond the pack's end")),
+                };
+                if let Err(e) = r {
+                    bad.push((id, e));
+                }
+            }
+            (whole, blobs.len(), bad)
+        })
+        .await
+        .expect("verify task");
+        let (whole, n, bad) = checked;
+        if let Err(e) = whole {
+            self.damage_err(&object, e)?;
+        }
+        self.report.blobs_verified += (n - bad.len()) as u64;
+        for (id, e) in bad {
+            match e {
+                Error::Corrupt { detail, .. } => {
+                    self.damage(object.clone(), format!("blob {id}: {detail}"));
+                    self.failed.insert(id, object.clone());
+                }
+                e => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// read_data found damaged blobs: walk the snapshots again to name the items they affect.
+    async fn attribute_failed(&mut self) -> Result<()> {
+        if self.failed.is_empty() {
+            return Ok(());
+        }
+        let st = self.repo.storage().clone();
+        for (k, _) in st.list("snapshots/").await? {
+            let id = SnapshotId(k.trim_start_matches("snapshots/").to_string());
+            // unreadable snapshots and lists were reported by the first walk
+            let Ok(snap) = self.repo.snapshot_uncached(&id.0).await else {
+                continue;
+            };
+            let owner = snap.summary().owner.clone();
+            for l in snap.lists().to_vec() {
+                let object = format!("item list {} of {k}", l.id);
+                if let Some(bad) = self.failed.get(&l.id) {
+                    self.damage(bad.clone(), format!("needed by {object}"));
+                    self.affected_snaps.insert(id.clone());
+                    continue;
+                }
+                let Ok(items) = self
+                    .repo
+                    .read_blob(&l.id, &l.key)
+                    .await
+                    .and_then(|b| decode_list(&b, &object))
+                else {
+                    continue;
+                };
+                for item in items {
+                    let mut refs: Vec<BlobId> = item.content.iter().map(|c| c.id).collect();
+                    if let Some(MetadataRef::Blob(c)) = &item.metadata {
+                        refs.push(c.id);
+                    }
+                    if let Some(object) = refs.iter().find_map(|r| self.failed.get(r)) {
+                        let object = object.clone();
+                        if self
+                            .affected
+                            .iter()
+                            .any(|a| a.snapshot == id && a.item_id == item.id)
+                        {
+                            continue; // named by the first walk already
+                        }
+                        self.affected_snaps.insert(id.clone());
+                        self.affected.push(AffectedItem {
+                            snapshot: id.clone(),
+                            owner: owner.clone(),
+                            item_id: item.id.clone(),
+                            object,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn check_snapshots(&mut self) -> Result<()> {
@@ -386,7 +527,7 @@ impl Checker<'_> {
                         refs.push(*c);
                     }
                     for c in refs {
-                        if let Some(object) = self.blob_problem(&c.id, &c.key).await? {
+                        if let Some(object) = self.blob_problem(&c.id, &c.key)? {
                             if !self.damaged.contains_key(&object) {
                                 self.damage(
                                     object.clone(),
@@ -417,19 +558,21 @@ impl Repository {
         self.catch_up_index().await?;
         let mut c = Checker {
             repo: self,
-            opts,
             damaged: BTreeMap::new(),
             affected_snaps: BTreeSet::new(),
             affected: Vec::new(),
             bad_packs: HashSet::new(),
             index: self.inner.cache.reader()?,
-            verified: SeenSet::new(),
+            refs: opts.read_data.then(|| RecordSorter::new(REFS_RUN)),
+            sound_packs: Vec::new(),
             failed: HashMap::new(),
             report: CheckReport::default(),
         };
         c.check_small_objects().await?;
         c.check_packs().await?;
         c.check_snapshots().await?;
+        c.verify_data().await?;
+        c.attribute_failed().await?;
         let mut report = c.report;
         report.damaged = c
             .damaged

@@ -1,17 +1,17 @@
-//! Sets of blob ids bounded in memory, for walks over every blob of a repository (`gc`,
-//! `check --read-data`): a repository of 10⁷ blobs must stay usable in well under 1 GiB.
+//! Sets and sorts bounded in memory, for walks over every blob of a repository (`gc`,
+//! `check --read-data`, an index cache rebuilt from every index file): a repository of 10⁷
+//! blobs must stay usable in well under 1 GiB.
 //!
-//! * [`SortedIds`]: built by pushing ids in any order; sorted runs of at most
-//!   [`RUN_IDS`] ids are spilled to anonymous temporary files and merged into one sorted,
-//!   deduplicated file. Read back in ascending order ([`SortedIds::probe`]) it answers
-//!   membership for ascending queries (a merge join), so memory stays at one run whatever the
-//!   number of ids.
-//! * [`SeenSet`]: "have I already done this blob?" for queries in any order: an in-memory set up
-//!   to [`SEEN_IN_MEMORY`] ids, then a redb table in a temporary file.
+//! * [`RecordSorter`]: external sort of fixed-width records. Sorted runs of a bounded number of
+//!   records are spilled to anonymous temporary files and read back through a streaming k-way
+//!   merge ([`SortedRecords::iter`]), in ascending order, exact duplicates dropped.
+//! * [`SortedIds`]: built by pushing ids in any order (a [`RecordSorter`] of 32-byte ids merged
+//!   into one file). Read back in ascending order ([`SortedIds::probe`]) it answers membership
+//!   for ascending queries (a merge join), so memory stays at one run whatever the number of ids.
 
 use crate::crypto::BlobId;
 use crate::error::{Error, Result};
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
@@ -19,8 +19,6 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 pub(crate) const RUN_IDS: usize = 1 << 20;
 /// Runs merged at once (open files and read buffers).
 const MERGE_FAN_IN: usize = 64;
-/// Ids a [`SeenSet`] keeps in memory before spilling to disk.
-pub(crate) const SEEN_IN_MEMORY: usize = 1 << 20;
 /// Read/write buffer of a run file.
 const IO_BUF: usize = 64 * 1024;
 
@@ -28,32 +26,32 @@ fn io(what: &str, e: std::io::Error) -> Error {
     Error::io(format!("temporary id set: {what}"), e)
 }
 
-/// A sorted, deduplicated file of 32-byte ids.
+/// A sorted, deduplicated file of fixed-width records (`W` bytes; ids are `W = 32`).
 #[derive(Debug)]
-pub(crate) struct Run {
+pub(crate) struct Run<const W: usize> {
     file: File,
     len: u64,
 }
 
-impl Run {
-    fn write(ids: impl IntoIterator<Item = [u8; 32]>) -> Result<Run> {
+impl<const W: usize> Run<W> {
+    fn write(records: impl IntoIterator<Item = [u8; W]>) -> Result<Run<W>> {
         let file = tempfile::tempfile().map_err(|e| io("create", e))?;
         let mut w = BufWriter::with_capacity(IO_BUF, file);
         let mut len = 0u64;
-        let mut last: Option<[u8; 32]> = None;
-        for id in ids {
-            if last == Some(id) {
+        let mut last: Option<[u8; W]> = None;
+        for r in records {
+            if last == Some(r) {
                 continue;
             }
-            w.write_all(&id).map_err(|e| io("write", e))?;
-            last = Some(id);
+            w.write_all(&r).map_err(|e| io("write", e))?;
+            last = Some(r);
             len += 1;
         }
         let file = w.into_inner().map_err(|e| io("flush", e.into_error()))?;
         Ok(Run { file, len })
     }
 
-    fn reader(&self) -> Result<RunReader<'_>> {
+    fn reader(&self) -> Result<RunReader<'_, W>> {
         let mut f = &self.file;
         f.seek(SeekFrom::Start(0)).map_err(|e| io("seek", e))?;
         Ok(RunReader {
@@ -64,50 +62,90 @@ impl Run {
 }
 
 /// Reads a run front to back.
-struct RunReader<'a> {
+struct RunReader<'a, const W: usize> {
     r: BufReader<&'a File>,
     left: u64,
 }
 
-impl Iterator for RunReader<'_> {
-    type Item = Result<[u8; 32]>;
+impl<const W: usize> Iterator for RunReader<'_, W> {
+    type Item = Result<[u8; W]>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
         }
         self.left -= 1;
-        let mut id = [0u8; 32];
+        let mut rec = [0u8; W];
         Some(
             self.r
-                .read_exact(&mut id)
-                .map(|_| id)
+                .read_exact(&mut rec)
+                .map(|_| rec)
                 .map_err(|e| io("read", e)),
         )
     }
 }
 
-/// k-way merge of sorted runs into one sorted, deduplicated run.
-fn merge(runs: &[Run]) -> Result<Run> {
-    let mut readers = runs.iter().map(Run::reader).collect::<Result<Vec<_>>>()?;
-    let mut heap = BinaryHeap::new();
-    for (i, r) in readers.iter_mut().enumerate() {
-        if let Some(id) = r.next() {
-            heap.push(std::cmp::Reverse((id?, i)));
+/// Streaming k-way merge of sorted runs: records in ascending order, exact duplicates dropped.
+pub(crate) struct Merge<'a, const W: usize> {
+    readers: Vec<RunReader<'a, W>>,
+    heap: BinaryHeap<std::cmp::Reverse<([u8; W], usize)>>,
+    last: Option<[u8; W]>,
+    failed: bool,
+}
+
+impl<'a, const W: usize> Merge<'a, W> {
+    fn new(runs: &'a [Run<W>]) -> Result<Self> {
+        let mut readers = runs.iter().map(Run::reader).collect::<Result<Vec<_>>>()?;
+        let mut heap = BinaryHeap::new();
+        for (i, r) in readers.iter_mut().enumerate() {
+            if let Some(rec) = r.next() {
+                heap.push(std::cmp::Reverse((rec?, i)));
+            }
         }
+        Ok(Merge {
+            readers,
+            heap,
+            last: None,
+            failed: false,
+        })
     }
-    let mut err = None;
-    let out = Run::write(std::iter::from_fn(|| {
-        let std::cmp::Reverse((id, i)) = heap.pop()?;
-        match readers[i].next() {
-            Some(Ok(next)) => heap.push(std::cmp::Reverse((next, i))),
-            Some(Err(e)) => {
-                err = Some(e);
+}
+
+impl<const W: usize> Iterator for Merge<'_, W> {
+    type Item = Result<[u8; W]>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.failed {
                 return None;
             }
-            None => {}
+            let std::cmp::Reverse((rec, i)) = self.heap.pop()?;
+            match self.readers[i].next() {
+                Some(Ok(next)) => self.heap.push(std::cmp::Reverse((next, i))),
+                Some(Err(e)) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+                None => {}
+            }
+            if self.last == Some(rec) {
+                continue;
+            }
+            self.last = Some(rec);
+            return Some(Ok(rec));
         }
-        Some(id)
+    }
+}
+
+/// Merge sorted runs into one sorted, deduplicated run.
+fn merge<const W: usize>(runs: &[Run<W>]) -> Result<Run<W>> {
+    let mut err = None;
+    let out = Run::write(Merge::new(runs)?.map_while(|r| match r {
+        Ok(rec) => Some(rec),
+        Err(e) => {
+            err = Some(e);
+            None
+        }
     }))?;
     match err {
         Some(e) => Err(e),
@@ -115,31 +153,27 @@ fn merge(runs: &[Run]) -> Result<Run> {
     }
 }
 
-/// Collects ids in any order; see the module documentation.
+/// External sort of fixed-width records: at most `run_len` records in memory; full buffers are
+/// sorted and spilled to anonymous temporary files (merged in levels of [`MERGE_FAN_IN`]).
 #[derive(Debug)]
-pub(crate) struct SortedIdsBuilder {
-    buf: Vec<[u8; 32]>,
-    runs: Vec<Run>,
-    run_ids: usize,
+pub(crate) struct RecordSorter<const W: usize> {
+    buf: Vec<[u8; W]>,
+    runs: Vec<Run<W>>,
+    run_len: usize,
 }
 
-impl SortedIdsBuilder {
-    pub fn new() -> Self {
-        Self::with_run_size(RUN_IDS)
-    }
-
-    /// Spill every `run_ids` ids (tests use tiny runs to exercise the merge).
-    pub fn with_run_size(run_ids: usize) -> Self {
-        SortedIdsBuilder {
+impl<const W: usize> RecordSorter<W> {
+    pub fn new(run_len: usize) -> Self {
+        RecordSorter {
             buf: Vec::new(),
             runs: Vec::new(),
-            run_ids: run_ids.max(1),
+            run_len: run_len.max(1),
         }
     }
 
-    pub fn insert(&mut self, id: &BlobId) -> Result<()> {
-        self.buf.push(id.0);
-        if self.buf.len() >= self.run_ids {
+    pub fn push(&mut self, rec: [u8; W]) -> Result<()> {
+        self.buf.push(rec);
+        if self.buf.len() >= self.run_len {
             self.spill()?;
         }
         Ok(())
@@ -156,22 +190,69 @@ impl SortedIdsBuilder {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<SortedIds> {
+    /// Sorted, deduplicated records (in memory if nothing was spilled).
+    pub fn finish(mut self) -> Result<SortedRecords<W>> {
         if self.runs.is_empty() {
             self.buf.sort_unstable();
             self.buf.dedup();
             self.buf.shrink_to_fit();
-            return Ok(SortedIds::Memory(self.buf));
+            return Ok(SortedRecords::Memory(self.buf));
         }
         if !self.buf.is_empty() {
             self.spill()?;
         }
-        let run = if self.runs.len() == 1 {
-            self.runs.pop().expect("one run")
-        } else {
-            merge(&self.runs)?
-        };
-        Ok(SortedIds::File(run))
+        self.buf = Vec::new();
+        Ok(SortedRecords::Runs(self.runs))
+    }
+}
+
+/// The output of a [`RecordSorter`].
+#[derive(Debug)]
+pub(crate) enum SortedRecords<const W: usize> {
+    Memory(Vec<[u8; W]>),
+    Runs(Vec<Run<W>>),
+}
+
+impl<const W: usize> SortedRecords<W> {
+    /// Records in ascending order, each once.
+    pub fn iter(&self) -> Result<Box<dyn Iterator<Item = Result<[u8; W]>> + Send + '_>> {
+        Ok(match self {
+            SortedRecords::Memory(v) => Box::new(v.iter().map(|r| Ok(*r))),
+            SortedRecords::Runs(runs) => Box::new(Merge::new(runs)?),
+        })
+    }
+}
+
+/// Collects ids in any order; see the module documentation.
+#[derive(Debug)]
+pub(crate) struct SortedIdsBuilder {
+    sorter: RecordSorter<32>,
+}
+
+impl SortedIdsBuilder {
+    pub fn new() -> Self {
+        Self::with_run_size(RUN_IDS)
+    }
+
+    /// Spill every `run_ids` ids (tests use tiny runs to exercise the merge).
+    pub fn with_run_size(run_ids: usize) -> Self {
+        SortedIdsBuilder {
+            sorter: RecordSorter::new(run_ids),
+        }
+    }
+
+    pub fn insert(&mut self, id: &BlobId) -> Result<()> {
+        self.sorter.push(id.0)
+    }
+
+    pub fn finish(self) -> Result<SortedIds> {
+        Ok(match self.sorter.finish()? {
+            SortedRecords::Memory(v) => SortedIds::Memory(v),
+            SortedRecords::Runs(mut runs) if runs.len() == 1 => {
+                SortedIds::File(runs.pop().expect("one run"))
+            }
+            SortedRecords::Runs(runs) => SortedIds::File(merge(&runs)?),
+        })
     }
 }
 
@@ -179,7 +260,7 @@ impl SortedIdsBuilder {
 #[derive(Debug)]
 pub(crate) enum SortedIds {
     Memory(Vec<[u8; 32]>),
-    File(Run),
+    File(Run<32>),
 }
 
 impl SortedIds {
@@ -228,81 +309,6 @@ impl Probe<'_> {
     }
 }
 
-const SEEN: redb::TableDefinition<&[u8; 32], ()> = redb::TableDefinition::new("seen");
-
-/// Ids already handled, for queries in any order; see the module documentation.
-pub(crate) struct SeenSet {
-    mem: HashSet<[u8; 32]>,
-    limit: usize,
-    disk: Option<(redb::Database, tempfile::TempDir)>,
-}
-
-impl SeenSet {
-    pub fn new() -> Self {
-        Self::with_memory_limit(SEEN_IN_MEMORY)
-    }
-
-    pub fn with_memory_limit(limit: usize) -> Self {
-        SeenSet {
-            mem: HashSet::new(),
-            limit: limit.max(1),
-            disk: None,
-        }
-    }
-
-    pub fn contains(&self, id: &BlobId) -> Result<bool> {
-        if self.mem.contains(&id.0) {
-            return Ok(true);
-        }
-        let Some((db, _)) = &self.disk else {
-            return Ok(false);
-        };
-        let tx = db.begin_read()?;
-        let t = tx.open_table(SEEN)?;
-        Ok(t.get(&id.0)?.is_some())
-    }
-
-    /// Adds `id`; returns false if it was already there.
-    pub fn insert(&mut self, id: &BlobId) -> Result<bool> {
-        if self.contains(id)? {
-            return Ok(false);
-        }
-        self.mem.insert(id.0);
-        if self.mem.len() >= self.limit {
-            self.spill()?;
-        }
-        Ok(true)
-    }
-
-    fn spill(&mut self) -> Result<()> {
-        if self.disk.is_none() {
-            let dir = tempfile::Builder::new()
-                .prefix("tenantvault-seen-")
-                .tempdir()
-                .map_err(|e| io("create", e))?;
-            let mut b = redb::Builder::new();
-            b.set_cache_size(16 << 20);
-            let db = b.create(dir.path().join("seen.redb"))?;
-            self.disk = Some((db, dir));
-        }
-        let (db, _) = self.disk.as_ref().expect("just created");
-        let mut tx = db.begin_write()?;
-        // durable commits (no fsync) free replaced pages; `None` alone would grow the file
-        tx.set_durability(redb::Durability::Eventual);
-        {
-            let mut t = tx.open_table(SEEN)?;
-            let mut ids: Vec<[u8; 32]> = self.mem.drain().collect();
-            ids.sort_unstable();
-            for id in &ids {
-                t.insert(id, ())?;
-            }
-        }
-        tx.commit()?;
-        self.mem.shrink_to(self.limit);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,17 +338,31 @@ mod tests {
                 prop_assert_eq!(p.contains(q).unwrap(), want.contains(&q.0), "repeated query");
             }
         }
+    }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
-        fn seen_set_matches_a_hashset(ns in proptest::collection::vec(0u32..300, 0..500), limit in 1usize..50) {
-            let mut s = SeenSet::with_memory_limit(limit);
-            let mut want = HashSet::new();
+        fn record_sorter_yields_each_record_once_in_order(
+            ns in proptest::collection::vec((0u32..300, 0u8..3), 0..600),
+            run in 1usize..40,
+        ) {
+            // wide records whose first bytes often tie: order is on the whole record
+            let rec = |(n, tag): (u32, u8)| {
+                let mut r = [0u8; 81];
+                r[..32].copy_from_slice(&id(n % 50).0);
+                r[32] = tag;
+                r[33..37].copy_from_slice(&n.to_be_bytes());
+                r
+            };
+            let mut s = RecordSorter::<81>::new(run);
             for n in &ns {
-                prop_assert_eq!(s.insert(&id(*n)).unwrap(), want.insert(*n));
+                s.push(rec(*n)).unwrap();
             }
-            for n in 0u32..320 {
-                prop_assert_eq!(s.contains(&id(n)).unwrap(), want.contains(&n));
-            }
+            let sorted = s.finish().unwrap();
+            let got: Vec<[u8; 81]> = sorted.iter().unwrap().map(|r| r.unwrap()).collect();
+            let want: Vec<[u8; 81]> = ns.iter().map(|n| rec(*n)).collect::<BTreeSet<_>>().into_iter().collect();
+            prop_assert_eq!(got, want);
         }
     }
 

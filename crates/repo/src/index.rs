@@ -2,6 +2,7 @@
 
 use crate::crypto::{BlobId, Key, PackId, open, seal};
 use crate::error::{Error, Result};
+use crate::idset::RecordSorter;
 use crate::pack::{BlobKind, PackEntry, decode_entries, encode_entries};
 use crate::storage::Storage;
 use futures::StreamExt;
@@ -23,6 +24,21 @@ const ALT: MultimapTableDefinition<&[u8; 32], &[u8]> = MultimapTableDefinition::
 /// Snapshot roots as stored (sealed), by snapshot id: roots are write-once, so listing
 /// snapshots reads each from the repository (e.g. an S3 bucket) only once per machine.
 const ROOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot_roots");
+/// Packs whose blob ids are recorded (`PACK_BLOBS`) but whose entries may not all be in
+/// `BLOBS` yet: a catch-up in progress (or killed). Such a pack counts as known to the cache for
+/// the removal of gone packs, so that a pack deleted in between leaves no stale entries.
+const PENDING: TableDefinition<&str, ()> = TableDefinition::new("pending_packs");
+
+/// Index entries a catch-up sorts in memory before spilling a sorted run to a temporary file
+/// (81 bytes each: 16 MiB).
+const CATCH_UP_RUN: usize = 200_000;
+/// Entries inserted into `BLOBS` per write transaction during a catch-up (in ascending id
+/// order, so a transaction dirties only the leaves it appends to or passes).
+const CATCH_UP_TX: usize = 100_000;
+/// Bytes of per-pack id lists written to `PACK_BLOBS` per write transaction.
+const PACK_IDS_TX: usize = 8 << 20;
+/// Index files fetched and decoded ahead of the one being absorbed.
+const CATCH_UP_FETCH_AHEAD: usize = 8;
 
 /// Commits of the rebuildable cache are not fsynced, but they must be *durable* commits in
 /// redb's sense: redb frees the pages a transaction replaced only on durable commits, so a cache
@@ -168,6 +184,7 @@ impl IndexCache {
         tx.open_table(PACK_BLOBS)?;
         tx.open_multimap_table(ALT)?;
         tx.open_table(ROOTS)?;
+        tx.open_table(PENDING)?;
         tx.commit()?;
         Ok(IndexCache {
             db,
@@ -246,14 +263,18 @@ impl IndexCache {
         Ok(())
     }
 
-    fn absorbed(&self) -> Result<HashSet<String>> {
+    /// Names of the absorbed packs, and of the packs a catch-up started to absorb (pending).
+    fn absorbed(&self) -> Result<(HashSet<String>, HashSet<String>)> {
         let tx = self.db.begin_read()?;
-        let t = tx.open_table(ABSORBED)?;
-        let mut out = HashSet::new();
-        for r in t.iter()? {
-            out.insert(r?.0.value().to_string());
+        let mut absorbed = HashSet::new();
+        for r in tx.open_table(ABSORBED)?.iter()? {
+            absorbed.insert(r?.0.value().to_string());
         }
-        Ok(out)
+        let mut pending = HashSet::new();
+        for r in tx.open_table(PENDING)?.iter()? {
+            pending.insert(r?.0.value().to_string());
+        }
+        Ok((absorbed, pending))
     }
 
     /// Is this pack's index file absorbed?
@@ -274,13 +295,15 @@ impl IndexCache {
             let mut a = tx.open_table(ABSORBED)?;
             let mut pb = tx.open_table(PACK_BLOBS)?;
             let mut alt = tx.open_multimap_table(ALT)?;
+            let mut pending = tx.open_table(PENDING)?;
             for name in gone {
+                pending.remove(name.as_str())?;
                 let Some(pack) = PackId::from_hex(name) else {
                     a.remove(name.as_str())?;
                     continue;
                 };
                 let Some(ids) = pb.remove(name.as_str())?.map(|g| g.value().to_vec()) else {
-                    drop((t, a, pb, alt));
+                    drop((t, a, pb, alt, pending));
                     tx.abort()?;
                     return Ok(false);
                 };
@@ -354,6 +377,8 @@ impl IndexCache {
         tx.delete_table(ABSORBED)?;
         tx.delete_table(PACK_BLOBS)?;
         tx.delete_multimap_table(ALT)?;
+        tx.delete_table(PENDING)?;
+        tx.open_table(PENDING)?;
         tx.open_table(BLOBS)?;
         tx.open_table(ABSORBED)?;
         tx.open_table(PACK_BLOBS)?;
@@ -364,7 +389,23 @@ impl IndexCache {
 
     /// Catch up with the repository's `index/` files. Damaged index files are skipped
     /// (`check` reports them).
+    ///
+    /// Memory stays bounded whatever the number of new entries (a cold cache reads every
+    /// index file): entries go through an external sort ([`RecordSorter`]) and are inserted in
+    /// ascending id order in bounded write transactions. A pack becomes absorbed only after all
+    /// its entries are in; until then it is pending (see [`PENDING`]).
     pub async fn catch_up(&self, storage: &Arc<dyn Storage>, meta_key: &Key) -> Result<()> {
+        self.catch_up_with(storage, meta_key, CATCH_UP_RUN, CATCH_UP_TX)
+            .await
+    }
+
+    async fn catch_up_with(
+        &self,
+        storage: &Arc<dyn Storage>,
+        meta_key: &Key,
+        run_len: usize,
+        tx_len: usize,
+    ) -> Result<()> {
         let listed = storage.list("index/").await?;
         let mut present = Vec::new();
         for (k, _) in &listed {
@@ -372,13 +413,18 @@ impl IndexCache {
                 present.push(p);
             }
         }
+        drop(listed);
         let names: HashSet<String> = present.iter().map(|p| p.to_hex()).collect();
-        let mut absorbed = self.absorbed()?;
+        let (mut absorbed, pending) = self.absorbed()?;
         let gone: Vec<String> = absorbed
             .iter()
+            .chain(pending.iter())
             .filter(|a| !names.contains(*a))
             .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
             .collect();
+        drop(names);
         if !gone.is_empty() {
             if self.remove_packs(&gone)? {
                 tracing::debug!(
@@ -395,40 +441,136 @@ impl IndexCache {
             }
         }
         let todo: Vec<PackId> = present
-            .iter()
+            .into_iter()
             .filter(|p| !absorbed.contains(&p.to_hex()))
-            .copied()
             .collect();
-        let mut bad = Vec::new();
+        drop(absorbed);
+        if todo.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(packs = todo.len(), "absorbing index files");
         let mut fetched = futures::stream::iter(todo.into_iter().map(|p| {
             let storage = storage.clone();
-            async move { (p, storage.get(&index_key(&p)).await) }
+            let meta_key = meta_key.clone();
+            async move {
+                let r = match storage.get(&index_key(&p)).await {
+                    Ok(bytes) => decode_index(&meta_key, &p, &bytes).map(Some),
+                    Err(crate::storage::StorageError::NotFound { .. }) => Ok(None), // deleted meanwhile
+                    Err(e) => Err(e.into()),
+                };
+                (p, r)
+            }
         }))
-        .buffer_unordered(8);
-        let mut batch = Vec::new();
+        .buffer_unordered(CATCH_UP_FETCH_AHEAD);
+        // 1. every pack's id list (pending), entries into the external sort
+        let mut sorter = RecordSorter::<81>::new(run_len);
+        let mut ids_batch: Vec<(PackId, Vec<u8>)> = Vec::new();
+        let mut ids_bytes = 0usize;
+        let mut packs = Vec::new();
+        let mut bad = 0usize;
         while let Some((p, r)) = fetched.next().await {
             let entries = match r {
-                Ok(bytes) => decode_index(meta_key, &p, &bytes),
-                Err(crate::storage::StorageError::NotFound { .. }) => continue, // deleted meanwhile
-                Err(e) => Err(e.into()),
-            };
-            match entries {
-                Ok(e) => batch.push((p, e)),
+                Ok(Some(e)) => e,
+                Ok(None) => continue,
                 Err(e @ Error::Corrupt { .. }) => {
                     tracing::warn!(error = %e, "skipping damaged index file");
-                    bad.push(p);
+                    bad += 1;
+                    continue;
                 }
                 Err(e) => return Err(e),
+            };
+            let mut ids = Vec::with_capacity(entries.len() * 32);
+            for e in &entries {
+                let mut rec = [0u8; 81];
+                rec[..32].copy_from_slice(&e.id.0);
+                rec[32..].copy_from_slice(&enc_loc(&p, e));
+                sorter.push(rec)?;
+                ids.extend_from_slice(&e.id.0);
             }
-            if batch.len() >= 256 {
-                self.insert_many(&batch)?;
+            packs.push((p, entries.len() as u64));
+            ids_bytes += ids.len();
+            ids_batch.push((p, ids));
+            if ids_bytes >= PACK_IDS_TX {
+                self.put_pending(&ids_batch)?;
+                ids_batch.clear();
+                ids_bytes = 0;
+            }
+        }
+        self.put_pending(&ids_batch)?;
+        drop(ids_batch);
+        // 2. entries in ascending id order
+        let sorted = sorter.finish()?;
+        let mut batch = Vec::with_capacity(tx_len.min(1 << 20));
+        for rec in sorted.iter()? {
+            batch.push(rec?);
+            if batch.len() >= tx_len {
+                self.insert_sorted(&batch)?;
                 batch.clear();
             }
         }
-        self.insert_many(&batch)?;
-        if !bad.is_empty() {
-            tracing::warn!(count = bad.len(), "damaged index files skipped; run check");
+        self.insert_sorted(&batch)?;
+        drop(sorted);
+        // 3. the packs are absorbed
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(CACHE_DURABILITY);
+        {
+            let mut a = tx.open_table(ABSORBED)?;
+            let mut pending = tx.open_table(PENDING)?;
+            for (p, n) in &packs {
+                let name = p.to_hex();
+                a.insert(name.as_str(), *n)?;
+                pending.remove(name.as_str())?;
+            }
         }
+        tx.commit()?;
+        tracing::debug!(packs = packs.len(), "index files absorbed");
+        if bad > 0 {
+            tracing::warn!(count = bad, "damaged index files skipped; run check");
+        }
+        Ok(())
+    }
+
+    /// Record packs as pending with their blob ids (catch-up step 1).
+    fn put_pending(&self, packs: &[(PackId, Vec<u8>)]) -> Result<()> {
+        if packs.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(CACHE_DURABILITY);
+        {
+            let mut pb = tx.open_table(PACK_BLOBS)?;
+            let mut pending = tx.open_table(PENDING)?;
+            for (p, ids) in packs {
+                let name = p.to_hex();
+                pb.insert(name.as_str(), ids.as_slice())?;
+                pending.insert(name.as_str(), ())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Insert `id ‖ location` records (catch-up step 2). A blob already located in another
+    /// pack keeps that location as an alternative.
+    fn insert_sorted(&self, recs: &[[u8; 81]]) -> Result<()> {
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(CACHE_DURABILITY);
+        {
+            let mut t = tx.open_table(BLOBS)?;
+            let mut alt = tx.open_multimap_table(ALT)?;
+            for rec in recs {
+                let id: &[u8; 32] = rec[..32].try_into().expect("32 bytes");
+                let loc = &rec[32..];
+                let old = t.insert(id, loc)?.map(|g| g.value().to_vec());
+                if let Some(old) = old.filter(|o| o.len() == 49 && o[..32] != loc[..32]) {
+                    alt.insert(id, old.as_slice())?;
+                }
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 }
@@ -579,6 +721,155 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    /// Packs of `per` entries, consecutive packs sharing `shared` blobs; written as index files.
+    async fn write_index_files(
+        storage: &Arc<dyn Storage>,
+        keys: &crate::crypto::MasterKeys,
+        packs: u32,
+        per: u32,
+        shared: u32,
+    ) -> Vec<(PackId, Vec<PackEntry>)> {
+        let mut out = Vec::new();
+        for p in 0..packs {
+            let mut pack = [0u8; 32];
+            pack[..4].copy_from_slice(&(p + 1).to_le_bytes());
+            let pack = PackId(pack);
+            let first = p * (per - shared);
+            let entries: Vec<PackEntry> = (first..first + per)
+                .map(|n| PackEntry {
+                    id: BlobId(*blake3::hash(&n.to_le_bytes()).as_bytes()),
+                    kind: if n % 5 == 0 {
+                        BlobKind::Tree
+                    } else {
+                        BlobKind::Data
+                    },
+                    offset: u64::from(n) * 100,
+                    stored_len: n,
+                    plain_len: n + 1,
+                })
+                .collect();
+            let sealed = encode_index(&keys.meta_key, &pack, &entries);
+            storage
+                .put_if_absent(&index_key(&pack), sealed.into())
+                .await
+                .unwrap();
+            out.push((pack, entries));
+        }
+        out
+    }
+
+    /// Every id with its set of (pack, offset) locations, and whether the primary one is among them.
+    fn locations(c: &IndexCache) -> Vec<(BlobId, Vec<(PackId, u64, u32, u32, u8)>)> {
+        let mut out = Vec::new();
+        c.scan(|id, locs| {
+            let mut l: Vec<_> = locs
+                .iter()
+                .map(|l| (l.pack, l.offset, l.stored_len, l.plain_len, l.kind as u8))
+                .collect();
+            l.sort();
+            out.push((*id, l));
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn catch_up_through_spilled_sorted_runs_matches_per_pack_inserts() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(crate::storage::LocalStorage::new(dir.path().join("repo")).unwrap());
+        let keys = crate::crypto::MasterKeys::generate();
+        // 30 packs x 40 entries, 6 shared with the next pack: 1,026 distinct blobs
+        let packs = write_index_files(&storage, &keys, 30, 40, 6).await;
+        // runs of 7 entries: 172 runs, more than one merge level; 50 entries per transaction
+        let streamed = IndexCache::open(&dir.path().join("a")).unwrap();
+        streamed
+            .catch_up_with(&storage, &keys.meta_key, 7, 50)
+            .await
+            .unwrap();
+        let direct = IndexCache::open(&dir.path().join("b")).unwrap();
+        for (p, e) in &packs {
+            direct.insert(p, e).unwrap();
+        }
+        let want = locations(&direct);
+        assert_eq!(want.len(), 30 * 34 + 6);
+        assert_eq!(locations(&streamed), want);
+        for (p, entries) in &packs {
+            assert!(streamed.is_absorbed(p).unwrap());
+            for e in entries {
+                let l = streamed.lookup(&e.id).unwrap().unwrap();
+                let holders: Vec<_> = want
+                    .iter()
+                    .find(|(id, _)| *id == e.id)
+                    .unwrap()
+                    .1
+                    .iter()
+                    .map(|x| (x.0, x.1))
+                    .collect();
+                assert!(holders.contains(&(l.pack, l.offset)));
+            }
+        }
+        let (_, pending) = streamed.absorbed().unwrap();
+        assert!(pending.is_empty(), "no pack left pending: {pending:?}");
+        // a second catch-up has nothing to do and changes nothing
+        streamed.catch_up(&storage, &keys.meta_key).await.unwrap();
+        assert_eq!(locations(&streamed), want);
+        // an index file removed (gc): its entries go, shared blobs fall back to the other pack
+        let (gone, gone_entries) = &packs[3];
+        storage.delete(&index_key(gone)).await.unwrap();
+        streamed.catch_up(&storage, &keys.meta_key).await.unwrap();
+        for e in gone_entries {
+            match streamed.lookup(&e.id).unwrap() {
+                Some(l) => assert_ne!(l.pack, *gone),
+                None => {}
+            }
+        }
+        let shared_with_next = gone_entries.last().unwrap().id;
+        assert_eq!(
+            streamed.lookup(&shared_with_next).unwrap().unwrap().pack,
+            packs[4].0
+        );
+        assert!(streamed.lookup(&gone_entries[10].id).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_pack_left_pending_by_a_killed_catch_up_leaves_no_entries_once_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(crate::storage::LocalStorage::new(dir.path().join("repo")).unwrap());
+        let keys = crate::crypto::MasterKeys::generate();
+        let packs = write_index_files(&storage, &keys, 2, 10, 0).await;
+        let c = IndexCache::open(&dir.path().join("cache")).unwrap();
+        // killed between steps 2 and 3: entries and id lists in, pack not marked absorbed
+        let (p, entries) = &packs[0];
+        let ids: Vec<u8> = entries.iter().flat_map(|e| e.id.0).collect();
+        c.put_pending(&[(*p, ids)]).unwrap();
+        let recs: Vec<[u8; 81]> = entries
+            .iter()
+            .map(|e| {
+                let mut r = [0u8; 81];
+                r[..32].copy_from_slice(&e.id.0);
+                r[32..].copy_from_slice(&enc_loc(p, e));
+                r
+            })
+            .collect();
+        c.insert_sorted(&recs).unwrap();
+        assert!(!c.is_absorbed(p).unwrap());
+        // meanwhile gc deleted that pack's index file
+        storage.delete(&index_key(p)).await.unwrap();
+        c.catch_up(&storage, &keys.meta_key).await.unwrap();
+        for e in entries {
+            assert!(c.lookup(&e.id).unwrap().is_none(), "stale entry left");
+        }
+        for e in &packs[1].1 {
+            assert_eq!(c.lookup(&e.id).unwrap().unwrap().pack, packs[1].0);
+        }
+        let (absorbed, pending) = c.absorbed().unwrap();
+        assert_eq!(absorbed.len(), 1);
+        assert!(pending.is_empty());
     }
 
     #[test]
