@@ -12,6 +12,7 @@
 # contents when the archive is literally /dev/null).
 #
 # Usage: scripts/bench-repo.sh [--work DIR] [--corpus usr|mail|all] [--messages N] [--keep] [--no-build]
+#                              [--bin PATH]   (a tenantvault binary to use instead of target/release's)
 # Not a test: it takes several minutes and prints figures; docs/BENCHMARKS.md records a run.
 set -euo pipefail
 
@@ -21,6 +22,7 @@ CORPUS=all
 MESSAGES=50000
 KEEP=0
 BUILD=1
+TV=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --work) WORK="$2"; shift 2 ;;
@@ -28,7 +30,8 @@ while [[ $# -gt 0 ]]; do
     --messages) MESSAGES="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --bin) TV="$2"; BUILD=0; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "error: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,7 +51,7 @@ if [[ $BUILD -eq 1 ]]; then
   echo "building tenantvault (release)..." >&2
   (cd "$ROOT" && cargo build --release -q -p tenantvault-cli)
 fi
-TV="$ROOT/target/release/tenantvault"
+[[ -n "$TV" ]] || TV="$ROOT/target/release/tenantvault"
 [[ -x "$TV" ]] || { echo "error: $TV not built" >&2; exit 1; }
 
 mkdir -p "$WORK"
@@ -127,7 +130,7 @@ bench_corpus() {
   echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "cpus $(nproc)"
   echo "load_before $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "versions tenantvault=$(git -C "$ROOT" describe --always --dirty) $(restic version | cut -d' ' -f1-2 | tr ' ' '=') $(borg --version | tr ' ' '=')"
+  echo "versions tenantvault=$(git -C "$ROOT" describe --always --dirty) bin=$TV $(restic version | cut -d' ' -f1-2 | tr ' ' '=') $(borg --version | tr ' ' '=')"
 } >>"$WORK/raw.txt"
 if [[ $CORPUS == usr || $CORPUS == all ]]; then prepare_usr; bench_corpus usr; fi
 if [[ $CORPUS == mail || $CORPUS == all ]]; then prepare_mail; bench_corpus mail; fi

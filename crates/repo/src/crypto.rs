@@ -175,6 +175,54 @@ impl MasterKeys {
     }
 }
 
+/// Decodes 64 hex characters from a borrowed or owned string without an intermediate `String`.
+struct Hex32Visitor;
+
+impl serde::de::Visitor<'_> for Hex32Visitor {
+    type Value = [u8; 32];
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("64 hex chars")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<[u8; 32], E> {
+        decode_hex32(v.as_bytes()).ok_or_else(|| E::custom("expected 64 hex chars"))
+    }
+}
+
+/// Value of one hex digit (either case), or 0xff.
+const fn hex_value(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        _ => 0xff,
+    }
+}
+
+const HEX_VALUES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = hex_value(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// 64 hex digits → 32 bytes (table lookup: item lists hold two ids per blob reference).
+fn decode_hex32(s: &[u8]) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        let (hi, lo) = (HEX_VALUES[pair[0] as usize], HEX_VALUES[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    (bad & 0xf0 == 0).then_some(out)
+}
+
 macro_rules! hex32 {
     ($name:ident, $doc:literal) => {
         #[doc = $doc]
@@ -200,15 +248,17 @@ macro_rules! hex32 {
                 &self,
                 s: S,
             ) -> std::result::Result<S::Ok, S::Error> {
-                s.serialize_str(&self.to_hex())
+                // Hex into a stack buffer: no allocation per id (item lists hold many).
+                let mut buf = [0u8; 64];
+                hex::encode_to_slice(self.0, &mut buf).expect("64 bytes for 32");
+                s.serialize_str(std::str::from_utf8(&buf).expect("hex is ASCII"))
             }
         }
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(
                 d: D,
             ) -> std::result::Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                $name::from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected 64 hex chars"))
+                d.deserialize_str(Hex32Visitor).map($name)
             }
         }
     };
@@ -285,6 +335,30 @@ mod tests {
             let bad = matches!(open(&k, b"ad", &s, "t"), Err(Error::Corrupt { .. }));
             prop_assert!(bad);
         }
+    }
+
+    #[test]
+    fn hex32_decoding_matches_the_hex_crate() {
+        let id = BlobId([0xa5; 32]);
+        assert_eq!(decode_hex32(id.to_hex().as_bytes()), Some(id.0));
+        assert_eq!(
+            decode_hex32(id.to_hex().to_uppercase().as_bytes()),
+            Some(id.0)
+        );
+        let mut all = [0u8; 32];
+        for (i, b) in all.iter_mut().enumerate() {
+            *b = (i * 8 + 7) as u8;
+        }
+        assert_eq!(decode_hex32(hex::encode(all).as_bytes()), Some(all));
+        for bad in ["", "0", &"g".repeat(64), &"0".repeat(63), &"0".repeat(65)] {
+            assert_eq!(decode_hex32(bad.as_bytes()), None, "{bad}");
+        }
+        let mut s = "0".repeat(64).into_bytes();
+        s[17] = b'/';
+        assert_eq!(decode_hex32(&s), None);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(serde_json::from_str::<BlobId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<BlobId>("\"zz\"").is_err());
     }
 
     #[test]

@@ -189,6 +189,15 @@ async fn back_up_entry(
     progress: &dyn Progress,
 ) -> Result<()> {
     let (mtime, mtime_ns) = mtime_of(md);
+    let ft = md.file_type();
+    let version = format!("{}:{}", md.len(), mtime_ns);
+    // Unchanged file: carried over before anything else is built for it.
+    if ft.is_file()
+        && let Some(size) = session.keep_unchanged(&id, "file", &version).await?
+    {
+        progress.item(&id, size, false);
+        return Ok(());
+    }
     let (dir, name) = match id.rsplit_once('/') {
         Some((d, n)) => (d.to_string(), n.to_string()),
         None => (String::new(), id.clone()),
@@ -196,7 +205,6 @@ async fn back_up_entry(
     let mut attrs = BTreeMap::new();
     attrs.insert("mode".to_string(), format!("{:o}", md.mode() & 0o7777));
     attrs.insert("mtime_ns".to_string(), mtime_ns.to_string());
-    let ft = md.file_type();
     let kind = if ft.is_file() {
         "file"
     } else if ft.is_dir() {
@@ -207,7 +215,6 @@ async fn back_up_entry(
         tracing::debug!(item = %id, "skipping special file");
         return Ok(());
     };
-    let version = format!("{}:{}", md.len(), mtime_ns);
     let meta = ItemMeta {
         id: id.clone(),
         kind: kind.into(),
@@ -223,14 +230,7 @@ async fn back_up_entry(
     };
     match kind {
         "file" => {
-            if let Some(prev) = session.previous(&id).await?
-                && prev.kind == "file"
-                && prev.version == version
-            {
-                let size = prev.size;
-                session.keep_item(prev).await?;
-                progress.item(&id, size, false);
-            } else if md.len() <= BATCH_FILE_MAX {
+            if md.len() <= BATCH_FILE_MAX {
                 batches.push(session, meta, path, progress).await?;
             } else {
                 // Streamed on this task while queued batches keep preparing on the pool.
@@ -243,16 +243,38 @@ async fn back_up_entry(
                 Ok(t) => {
                     meta.attrs
                         .insert("target".into(), t.to_string_lossy().into_owned());
-                    session.put_item(meta, &b""[..]).await?;
+                    put_empty(session, meta).await?;
                     progress.item(&id, 0, false);
                 }
                 Err(e) => session.record_failure(&id, &format!("readlink: {e}")),
             }
         }
         _ => {
-            session.put_item(meta, &b""[..]).await?;
+            put_empty(session, meta).await?;
             progress.item(&id, 0, false);
         }
+    }
+    Ok(())
+}
+
+/// Store a directory or symlink record, or carry the parent's over if it is identical.
+async fn put_empty(session: &mut BackupSession, meta: ItemMeta) -> Result<()> {
+    let rec = ItemRecord {
+        id: meta.id.clone(),
+        kind: meta.kind.clone(),
+        path: meta.path.clone(),
+        name: meta.name.clone(),
+        created: meta.created,
+        modified: meta.modified,
+        received: meta.received,
+        size: 0,
+        version: meta.version.clone(),
+        content: Vec::new(),
+        metadata: None,
+        attrs: meta.attrs.clone(),
+    };
+    if meta.metadata.is_some() || !session.keep_if_same(&rec).await? {
+        session.put_item(meta, &b""[..]).await?;
     }
     Ok(())
 }

@@ -69,6 +69,19 @@ async fn upload(
         "failpoint after-index-write".into()
     )));
     tracing::debug!(pack = %id, blobs = entries.len(), "pack written");
+    // Recorded in the local cache here, off the session's task: the insert rewrites many cache
+    // pages and would otherwise stall the loop that feeds the CPU pool. Until this task is
+    // awaited, the packer still answers `pending` for these ids.
+    let cache_repo = repo.clone();
+    let entries = tokio::task::spawn_blocking(move || {
+        cache_repo
+            .inner
+            .cache
+            .insert(&id, &entries)
+            .map(|()| entries)
+    })
+    .await
+    .expect("cache insert task")?;
     Ok((id, entries))
 }
 
@@ -134,7 +147,7 @@ impl Packer {
             let (id, entries) = h
                 .await
                 .map_err(|e| Error::Invalid(format!("pack upload task: {e}")))??;
-            self.repo.inner.cache.insert(&id, &entries)?;
+            tracing::trace!(pack = %id, blobs = entries.len(), "pack recorded");
             self.packs_written += 1;
             self.failed = false;
         }

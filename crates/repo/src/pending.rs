@@ -1,64 +1,104 @@
-//! Bounded-memory store of a session's staged items (a temporary redb table).
+//! Bounded-memory store of a session's staged items: in memory up to a budget, then spilled
+//! to a temporary redb table.
 
 use crate::error::{Error, Result};
 use crate::model::ItemRecord;
 use redb::{Database, Durability, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 const PENDING: TableDefinition<&str, &[u8]> = TableDefinition::new("pending");
-const BUFFER: usize = 1024;
+
+/// Estimated bytes of staged entries held in memory before they are spilled to disk. An
+/// unchanged run (carried-over items are a few dozen bytes each) never spills for mailboxes
+/// and folders of about 100,000 items; a run that puts as many new records does.
+const MEMORY_BUDGET: usize = 8 << 20;
 
 /// A staged change.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Pending {
     Put(Box<ItemRecord>),
+    /// The parent snapshot's record of this id, unchanged (its size, for the statistics).
+    /// Lets the snapshot writer reuse whole item lists of the parent without decoding them.
+    Keep(u64),
     Delete,
 }
 
-/// Items staged by a session, sorted by id, spilled to a temporary redb file.
+impl Pending {
+    /// Rough heap size, for the memory budget.
+    fn weight(&self, id: &str) -> usize {
+        let rec = match self {
+            Pending::Put(r) => {
+                r.path.len()
+                    + r.name.len()
+                    + r.kind.len()
+                    + r.version.len()
+                    + r.content.len() * 80
+                    + r.attrs
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len() + 64)
+                        .sum::<usize>()
+                    + r.metadata.as_ref().map_or(0, |_| 128)
+                    + 400
+            }
+            Pending::Keep(_) | Pending::Delete => 0,
+        };
+        id.len() + 96 + rec
+    }
+}
+
+/// Items staged by a session, sorted by id: the newest stages in memory, older ones (once
+/// the memory budget was exceeded) in a temporary redb file.
 pub(crate) struct PendingStore {
-    db: Database,
-    _dir: tempfile::TempDir,
+    spill: Option<(Database, tempfile::TempDir)>,
     buffer: BTreeMap<String, Pending>,
+    buffer_bytes: usize,
 }
 
 impl PendingStore {
     pub fn new() -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("tenantvault-session-")
-            .tempdir()
-            .map_err(|e| Error::io("create session temp dir", e))?;
-        let db = redb::Builder::new()
-            .set_cache_size(4 << 20)
-            .create(dir.path().join("pending.redb"))?;
-        let tx = db.begin_write()?;
-        tx.open_table(PENDING)?;
-        tx.commit()?;
         Ok(PendingStore {
-            db,
-            _dir: dir,
+            spill: None,
             buffer: BTreeMap::new(),
+            buffer_bytes: 0,
         })
     }
 
     pub fn stage(&mut self, id: &str, p: Pending) -> Result<()> {
-        self.buffer.insert(id.to_string(), p);
-        if self.buffer.len() >= BUFFER {
-            self.flush()?;
+        self.buffer_bytes += p.weight(id);
+        if let Some(old) = self.buffer.insert(id.to_string(), p) {
+            self.buffer_bytes = self.buffer_bytes.saturating_sub(old.weight(id));
+        }
+        if self.buffer_bytes >= MEMORY_BUDGET {
+            self.spill()?;
         }
         Ok(())
     }
 
-    pub fn flush(&mut self) -> Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
+    fn db(&mut self) -> Result<&Database> {
+        if self.spill.is_none() {
+            let dir = tempfile::Builder::new()
+                .prefix("tenantvault-session-")
+                .tempdir()
+                .map_err(|e| Error::io("create session temp dir", e))?;
+            let db = redb::Builder::new()
+                .set_cache_size(4 << 20)
+                .create(dir.path().join("pending.redb"))?;
+            self.spill = Some((db, dir));
         }
-        let mut tx = self.db.begin_write()?;
+        Ok(&self.spill.as_ref().expect("just set").0)
+    }
+
+    /// Move the in-memory stages to the spill file (newer stages replace older ones there).
+    fn spill(&mut self) -> Result<()> {
+        let buffer = std::mem::take(&mut self.buffer);
+        self.buffer_bytes = 0;
+        let mut tx = self.db()?.begin_write()?;
         tx.set_durability(Durability::None);
         {
             let mut t = tx.open_table(PENDING)?;
-            for (k, v) in std::mem::take(&mut self.buffer) {
+            for (k, v) in buffer {
                 let bytes = serde_json::to_vec(&v).expect("serializable");
                 t.insert(k.as_str(), bytes.as_slice())?;
             }
@@ -67,23 +107,123 @@ impl PendingStore {
         Ok(())
     }
 
-    /// Up to `n` staged entries with id > `after`, sorted (call [`flush`] first).
+    /// Up to `n` staged entries with id > `after`, sorted; the latest stage of each id.
     pub fn batch_after(&self, after: Option<&str>, n: usize) -> Result<Vec<(String, Pending)>> {
-        let tx = self.db.begin_read()?;
-        let t = tx.open_table(PENDING)?;
-        let range = match after {
-            Some(a) => {
-                t.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
-            }
-            None => t.range::<&str>(..)?,
+        let lower = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Unbounded,
         };
-        let mut out = Vec::new();
-        for r in range.take(n) {
-            let (k, v) = r?;
-            let p: Pending = serde_json::from_slice(v.value())
-                .map_err(|e| Error::Cache(format!("pending store: {e}")))?;
-            out.push((k.value().to_string(), p));
+        let mut spilled = Vec::new();
+        if let Some((db, _)) = &self.spill {
+            let tx = db.begin_read()?;
+            match tx.open_table(PENDING) {
+                Ok(t) => {
+                    for r in t.range::<&str>((lower, Bound::Unbounded))?.take(n) {
+                        let (k, v) = r?;
+                        let p: Pending = serde_json::from_slice(v.value())
+                            .map_err(|e| Error::Cache(format!("pending store: {e}")))?;
+                        spilled.push((k.value().to_string(), p));
+                    }
+                }
+                Err(redb::TableError::TableDoesNotExist(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut memory = self
+            .buffer
+            .range::<str, _>((lower, Bound::Unbounded))
+            .take(n)
+            .peekable();
+        let mut spilled = spilled.into_iter().peekable();
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let take_memory = match (memory.peek(), spilled.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((m, _)), Some((s, _))) => {
+                    if m.as_str() == s.as_str() {
+                        spilled.next(); // replaced by the newer stage in memory
+                        true
+                    } else {
+                        m.as_str() < s.as_str()
+                    }
+                }
+            };
+            if take_memory {
+                let (k, v) = memory.next().expect("peeked");
+                out.push((k.clone(), v.clone()));
+            } else {
+                out.push(spilled.next().expect("peeked"));
+            }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rec(id: &str, v: u8) -> Pending {
+        Pending::Put(Box::new(ItemRecord {
+            id: id.to_string(),
+            kind: "file".into(),
+            path: "p".repeat(20_000),
+            name: id.to_string(),
+            created: None,
+            modified: None,
+            received: None,
+            size: v as u64,
+            version: v.to_string(),
+            content: vec![],
+            metadata: None,
+            attrs: Default::default(),
+        }))
+    }
+
+    fn tag(p: &Pending) -> String {
+        match p {
+            Pending::Put(r) => format!("put{}", r.size),
+            Pending::Keep(s) => format!("keep{s}"),
+            Pending::Delete => "delete".into(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Whatever was spilled and whatever is still in memory, reading in batches gives every
+        /// id once, sorted, with its last stage.
+        #[test]
+        fn last_stage_wins_across_memory_and_spill(
+            ops in proptest::collection::vec((0u16..400, 0u8..3, any::<u8>()), 1..3000),
+            batch in 1usize..50,
+        ) {
+            let mut store = PendingStore::new().unwrap();
+            let mut model = BTreeMap::new();
+            for (id, op, v) in ops {
+                let id = format!("{id:04}");
+                let p = match op {
+                    0 => rec(&id, v),
+                    1 => Pending::Keep(v as u64),
+                    _ => Pending::Delete,
+                };
+                model.insert(id.clone(), tag(&p));
+                store.stage(&id, p).unwrap();
+            }
+            let mut got = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let b = store.batch_after(after.as_deref(), batch).unwrap();
+                if b.is_empty() {
+                    break;
+                }
+                after = Some(b.last().unwrap().0.clone());
+                got.extend(b.into_iter().map(|(k, p)| (k, tag(&p))));
+            }
+            let want: Vec<_> = model.into_iter().collect();
+            prop_assert_eq!(got, want);
+        }
     }
 }

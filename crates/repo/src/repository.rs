@@ -37,7 +37,9 @@ impl Default for InitOptions {
             kdf: KdfParams::default(),
             chunker: ChunkerParams::default(),
             pack_target: 32 * 1024 * 1024,
-            zstd_level: 3,
+            // Level 2 (was 3 until session 4): about a third less compression time for
+            // about 2 % more stored bytes. Existing repositories keep the level in their config.
+            zstd_level: 2,
             cache_dir: None,
         }
     }

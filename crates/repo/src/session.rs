@@ -17,7 +17,6 @@ use crate::snapshot::{
     LIST_MAX_BYTES, LIST_MAX_ITEMS, ListRef, Snapshot, SnapshotBody, encode_list, encode_root,
     snapshot_key,
 };
-use futures::StreamExt;
 use parking_lot::RwLock;
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -156,9 +155,7 @@ impl Repository {
                 p.summary().owner
             )));
         }
-        let pending = tokio::task::spawn_blocking(PendingStore::new)
-            .await
-            .expect("pending store task")?;
+        let pending = PendingStore::new()?;
         Ok(BackupSession {
             repo: self.clone(),
             packer: Packer::new(self.clone(), candidates),
@@ -588,10 +585,55 @@ impl BackupSession {
     }
 
     /// Carry an unchanged item over from the parent without reading its content.
+    /// (A record equal to the parent's is staged as a reference to it, which lets the
+    /// snapshot reuse the parent's item lists; any other record is stored as given.)
     pub async fn keep_item(&mut self, prev: ItemRecord) -> Result<()> {
         validate_id(&prev.id)?;
+        if let Some(p) = &self.parent
+            && let Some((list, j)) = p.locate(&prev.id).await?
+            && list[j] == prev
+        {
+            return self.pending.stage(&prev.id, Pending::Keep(prev.size));
+        }
         self.pending
             .stage(&prev.id.clone(), Pending::Put(Box::new(prev)))
+    }
+
+    /// If the parent holds exactly this record, carry it over (as [`keep_item`](Self::keep_item))
+    /// and return true; otherwise stage nothing and return false.
+    pub async fn keep_if_same(&mut self, rec: &ItemRecord) -> Result<bool> {
+        validate_id(&rec.id)?;
+        let Some(p) = &self.parent else {
+            return Ok(false);
+        };
+        match p.locate(&rec.id).await? {
+            Some((list, j)) if list[j] == *rec => {
+                self.pending.stage(&rec.id, Pending::Keep(rec.size))?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// If the parent holds item `id` with this `kind` and `version`, carry it over unchanged
+    /// (as [`keep_item`](Self::keep_item), without copying the record) and return its size;
+    /// otherwise stage nothing and return `None`.
+    pub async fn keep_unchanged(
+        &mut self,
+        id: &str,
+        kind: &str,
+        version: &str,
+    ) -> Result<Option<u64>> {
+        validate_id(id)?;
+        let Some(p) = &self.parent else {
+            return Ok(None);
+        };
+        let size = match p.locate(id).await? {
+            Some((list, j)) if list[j].kind == kind && list[j].version == version => list[j].size,
+            _ => return Ok(None),
+        };
+        self.pending.stage(id, Pending::Keep(size))?;
+        Ok(Some(size))
     }
 
     /// Remove an item (Incremental mode: drops it from the parent's set).
@@ -636,70 +678,98 @@ impl BackupSession {
         complete: bool,
     ) -> Result<SnapshotSummary> {
         self.packer.flush().await?;
-        self.pending.flush()?;
-        let mut lists = Vec::new();
-        let mut cur: Vec<ItemRecord> = Vec::new();
-        let mut cur_bytes = 0usize;
-        let mut items = 0u64;
-        let mut bytes = 0u64;
-        let mut parent_items = match (&self.parent, self.mode) {
-            (Some(p), BackupMode::Incremental) => Some(Box::pin(p.items())),
-            _ => None,
-        };
-        let mut next_parent = match &mut parent_items {
-            Some(s) => s.next().await.transpose()?,
-            None => None,
-        };
-        let mut after: Option<String> = None;
-        loop {
-            let batch = self.pending.batch_after(after.as_deref(), 512)?;
-            let done = batch.is_empty();
-            let mut emit: Vec<ItemRecord> = Vec::new();
-            for (id, p) in batch {
-                while let Some(pi) = next_parent.take_if(|pi| pi.id < id) {
-                    emit.push(pi);
-                    next_parent = match &mut parent_items {
-                        Some(s) => s.next().await.transpose()?,
-                        None => None,
+        let mut out = ListsOut::default();
+        let mut cursor = PendingCursor::default();
+        let parent = self.parent.clone();
+        let incremental = self.mode == BackupMode::Incremental;
+        if let Some(p) = &parent {
+            let lists = p.lists();
+            for (i, l) in lists.iter().enumerate() {
+                let end = lists.get(i + 1).map(|n| n.first.as_str());
+                // Staged items before the parent's first list (ids sort before all of its).
+                while let Some((id, _)) = cursor.peek(&self.pending, 0)?
+                    && id.as_str() < l.first.as_str()
+                {
+                    let (id, p) = cursor.pop(&self.pending)?.expect("peeked");
+                    self.emit_unmatched(&mut out, id, p).await?;
+                }
+                if let Some(kept_bytes) = self.reusable(&mut cursor, l, end, incremental)? {
+                    // The whole list is carried over unchanged: reference the parent's blob.
+                    while cursor
+                        .peek(&self.pending, 0)?
+                        .is_some_and(|(id, _)| end.is_none_or(|e| id.as_str() < e))
+                    {
+                        cursor.pop(&self.pending)?;
+                    }
+                    let bytes = match kept_bytes {
+                        Some(b) => b,
+                        None => p.list_at(i).await?.iter().map(|r| r.size).sum(),
                     };
+                    self.flush_list(&mut out).await?;
+                    out.lists.push(l.clone());
+                    out.items += l.count;
+                    out.bytes += bytes;
+                    continue;
                 }
-                if next_parent.as_ref().is_some_and(|pi| pi.id == id) {
-                    next_parent = match &mut parent_items {
-                        Some(s) => s.next().await.transpose()?,
-                        None => None,
-                    };
+                // Decoded only when needed: Incremental mode carries the parent's other items,
+                // a kept item is copied from it; a Full run that only puts never reads it.
+                let mut items = if incremental {
+                    Some(p.list_at(i).await?)
+                } else {
+                    None
+                };
+                let mut k = 0;
+                while let Some((id, staged)) = cursor.peek(&self.pending, 0)?
+                    && end.is_none_or(|e| id.as_str() < e)
+                {
+                    if items.is_none() && matches!(staged, Pending::Keep(_)) {
+                        let v = p.list_at(i).await?;
+                        k = v.partition_point(|r| r.id < *id);
+                        items = Some(v);
+                    }
+                    let (id, staged) = cursor.pop(&self.pending)?.expect("peeked");
+                    let empty = Vec::new();
+                    let items: &[ItemRecord] = items.as_deref().map_or(&empty[..], |v| &v[..]);
+                    while k < items.len() && items[k].id < id {
+                        if incremental {
+                            self.emit(&mut out, items[k].clone()).await?;
+                        }
+                        k += 1;
+                    }
+                    let in_parent = k < items.len() && items[k].id == id;
+                    match staged {
+                        Pending::Keep(_) if in_parent => {
+                            self.emit(&mut out, items[k].clone()).await?
+                        }
+                        Pending::Keep(_) => {
+                            return Err(Error::Invalid(format!(
+                                "item {id} was kept but is not in the parent snapshot"
+                            )));
+                        }
+                        Pending::Put(r) => self.emit(&mut out, *r).await?,
+                        Pending::Delete => {}
+                    }
+                    if in_parent {
+                        k += 1;
+                    }
                 }
-                if let Pending::Put(r) = p {
-                    emit.push(*r);
+                if incremental && let Some(items) = &items {
+                    for r in &items[k..] {
+                        self.emit(&mut out, r.clone()).await?;
+                    }
                 }
-                after = Some(id);
-            }
-            if done {
-                while let Some(pi) = next_parent.take() {
-                    emit.push(pi);
-                    next_parent = match &mut parent_items {
-                        Some(s) => s.next().await.transpose()?,
-                        None => None,
-                    };
-                }
-            }
-            for r in emit {
-                items += 1;
-                bytes += r.size;
-                cur_bytes += 200 + r.content.len() * 150 + r.id.len() + r.path.len() + r.name.len();
-                cur.push(r);
-                if cur.len() >= LIST_MAX_ITEMS || cur_bytes >= LIST_MAX_BYTES {
-                    lists.push(self.store_list(std::mem::take(&mut cur)).await?);
-                    cur_bytes = 0;
-                }
-            }
-            if done {
-                break;
             }
         }
-        if !cur.is_empty() {
-            lists.push(self.store_list(cur).await?);
+        while let Some((id, p)) = cursor.pop(&self.pending)? {
+            self.emit_unmatched(&mut out, id, p).await?;
         }
+        self.flush_list(&mut out).await?;
+        let ListsOut {
+            lists,
+            items,
+            bytes,
+            ..
+        } = out;
         self.packer.flush().await?;
         let mut stats = self.stats();
         if let Some(old) = &self.rewrite_of {
@@ -748,6 +818,81 @@ impl BackupSession {
         Ok(head)
     }
 
+    /// Whether the parent's list `l` (ids up to `end`) can be referenced as it is: no item in
+    /// its range is put or deleted, and (Full mode) every one of its items is kept. Returns
+    /// `Some(bytes)` with the sum of the kept sizes when every item was kept, `Some(None)` when
+    /// the sizes must be read from the list (Incremental mode), `None` when it cannot be reused.
+    fn reusable(
+        &self,
+        cursor: &mut PendingCursor,
+        l: &ListRef,
+        end: Option<&str>,
+        incremental: bool,
+    ) -> Result<Option<Option<u64>>> {
+        let mut kept = 0u64;
+        let mut bytes = 0u64;
+        let mut n = 0;
+        while let Some((id, p)) = cursor.peek(&self.pending, n)? {
+            if end.is_some_and(|e| id.as_str() >= e) {
+                break;
+            }
+            match p {
+                Pending::Keep(size) => {
+                    kept += 1;
+                    bytes += size;
+                }
+                _ => return Ok(None),
+            }
+            if kept > l.count {
+                return Ok(None);
+            }
+            n += 1;
+        }
+        // A list in a pack that GC is about to delete is written again instead.
+        if !crate::packer::stored_usable(&self.repo, &self.packer.candidates, &l.id)? {
+            return Ok(None);
+        }
+        Ok(if kept == l.count {
+            Some(Some(bytes))
+        } else if incremental {
+            Some(None)
+        } else {
+            None
+        })
+    }
+
+    /// A staged entry outside every parent list's range.
+    async fn emit_unmatched(&mut self, out: &mut ListsOut, id: String, p: Pending) -> Result<()> {
+        match p {
+            Pending::Put(r) => self.emit(out, *r).await,
+            Pending::Delete => Ok(()),
+            Pending::Keep(_) => Err(Error::Invalid(format!(
+                "item {id} was kept but is not in the parent snapshot"
+            ))),
+        }
+    }
+
+    /// Append one record to the snapshot's lists being written.
+    async fn emit(&mut self, out: &mut ListsOut, r: ItemRecord) -> Result<()> {
+        out.items += 1;
+        out.bytes += r.size;
+        out.cur_bytes += 200 + r.content.len() * 150 + r.id.len() + r.path.len() + r.name.len();
+        out.cur.push(r);
+        if out.cur.len() >= LIST_MAX_ITEMS || out.cur_bytes >= LIST_MAX_BYTES {
+            self.flush_list(out).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_list(&mut self, out: &mut ListsOut) -> Result<()> {
+        if !out.cur.is_empty() {
+            let l = self.store_list(std::mem::take(&mut out.cur)).await?;
+            out.lists.push(l);
+            out.cur_bytes = 0;
+        }
+        Ok(())
+    }
+
     async fn store_list(&mut self, items: Vec<ItemRecord>) -> Result<ListRef> {
         let first = items[0].id.clone();
         let count = items.len() as u64;
@@ -763,6 +908,49 @@ impl BackupSession {
             len,
             count,
         })
+    }
+}
+
+/// The item lists of a snapshot being written.
+#[derive(Default)]
+struct ListsOut {
+    lists: Vec<ListRef>,
+    cur: Vec<ItemRecord>,
+    cur_bytes: usize,
+    items: u64,
+    bytes: u64,
+}
+
+/// Reads the staged entries in id order, with look-ahead (bounded by the caller).
+#[derive(Default)]
+struct PendingCursor {
+    buf: std::collections::VecDeque<(String, Pending)>,
+    after: Option<String>,
+    done: bool,
+}
+
+impl PendingCursor {
+    fn fill(&mut self, store: &PendingStore, need: usize) -> Result<()> {
+        while self.buf.len() < need && !self.done {
+            let batch = store.batch_after(self.after.as_deref(), 512)?;
+            match batch.last() {
+                Some((id, _)) => self.after = Some(id.clone()),
+                None => self.done = true,
+            }
+            self.buf.extend(batch);
+        }
+        Ok(())
+    }
+
+    /// The `n`-th entry from the current position.
+    fn peek(&mut self, store: &PendingStore, n: usize) -> Result<Option<&(String, Pending)>> {
+        self.fill(store, n + 1)?;
+        Ok(self.buf.get(n))
+    }
+
+    fn pop(&mut self, store: &PendingStore) -> Result<Option<(String, Pending)>> {
+        self.fill(store, 1)?;
+        Ok(self.buf.pop_front())
     }
 }
 

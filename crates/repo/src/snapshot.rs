@@ -184,33 +184,43 @@ impl Snapshot {
 
     /// One item by id: binary search over the table, one blob read.
     pub async fn item(&self, id: &str) -> Result<Option<ItemRecord>> {
-        let lists = &self.body.lists;
-        let i = lists.partition_point(|l| l.first.as_str() <= id);
+        Ok(self.locate(id).await?.map(|(items, j)| items[j].clone()))
+    }
+
+    /// The decoded item list that holds `id` and its position in it, or `None` if the
+    /// snapshot has no such item (no copy of the record).
+    pub(crate) async fn locate(&self, id: &str) -> Result<Option<(Arc<Vec<ItemRecord>>, usize)>> {
+        let i = self.body.lists.partition_point(|l| l.first.as_str() <= id);
         if i == 0 {
             return Ok(None);
         }
+        let items = self.list_at(i - 1).await?;
+        Ok(items
+            .binary_search_by(|r| r.id.as_str().cmp(id))
+            .ok()
+            .map(|j| (items, j)))
+    }
+
+    /// The `i`-th item list (in the order of [`lists`](Self::lists)), decoded and kept in the
+    /// handle's small cache. Lists with the same [`ListRef::id`] hold identical records, so a
+    /// reader comparing two snapshots can skip lists they share.
+    pub async fn list_at(&self, i: usize) -> Result<Arc<Vec<ItemRecord>>> {
         let cached = self
             .cache
             .lock()
             .iter()
-            .find(|(k, _)| *k == i - 1)
+            .find(|(k, _)| *k == i)
             .map(|(_, v)| v.clone());
-        let items = match cached {
-            Some(v) => v,
-            None => {
-                let v = Arc::new(Self::load_list(self.repo.clone(), lists[i - 1].clone()).await?);
-                let mut c = self.cache.lock();
-                if c.len() >= LIST_CACHE {
-                    c.pop_front();
-                }
-                c.push_back((i - 1, v.clone()));
-                v
-            }
-        };
-        Ok(items
-            .binary_search_by(|r| r.id.as_str().cmp(id))
-            .ok()
-            .map(|j| items[j].clone()))
+        if let Some(v) = cached {
+            return Ok(v);
+        }
+        let v = Arc::new(Self::load_list(self.repo.clone(), self.body.lists[i].clone()).await?);
+        let mut c = self.cache.lock();
+        if c.len() >= LIST_CACHE {
+            c.pop_front();
+        }
+        c.push_back((i, v.clone()));
+        Ok(v)
     }
 }
 

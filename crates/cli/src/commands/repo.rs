@@ -27,7 +27,7 @@ pub struct InitArgs {
     #[arg(long, value_name = "SIZE", default_value = "32MiB")]
     pub pack_size: String,
     /// zstd compression level (1-19).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+    #[arg(long, default_value_t = tenantvault_repo::InitOptions::default().zstd_level, value_parser = clap::value_parser!(i32).range(1..=19))]
     pub zstd_level: i32,
     #[command(flatten)]
     pub kdf: KdfArgs,
