@@ -15,6 +15,8 @@ pub enum RetentionCommand {
     /// removals a hold or the minimum retention blocks are shown as kept.
     Plan(PlanArgs),
     /// Remove what `retention plan` lists (not what is blocked), then run `gc` to reclaim space.
+    /// A snapshot root the storage still protects (Object Lock retention, S3 legal-hold flag)
+    /// is skipped and listed; the rest goes on, and the exit code is then 3 (partial).
     Apply(PlanArgs),
 }
 
@@ -117,9 +119,16 @@ pub async fn run(g: &GlobalArgs, cmd: RetentionCommand) -> Result<u8> {
         tenantvault_repo::Error::Invalid(m) => exit::usage(format!("retention apply refused: {m}")),
         e => e.into(),
     })?;
+    let locked: Vec<serde_json::Value> = report
+        .locked
+        .iter()
+        .map(|l| {
+            serde_json::json!({"snapshot": l.snapshot, "owner": l.owner.to_string(), "action": l.action, "reason": l.reason()})
+        })
+        .collect();
     crate::audit_note::set(
         "retention",
-        serde_json::json!({"snapshots_deleted": report.snapshots_deleted, "snapshots_rewritten": report.snapshots_rewritten, "items_removed": report.items_removed, "refused": report.refused}),
+        serde_json::json!({"snapshots_deleted": report.snapshots_deleted, "snapshots_rewritten": report.snapshots_rewritten, "items_removed": report.items_removed, "refused": report.refused, "locked_skipped": locked}),
     );
     if g.json {
         output::print_json(&report)?;
@@ -139,8 +148,34 @@ pub async fn run(g: &GlobalArgs, cmd: RetentionCommand) -> Result<u8> {
                 ""
             }
         );
+        for l in &report.locked {
+            println!(
+                "SKIPPED  {}  snapshot {} ({}): {} — retried by a later run",
+                l.owner,
+                l.snapshot.short(),
+                l.action,
+                l.reason()
+            );
+        }
+        if !report.locked.is_empty() {
+            println!(
+                "{} snapshot root(s) skipped: still protected by the storage",
+                report.locked.len()
+            );
+        }
     }
-    Ok(exit::OK)
+    Ok(apply_exit_code(&report))
+}
+
+/// 0, or 3 (partial: completed, but some snapshot roots were skipped because the storage
+/// still protects them). Not 10 (held): that code promises nothing was changed, and the rest
+/// of the plan was carried out.
+fn apply_exit_code(report: &tenantvault_repo::retention::RetentionReport) -> u8 {
+    if report.locked.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    }
 }
 
 /// Records departures and returns after a backup of all users: `departed` owners are gone

@@ -134,11 +134,17 @@ async fn root_protection(repo: &Repository, key: &str) -> Option<(bool, Option<D
             .map_err(unknown)
             .ok()
             .flatten()
+            .and_then(real_date)
             .filter(|u| *u > Utc::now())
     } else {
         None
     };
     (legal_hold || until.is_some()).then_some((legal_hold, until))
+}
+
+/// A backend may report "retained indefinitely" (a legal-hold flag) as the largest date.
+fn real_date(u: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (u != DateTime::<Utc>::MAX_UTC).then_some(u)
 }
 
 fn is_locked(e: &Error) -> bool {
@@ -418,7 +424,7 @@ impl Repository {
                     match self.storage().delete(&key).await {
                         Ok(()) => {}
                         Err(StorageError::Locked { until, .. }) => {
-                            report.skip_locked(locked(false, until));
+                            report.skip_locked(locked(false, until.and_then(real_date)));
                             continue;
                         }
                         Err(err) => return Err(err.into()),
