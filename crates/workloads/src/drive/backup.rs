@@ -275,9 +275,9 @@ impl<'a> Job<'a> {
         if !self.cadence.due(committed, Instant::now()) {
             return Ok(());
         }
-        let started = Instant::now();
         // A checkpoint holds whole items only.
         self.drain().await?;
+        let started = Instant::now();
         let mut st = self.state.clone();
         st.pending_path_check = self.check_paths || !self.orphans.is_empty();
         self.session().checkpoint(st.to_json()).await?;
