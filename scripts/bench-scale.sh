@@ -6,13 +6,16 @@
 # cold local index cache), unchanged backup, restore of one item, check, check --read-data, gc.
 #
 #   scripts/bench-scale.sh [--blobs N] [--work DIR] [--skip-read-data] [--keep] [--bin-dir DIR]
+#                          [--steps LIST]
+#
+# --steps LIST: comma-separated steps to run after first-backup, in that order (default
+# snapshots-warm,snapshots-cold-cache,unchanged-backup,restore-one,check,check-read-data,gc).
 #
 # --bin-dir DIR: use DIR/tenantvault and DIR/scalegen instead of building (a shared, changing
 # working tree rebuilds on every cargo call; copy the binaries once and measure those).
 # Default N = 1,000,000; the data (source ~N*310 B, repository ~N*520 B, cache ~N*170 B, sort
 # runs in $TMPDIR up to ~N*180 B during check --read-data) lives under --work (default
-# /tmp/tv-scale-$$); the source is deleted once restore-one has been compared, the rest at the
-# end, unless --keep.
+# /tmp/tv-scale-$$) and is deleted at the end unless --keep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +24,7 @@ WORK="/tmp/tv-scale-$$"
 KEEP=0
 READ_DATA=1
 BIN_DIR=""
+STEPS="snapshots-warm,snapshots-cold-cache,unchanged-backup,restore-one,check,check-read-data,gc"
 while [ $# -gt 0 ]; do
   case "$1" in
     --blobs) BLOBS="$2"; shift 2 ;;
@@ -28,7 +32,8 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --skip-read-data) READ_DATA=0; shift ;;
     --bin-dir) BIN_DIR="$2"; shift 2 ;;
-    *) echo "usage: $0 [--blobs N] [--work DIR] [--skip-read-data] [--keep] [--bin-dir DIR]" >&2; exit 2 ;;
+    --steps) STEPS="$2"; shift 2 ;;
+    *) echo "usage: $0 [--blobs N] [--work DIR] [--skip-read-data] [--keep] [--bin-dir DIR] [--steps LIST]" >&2; exit 2 ;;
   esac
 done
 
@@ -85,21 +90,34 @@ measure() {
 } >"$RESULTS"
 
 measure first-backup "$TV" --repo "$REPO" backup dir "$SRC" --owner scale --json
-measure snapshots-warm "$TV" --repo "$REPO" snapshots --json
-rm -rf "$XDG_CACHE_HOME"
-measure snapshots-cold-cache "$TV" --repo "$REPO" snapshots --json
-measure unchanged-backup "$TV" --repo "$REPO" backup dir "$SRC" --owner scale --json
-ONE="$(cd "$SRC" && find . -name '*.bin' | sort | head -n1 | sed 's|^\./||')"
-measure restore-one "$TV" --repo "$REPO" restore latest --owner scale "$ONE" --target "$WORK/restore"
-cmp "$SRC/$ONE" "$WORK/restore/$ONE" && echo "restored $ONE byte-identical"
-# The remaining steps do not read the source: free its disk space now (10^7 blobs: ~3 GB).
 du -sm "$SRC" | cut -f1 >"$WORK/src.mib"
-if [ "$KEEP" = 0 ]; then rm -rf "$SRC" "$WORK/restore"; fi
-measure check "$TV" --repo "$REPO" check --json
-if [ "$READ_DATA" = 1 ]; then
-  measure check-read-data "$TV" --repo "$REPO" check --read-data --json
-fi
-measure gc "$TV" --repo "$REPO" gc --grace 0s --json
+IFS=',' read -r -a STEP_LIST <<<"$STEPS"
+for step in "${STEP_LIST[@]}"; do
+  case "$step" in
+    snapshots-warm) measure snapshots-warm "$TV" --repo "$REPO" snapshots --json ;;
+    snapshots-cold-cache)
+      rm -rf "$XDG_CACHE_HOME"
+      measure snapshots-cold-cache "$TV" --repo "$REPO" snapshots --json ;;
+    unchanged-backup) measure unchanged-backup "$TV" --repo "$REPO" backup dir "$SRC" --owner scale --json ;;
+    restore-one)
+      # sed, not head: head closing the pipe early kills sort with SIGPIPE (pipefail, set -e)
+      ONE="$(cd "$SRC" && find . -name '*.bin' | sort | sed -n '1s|^\./||p')"
+      measure restore-one "$TV" --repo "$REPO" restore latest --owner scale "$ONE" --target "$WORK/restore"
+      cmp "$SRC/$ONE" "$WORK/restore/$ONE" && echo "restored $ONE byte-identical"
+      rm -rf "$WORK/restore"
+      # later steps other than unchanged-backup do not read the source: free its disk space
+      if [ "$KEEP" = 0 ] && [[ ",${STEPS#*restore-one}," != *",unchanged-backup,"* ]]; then
+        rm -rf "$SRC"
+      fi ;;
+    check) measure check "$TV" --repo "$REPO" check --json ;;
+    check-read-data)
+      if [ "$READ_DATA" = 1 ]; then
+        measure check-read-data "$TV" --repo "$REPO" check --read-data --json
+      fi ;;
+    gc) measure gc "$TV" --repo "$REPO" gc --grace 0s --json ;;
+    *) echo "unknown step $step" >&2; exit 2 ;;
+  esac
+done
 
 python3 - "$WORK" "$RESULTS" <<'EOF' | tee -a "$RESULTS"
 import json, sys, os, subprocess
