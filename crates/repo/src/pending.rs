@@ -11,9 +11,9 @@ use std::ops::Bound;
 const PENDING: TableDefinition<&str, &[u8]> = TableDefinition::new("pending");
 
 /// Estimated bytes of staged entries held in memory before they are spilled to disk. An
-/// unchanged run (carried-over items are a few dozen bytes each) never spills for mailboxes
-/// and folders of about 100,000 items; a run that puts as many new records does.
-const MEMORY_BUDGET: usize = 8 << 20;
+/// unchanged run (a carried-over item is an id and a size) spills about once per 20,000 items,
+/// a run that puts new records about once per 2,500.
+const MEMORY_BUDGET: usize = 3 << 20;
 
 /// A staged change.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,10 +37,11 @@ impl Pending {
                     + r.content.len() * 80
                     + r.attrs
                         .iter()
-                        .map(|(k, v)| k.len() + v.len() + 64)
+                        .map(|(k, v)| k.len() + v.len())
                         .sum::<usize>()
                     + r.metadata.as_ref().map_or(0, |_| 128)
-                    + 400
+                    // the record itself and a B-tree node for its attributes
+                    + 1000
             }
             Pending::Keep(_) | Pending::Delete => 0,
         };

@@ -24,7 +24,7 @@ pub const FORMAT_VERSION: u64 = 1;
 pub struct InitOptions {
     pub kdf: KdfParams,
     pub chunker: ChunkerParams,
-    /// Target pack size in bytes (default 32 MiB).
+    /// Target pack size in bytes (default 16 MiB).
     pub pack_target: u64,
     pub zstd_level: i32,
     /// Where the local index cache lives (default: see [`OpenOptions`]).
@@ -36,7 +36,9 @@ impl Default for InitOptions {
         InitOptions {
             kdf: KdfParams::default(),
             chunker: ChunkerParams::default(),
-            pack_target: 32 * 1024 * 1024,
+            // 16 MiB (was 32 until session 4): a backup holds the pack being filled and the one
+            // being written, so this bounds about half of its peak memory.
+            pack_target: 16 * 1024 * 1024,
             // Level 2 (was 3 until session 4): about a third less compression time for
             // about 2 % more stored bytes. Existing repositories keep the level in their config.
             zstd_level: 2,

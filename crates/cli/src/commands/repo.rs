@@ -23,8 +23,8 @@ pub enum RepoCommand {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Target pack file size (e.g. 32MiB; tests use small sizes like 128KiB).
-    #[arg(long, value_name = "SIZE", default_value = "32MiB")]
+    /// Target pack file size (e.g. 16MiB; tests use small sizes like 128KiB).
+    #[arg(long, value_name = "SIZE", default_value = "16MiB")]
     pub pack_size: String,
     /// zstd compression level (1-19).
     #[arg(long, default_value_t = tenantvault_repo::InitOptions::default().zstd_level, value_parser = clap::value_parser!(i32).range(1..=19))]
