@@ -57,6 +57,29 @@ async fn stats_of(repo: &Repository, r: &DriveBackupReport, d: &str) -> detect::
         .stats
 }
 
+/// The verdict score stored for the drive's snapshot of this run.
+async fn score_of(repo: &Repository, r: &DriveBackupReport, d: &str) -> u32 {
+    let sid = snapshot_of(r, d);
+    let owner = tenantvault_repo::OwnerRef::new("drive", d);
+    detect::history(repo, &owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|h| h.stats.snapshot == sid)
+        .expect("stats stored")
+        .verdict
+        .score
+}
+
+/// Seconds the detection step takes for the drive's snapshot of this run, measured by running
+/// it again (it is idempotent: the same statistics and verdict are stored again).
+async fn detection_time(repo: &Repository, r: &DriveBackupReport, d: &str) -> f64 {
+    let sid = snapshot_of(r, d);
+    let t = std::time::Instant::now();
+    detect::analyze(repo, &sid).await.expect("analysis");
+    t.elapsed().as_secs_f64()
+}
+
 /// Size knob for `scripts/bench-detect.sh` (the CI size when unset).
 fn size(var: &str, ci: u32) -> u32 {
     std::env::var(var)
@@ -261,6 +284,122 @@ async fn drive_attacks_are_detected_and_benign_bulk_changes_are_not() {
     ];
     want.sort();
     assert_eq!(owners, want);
+}
+
+/// Slow in-place encryption: 2 % of a 40–60-file drive a day (one file), no rename, no note,
+/// the owner's identity, ordinary work going on around it. Bar: detected by its third day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_in_place_encryption_is_detected_by_day_three() {
+    let mut cfg = tenant(5150, 1);
+    cfg.drive.files_per_drive = size("DETECT_SLOW_FILES", 35);
+    cfg.drive.folders_per_drive = 5;
+    cfg.drive.large_files = 0;
+    cfg.drive.versioned_rate = 0.0;
+    cfg.drive.sites = 0;
+    let emu = start(cfg).await;
+    let g = fast_graph(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path()).await;
+    let bcfg = tenantvault_workloads::drive::DriveBackupConfig {
+        page_size: 200,
+        ..config()
+    };
+    let sel = DriveSelection {
+        onedrive: true,
+        ..DriveSelection::default()
+    };
+    let first = backup(&repo, &g, &bcfg, &sel).await;
+    let drive = first.drives[0].drive.drive_id.clone();
+    let files = truth(&emu, &drive).len();
+    assert!((40..=60).contains(&files), "{files} files");
+    // A baseline of ordinary days.
+    let mut clean = String::new();
+    for _ in 0..4 {
+        admin(&emu, "/_emulator/drive/activity", json!({"days": 1})).await;
+        let r = backup(&repo, &g, &bcfg, &sel).await;
+        assert!(raised(&repo, &r).await.is_empty(), "ordinary day flagged");
+        clean = snapshot_of(&r, &drive);
+    }
+    let before = truth(&emu, &drive);
+    let mut encrypted = BTreeSet::new();
+    let mut caught = None;
+    for day in 1..=5 {
+        // The user works as usual; the attacker encrypts one more file.
+        admin(
+            &emu,
+            "/_emulator/drive/activity",
+            json!({"days": 1, "new": 1, "modify": 1, "rename": 0, "move": 0, "delete": 0}),
+        )
+        .await;
+        let a = admin(
+            &emu,
+            "/_emulator/drive/encrypt-in-place",
+            json!({"drive": drive, "share": 0.02}),
+        )
+        .await;
+        encrypted.extend(
+            a["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_string()),
+        );
+        let r = backup(&repo, &g, &bcfg, &sel).await;
+        let got = raised(&repo, &r).await;
+        let st = stats_of(&repo, &r, &drive).await;
+        let score = score_of(&repo, &r, &drive).await;
+        eprintln!(
+            "SLOW in-place day {day}: {} encrypted so far, score {score}, alert={} [entropy jumps {} of {} sampled, modified {}]",
+            encrypted.len(),
+            !got.is_empty(),
+            st.entropy_jumps,
+            st.entropy_sampled,
+            st.modified
+        );
+        if let Some(alert) = got.first() {
+            eprintln!(
+                "RESULT attack slow in-place encryption (2 %/day of {files} files, no rename, no note): detected on day {day}, score {}: {}",
+                alert.score, alert.explanation
+            );
+            assert_eq!(
+                alert.clean_snapshot.as_deref(),
+                Some(clean.as_str()),
+                "the clean point is the last backup before the first encrypted file"
+            );
+            caught = Some(day);
+            break;
+        }
+    }
+    let day = caught.expect("slow in-place encryption never detected");
+    assert!(day <= 3, "detected only on day {day}");
+    // Recovery: the encrypted files back to their clean bytes; the user's work left alone.
+    let req = RecoverRequest {
+        owner: drive.clone(),
+        clean: CleanPoint::Alert,
+        target_folder: None,
+        parallel: 4,
+        now: chrono::Utc::now(),
+    };
+    let plans = recover::plan(&repo, &req).await.expect("plan");
+    let planned: BTreeSet<String> = plans[0].items.iter().map(|i| i.path.clone()).collect();
+    assert_eq!(
+        planned, encrypted,
+        "the plan lists exactly the encrypted files"
+    );
+    let attacked = truth(&emu, &drive);
+    let rep = recover::run(&repo, &g, &plans[0], &req)
+        .await
+        .expect("recover");
+    assert!(rep.failed.is_empty(), "{:?}", rep.failed);
+    let after = truth(&emu, &drive);
+    for (p, c) in &after {
+        let want = if encrypted.contains(p) {
+            &before[p]
+        } else {
+            &attacked[p]
+        };
+        assert_eq!(c, want, "{p}");
+    }
 }
 
 async fn in_place_encryption_is_detected_and_recovered(
@@ -545,9 +684,19 @@ async fn benign_reorganisation_at_scale() {
         "SCALE full backup of {files} files: {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    for _ in 0..3 {
+    eprintln!(
+        "SCALE detection on the full backup: {:.2} s",
+        detection_time(&repo, &first, &drive).await
+    );
+    for day in 1..=3 {
         admin(&emu, "/_emulator/drive/activity", json!({"days": 1})).await;
+        let t = std::time::Instant::now();
         let r = backup(&repo, &g, &bcfg, &sel).await;
+        let took = t.elapsed().as_secs_f64();
+        eprintln!(
+            "SCALE ordinary day {day}: backup + detection {took:.1} s, detection alone {:.2} s",
+            detection_time(&repo, &r, &drive).await
+        );
         assert!(raised(&repo, &r).await.is_empty(), "ordinary day flagged");
     }
     let m = admin(
@@ -563,15 +712,17 @@ async fn benign_reorganisation_at_scale() {
     let took = t.elapsed().as_secs_f64();
     let got = raised(&repo, &r).await;
     let st = stats_of(&repo, &r, &drive).await;
+    let det = detection_time(&repo, &r, &drive).await;
     eprintln!(
-        "RESULT benign reorganisation at scale: alert={} (moved {} of {} files; stats: moved {}, renamed {}, modified {}, deleted {}; backup + detection {took:.1} s)",
+        "RESULT benign reorganisation at scale: alert={} (moved {} of {} files; stats: moved {}, renamed {}, modified {}, deleted {}; score {}; backup + detection {took:.1} s, detection alone {det:.2} s)",
         !got.is_empty(),
         moved,
         st.items_before,
         st.moved,
         st.renamed,
         st.modified,
-        st.deleted
+        st.deleted,
+        score_of(&repo, &r, &drive).await
     );
     assert!(got.is_empty(), "false alarm: {got:#?}");
     assert!(st.moved as f64 >= 0.95 * f64::from(files), "{st:?}");

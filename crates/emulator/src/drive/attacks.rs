@@ -295,7 +295,8 @@ pub struct EncryptInPlace {
 
 /// `POST /_emulator/drive/encrypt-in-place`: overwrites `share` of the drive's files with
 /// random bytes of about the same length (+16, an authentication tag), keeping names, folders
-/// and the modifying identity (the owner's); writes no note.
+/// and the modifying identity (the owner's); writes no note. Files whose content is already
+/// random are not picked, so repeated calls (a slow attack) encrypt new files each time.
 pub(crate) async fn encrypt_in_place(
     State(st): State<AppState>,
     Json(e): Json<EncryptInPlace>,
@@ -316,9 +317,20 @@ pub(crate) async fn encrypt_in_place(
             .ok_or_else(|| GraphError::bad_request("invalidRequest", "drive gone"))?;
         let owner = d.owner.clone();
         let mut rng = rng(&st, "drive.encrypt-in-place", d);
-        let mut all = files(d);
+        let every = files(d);
+        let n = ((every.len() as f64) * e.share).ceil() as usize;
+        // An attacker encrypts each file once: files already random (encrypted by an earlier
+        // call of a slow attack) are not picked again.
+        let mut all: Vec<_> = every
+            .into_iter()
+            .filter(|&f| {
+                !matches!(
+                    d.item(f).content().map(|c| &c.source),
+                    Some(Source::Noise { .. })
+                )
+            })
+            .collect();
         all.shuffle(&mut rng);
-        let n = ((all.len() as f64) * e.share).ceil() as usize;
         let mut encrypted = Vec::new();
         for &f in all.iter().take(n) {
             let len = d.item(f).content().map_or(0, |c| c.len()) + 16;

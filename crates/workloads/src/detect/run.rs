@@ -9,7 +9,7 @@ use tenantvault_repo::{
 
 use super::DetectError;
 use super::alert::{self, Alert};
-use super::score::{BASELINE_SNAPSHOTS, Verdict, has_indicators, score};
+use super::score::{BASELINE_SNAPSHOTS, Verdict, has_indicators, recent_encryption, score};
 use super::stats::{ChangeStats, compute};
 
 /// Prefix of statistics documents: `stats/<owner key id>/<time>-<snapshot id>`.
@@ -154,6 +154,22 @@ pub async fn analyze(repo: &Repository, snapshot_id: &str) -> Result<Analysis, D
             break;
         }
         clean = d.stats.previous.clone();
+    }
+    // A slow encryption began with its first backup showing encryption in the window, even
+    // when backups without any sign came in between.
+    if verdict.signals.iter().any(|x| x == "slowEncryption") {
+        let earlier: Vec<ChangeStats> = past.iter().map(|d| d.stats.clone()).collect();
+        let time_of = |id: &Option<String>| {
+            id.as_ref()
+                .and_then(|c| all.iter().find(|s| &s.id.0 == c))
+                .map(|s| s.time)
+        };
+        if let Some(first) = recent_encryption(&stats, &earlier).first()
+            && let Some(t) = time_of(&first.previous)
+            && time_of(&clean).is_none_or(|c| t < c)
+        {
+            clean = first.previous.clone();
+        }
     }
     let clean_summary = clean
         .as_ref()

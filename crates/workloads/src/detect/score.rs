@@ -26,7 +26,7 @@ pub struct Verdict {
     pub baseline_snapshots: usize,
     /// Codes of the signals that contributed: `encryption`, `ransomExtension`,
     /// `appendedExtension`, `ransomNote`, `massDeletion`, `mailPurge`, `recoverablePurge`,
-    /// `rewriteVolume`.
+    /// `rewriteVolume`, `slowEncryption`.
     #[serde(default)]
     pub signals: Vec<String>,
 }
@@ -96,7 +96,50 @@ pub fn has_indicators(s: &ChangeStats) -> bool {
         || s.appended.values().any(|&n| n >= 3)
 }
 
+/// The window in which repeated small encryptions add up (slow ransomware).
+pub const SLOW_WINDOW_DAYS: i64 = 7;
+/// Snapshots with encryption in the window (this one included) that make a slow attack.
+pub const SLOW_MIN_SNAPSHOTS: usize = 3;
+
+/// The owner's earlier snapshots within [`SLOW_WINDOW_DAYS`] before `s` that had files
+/// rewritten with random-looking content, oldest first.
+pub fn recent_encryption<'a>(s: &ChangeStats, history: &'a [ChangeStats]) -> Vec<&'a ChangeStats> {
+    let from = s.time - chrono::Duration::days(SLOW_WINDOW_DAYS);
+    let mut v: Vec<&ChangeStats> = history
+        .iter()
+        .filter(|h| {
+            h.entropy_jumps > 0 && h.time > from && h.time < s.time && h.snapshot != s.snapshot
+        })
+        .collect();
+    v.sort_by_key(|h| h.time);
+    v
+}
+
+/// Files rewritten with random-looking content in one snapshot (estimate, at least the
+/// sampled ones).
+fn encrypted(h: &ChangeStats) -> u64 {
+    h.estimated_encrypted().max(h.entropy_jumps)
+}
+
+/// For each of `base`'s snapshots, the encrypted files summed over the window ending there:
+/// what a window of this owner normally adds up to.
+fn window_sums(base: &[ChangeStats]) -> Vec<f64> {
+    base.iter()
+        .map(|end| {
+            let from = end.time - chrono::Duration::days(SLOW_WINDOW_DAYS);
+            base.iter()
+                .filter(|h| h.time > from && h.time <= end.time)
+                .map(|h| encrypted(h) as f64)
+                .sum()
+        })
+        .collect()
+}
+
 /// Scores `s` against `history` (the owner's earlier stats, any order).
+///
+/// Earlier snapshots of the last [`SLOW_WINDOW_DAYS`] that already showed encryption are not
+/// baseline: a slow attack would otherwise teach the baseline that encryption is normal. They
+/// are judged together with `s` instead (signal `slowEncryption`).
 pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
     let mut points: Vec<(u32, String)> = Vec::new();
     let mut signals: Vec<String> = Vec::new();
@@ -106,6 +149,14 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
             ..Verdict::default()
         };
     }
+    let recent = recent_encryption(s, history);
+    let baseline_snapshots = history.len();
+    let base: Vec<ChangeStats> = history
+        .iter()
+        .filter(|h| !recent.iter().any(|r| r.snapshot == h.snapshot))
+        .cloned()
+        .collect();
+    let history = base.as_slice();
     let items = s.items_before.max(1);
     let is_mail = s.workload == "exchange";
     let noun = if is_mail { "messages" } else { "files" };
@@ -142,6 +193,35 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
             text.push_str(&format!(" and renamed *.{e}"));
         }
         points.push((p, text));
+    }
+    // Slow encryption: a few files at a time, in several snapshots of the last days.
+    if s.entropy_jumps > 0 && recent.len() + 1 >= SLOW_MIN_SNAPSHOTS {
+        let total = encrypted(s) + recent.iter().map(|h| encrypted(h)).sum::<u64>();
+        let sums = window_sums(history);
+        let normal_sum = if sums.len() < 3 {
+            None
+        } else {
+            let mut v = sums;
+            v.sort_by(f64::total_cmp);
+            Some(v[((v.len() - 1) as f64 * 0.95).round() as usize])
+        };
+        if normal_sum.is_none_or(|n| total as f64 > 2.0 * n + f64::EPSILON) {
+            signals.push("slowEncryption".into());
+            let p = 15 + (15.0 * (total as f64 / (0.05 * items as f64).max(5.0)).min(1.0)) as u32;
+            points.push((
+                p,
+                format!(
+                    "{} {noun} in all rewritten with high-entropy content in {} backups within {} days (slow encryption; first seen {})",
+                    thousands(total),
+                    recent.len() + 1,
+                    SLOW_WINDOW_DAYS,
+                    recent
+                        .first()
+                        .map(|h| h.time.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_default()
+                ),
+            ));
+        }
     }
     if s.known_ransom_ext > 0
         && unusual(s.known_ransom_ext as f64, history, |h| {
@@ -280,7 +360,7 @@ pub fn score(s: &ChangeStats, history: &[ChangeStats]) -> Verdict {
         score,
         suspect: score >= ALERT_SCORE,
         reasons: points.into_iter().map(|p| p.1).collect(),
-        baseline_snapshots: history.len(),
+        baseline_snapshots,
         signals,
     }
 }
@@ -383,6 +463,66 @@ mod tests {
         let v = score(&s, &[]);
         assert!(v.suspect, "{v:?}");
         assert!(v.explanation().contains("purged from Recoverable Items"));
+    }
+
+    fn day(n: i64, items: u64, jumps: u64) -> ChangeStats {
+        let mut s = base(items);
+        s.snapshot = format!("s{n}");
+        s.previous = Some(format!("s{}", n - 1));
+        s.time = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000 + n);
+        s.modified = 2 + jumps;
+        s.entropy_sampled = 2 + jumps;
+        s.entropy_jumps = jumps;
+        s
+    }
+
+    #[test]
+    fn slow_encryption_adds_up_by_the_third_backup() {
+        // Ten quiet days, then one file of 50 encrypted a day.
+        let mut history: Vec<ChangeStats> = (1..=10).map(|n| day(n, 50, 0)).collect();
+        let mut verdicts = Vec::new();
+        for n in 11..=13 {
+            let s = day(n, 50, 1);
+            verdicts.push(score(&s, &history));
+            history.push(s);
+        }
+        assert!(
+            !verdicts[0].suspect && !verdicts[1].suspect,
+            "{verdicts:#?}"
+        );
+        let v = &verdicts[2];
+        assert!(v.suspect, "{v:#?}");
+        assert!(v.signals.contains(&"slowEncryption".to_string()));
+        assert!(v.signals.contains(&"encryption".to_string()), "{v:#?}");
+        assert!(
+            v.explanation()
+                .contains("3 files in all rewritten with high-entropy content in 3 backups"),
+            "{}",
+            v.explanation()
+        );
+        // Backups without any sign in between do not hide it.
+        let mut history: Vec<ChangeStats> = (1..=10).map(|n| day(n, 50, 0)).collect();
+        history.push(day(11, 50, 1));
+        history.push(day(12, 50, 0));
+        history.push(day(13, 50, 1));
+        history.push(day(14, 50, 0));
+        assert!(score(&day(15, 50, 1), &history).suspect);
+        // Outside the window the earlier ones no longer count.
+        let mut history: Vec<ChangeStats> = (1..=10).map(|n| day(n, 50, 0)).collect();
+        history.push(day(11, 50, 1));
+        history.push(day(12, 50, 1));
+        assert!(!score(&day(30, 50, 1), &history).suspect);
+    }
+
+    #[test]
+    fn an_owner_who_encrypts_routinely_is_not_slow_ransomware() {
+        // Someone who saves a password-protected file most days.
+        let history: Vec<ChangeStats> = (1..=30)
+            .map(|n| day(n, 50, u64::from(n % 3 != 0)))
+            .collect();
+        let v = score(&day(31, 50, 1), &history);
+        assert!(!v.suspect, "{v:#?}");
+        assert!(!v.signals.contains(&"slowEncryption".to_string()), "{v:#?}");
     }
 
     #[test]
