@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use rand::SeedableRng;
 use tenantvault_repo::Storage;
-use tenantvault_s3::moto::{MotoServer, unique_bucket};
-use tenantvault_s3::{S3Location, S3Storage};
+use tenantvault_s3::moto::MotoServer;
 
 fn s3_cmd(env: &Env, moto: &MotoServer, url: &str) -> Command {
     let mut cmd = env.cmd();
@@ -45,13 +44,10 @@ fn kill_during_multipart_upload_then_resume_on_object_lock_bucket() {
         return;
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let opts = moto.options("testing", "testing");
-    let bucket = unique_bucket("cli");
-    rt.block_on(S3Storage::create_bucket(&opts, &bucket, true))
-        .unwrap();
-    let url = format!("s3://{bucket}/tenant");
+    let b = rt.block_on(moto.bucket("cli", true, "tenant"));
+    let (bucket, url) = (&b.bucket, &b.url);
     let env = Env::new();
-    let cmd = || s3_cmd(&env, moto, &url);
+    let cmd = || s3_cmd(&env, moto, url);
 
     // Bad Object Lock arguments: usage errors, nothing written.
     let out = run(cmd().args(["repo", "init", "--object-lock", "governance"]));
@@ -66,12 +62,7 @@ fn kill_during_multipart_upload_then_resume_on_object_lock_bucket() {
     ]));
     assert_code(&out, 2, &["--object-lock on a local repository"]);
     assert!(!env.repo().exists());
-    let store = rt
-        .block_on(S3Storage::open(
-            S3Location::parse(&url).unwrap(),
-            opts.clone(),
-        ))
-        .unwrap();
+    let store = rt.block_on(b.open());
     assert!(rt.block_on(store.list("")).unwrap().is_empty());
 
     ok(
@@ -131,7 +122,7 @@ fn kill_during_multipart_upload_then_resume_on_object_lock_bucket() {
                     store
                         .client()
                         .list_multipart_uploads()
-                        .bucket(&bucket)
+                        .bucket(bucket.as_str())
                         .send(),
                 )
                 .unwrap();
@@ -165,7 +156,7 @@ fn kill_during_multipart_upload_then_resume_on_object_lock_bucket() {
             store
                 .client()
                 .list_multipart_uploads()
-                .bucket(&bucket)
+                .bucket(bucket.as_str())
                 .send(),
         )
         .unwrap();
@@ -213,13 +204,10 @@ fn hold_create_and_maintain_set_the_legal_hold_flag_and_release_clears_it() {
         return;
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let opts = moto.options("testing", "testing");
-    let bucket = unique_bucket("clihold");
-    rt.block_on(S3Storage::create_bucket(&opts, &bucket, true))
-        .unwrap();
-    let url = format!("s3://{bucket}/tenant");
+    let b = rt.block_on(moto.bucket("clihold", true, "tenant"));
+    let url = &b.url;
     let env = Env::new();
-    let cmd = || s3_cmd(&env, moto, &url);
+    let cmd = || s3_cmd(&env, moto, url);
     ok(
         cmd(),
         &[
@@ -245,9 +233,7 @@ fn hold_create_and_maintain_set_the_legal_hold_flag_and_release_clears_it() {
             &["backup", "dir", src.to_str().unwrap(), "--owner", owner],
         );
     }
-    let store = rt
-        .block_on(S3Storage::open(S3Location::parse(&url).unwrap(), opts))
-        .unwrap();
+    let store = rt.block_on(b.open());
     let flagged = || -> Vec<String> {
         rt.block_on(async {
             let mut out = Vec::new();
@@ -334,4 +320,153 @@ fn hold_create_and_maintain_set_the_legal_hold_flag_and_release_clears_it() {
         Some(set.len() as u64),
         "{release}"
     );
+}
+
+/// `retention apply` on an Object Lock bucket: of the two snapshots `keep_last = 1` removes,
+/// one root is still locked and carries the S3 legal-hold flag, the other's lock was lifted by
+/// an administrator (its locked version replaced by an unlocked copy). The protected root is
+/// skipped and named (text, `--json` and the audit log), the other is removed, and the exit
+/// code is 3 (partial); a later run skips it again and removes nothing else.
+#[test]
+fn retention_apply_skips_a_locked_or_flagged_root_and_goes_on() {
+    let Some(moto) = MotoServer::shared() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let b = rt.block_on(moto.bucket("cliret", true, "tenant"));
+    let (bucket, url) = (&b.bucket, &b.url);
+    let env = Env::new();
+    let config = env.path("tenantvault.toml");
+    std::fs::write(
+        &config,
+        "[retention.policies.p]\nkeep_last = 1\n\n[[retention.assign]]\npolicy = \"p\"\nowners = \"all\"\n",
+    )
+    .unwrap();
+    let cmd = || {
+        let mut c = s3_cmd(&env, moto, url);
+        c.env("TENANTVAULT_CONFIG", &config);
+        c
+    };
+    ok(
+        cmd(),
+        &[
+            "repo",
+            "init",
+            "--object-lock",
+            "governance",
+            "--lock-days",
+            "1",
+            "--kdf-memory",
+            "64KiB",
+            "--kdf-iterations",
+            "1",
+        ],
+    );
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        std::fs::write(src.join("a.txt"), format!("version {i}")).unwrap();
+        let b = json(
+            cmd(),
+            &["backup", "dir", src.to_str().unwrap(), "--owner", "alice"],
+        );
+        ids.push(b["snapshot"].as_str().unwrap().to_string());
+    }
+    let store = rt.block_on(b.open());
+    let (flagged, unlocked) = (&ids[0], &ids[1]);
+    rt.block_on(async {
+        store
+            .set_legal_hold(&format!("snapshots/{flagged}"), true)
+            .await
+            .unwrap();
+        // an administrator lifts the lock of the second root: delete its locked version with
+        // the governance bypass and put the same bytes back without a lock
+        let key = format!("snapshots/{unlocked}");
+        let full = store.location().full_key(&key);
+        let bytes = store.get(&key).await.unwrap();
+        let versions = store.versions(&key).await.unwrap();
+        assert_eq!(versions.len(), 1);
+        store
+            .client()
+            .delete_object()
+            .bucket(bucket.as_str())
+            .key(&full)
+            .version_id(&versions[0].version_id)
+            .bypass_governance_retention(true)
+            .send()
+            .await
+            .unwrap();
+        store
+            .client()
+            .put_object()
+            .bucket(bucket.as_str())
+            .key(&full)
+            .body(bytes.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(store.lock_until(&key).await.unwrap(), None);
+    });
+
+    let out = run(cmd().args(["--json", "retention", "apply"]));
+    assert_code(&out, 3, &["retention apply with a protected root"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["snapshots_deleted"].as_u64(), Some(1), "{r}");
+    let locked = r["locked"].as_array().unwrap();
+    assert_eq!(locked.len(), 1, "{r}");
+    assert_eq!(
+        locked[0]["snapshot"].as_str(),
+        Some(flagged.as_str()),
+        "{r}"
+    );
+    assert_eq!(locked[0]["action"], "delete", "{r}");
+    assert_eq!(locked[0]["legal_hold"], true, "{r}");
+    assert!(locked[0]["locked_until"].is_string(), "{r}");
+    let left: Vec<String> = json(cmd(), &["snapshots", "--owner", "alice"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left, vec![ids[0].clone(), ids[2].clone()]);
+
+    // Again, in text: the root is skipped again and named, nothing else changes.
+    let out = run(cmd().args(["retention", "apply"]));
+    assert_code(&out, 3, &["second retention apply"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("SKIPPED"))
+        .unwrap_or_else(|| panic!("no SKIPPED line: {text}"));
+    assert!(line.contains(&flagged[..8]), "{line}");
+    assert!(line.contains("legal-hold flag on"), "{line}");
+    assert!(line.contains("Object Lock until"), "{line}");
+    assert!(text.contains("removed 0 snapshot(s)"), "{text}");
+    assert_eq!(
+        json(cmd(), &["snapshots", "--owner", "alice"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The audit log names the skipped root.
+    let audit: Vec<serde_json::Value> = ok(cmd(), &["--json", "audit", "show"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let applies: Vec<&serde_json::Value> = audit
+        .iter()
+        .filter(|r| r["operation"] == "retention apply")
+        .collect();
+    assert_eq!(applies.len(), 2, "{audit:?}");
+    for a in applies {
+        let skipped = &a["details"]["retention"]["locked_skipped"];
+        assert_eq!(
+            skipped[0]["snapshot"].as_str(),
+            Some(flagged.as_str()),
+            "{a}"
+        );
+    }
 }

@@ -13,8 +13,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 use tenantvault_repo::*;
-use tenantvault_s3::moto::{MotoServer, unique_bucket};
-use tenantvault_s3::{S3Location, S3Storage};
+use tenantvault_s3::S3Storage;
+use tenantvault_s3::moto::MotoServer;
 
 fn data(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
@@ -182,18 +182,13 @@ async fn main() {
         let r = run(&local, &|| None, writers, mib, pack_mib).await;
         row("local", writers, mib, r);
         drop(dir);
-        let bucket = unique_bucket("bench");
-        S3Storage::create_bucket(&opts, &bucket, false)
-            .await
-            .unwrap();
-        let loc = S3Location::parse(&format!("s3://{bucket}/r")).unwrap();
-        let cleaner = S3Storage::open(loc.clone(), opts.clone()).await.unwrap();
-        let o = opts.clone();
+        let b = moto.bucket_as(opts.clone(), "bench", false, "r").await;
+        let bucket = b.bucket.clone();
+        let cleaner = b.open().await;
         let s3 = move || {
-            let (loc, o) = (loc.clone(), o.clone());
-            Box::pin(
-                async move { Arc::new(S3Storage::open(loc, o).await.unwrap()) as Arc<dyn Storage> },
-            ) as futures::future::BoxFuture<'static, Arc<dyn Storage>>
+            let b = b.clone();
+            Box::pin(async move { Arc::new(b.open().await) as Arc<dyn Storage> })
+                as futures::future::BoxFuture<'static, Arc<dyn Storage>>
         };
         let r = run(
             &s3,

@@ -5,14 +5,19 @@
 //! `target/s3-venv/bin/moto_server`, else `moto_server` on `PATH`. When none exists the tests
 //! fail, unless `TENANTVAULT_S3_TESTS=skip` (local runs without Python), where
 //! [`MotoServer::shared`] returns `None` and the test returns early.
+//!
+//! [`MotoServer::bucket`] gives a test its own bucket ([`TestBucket`]): the location, the
+//! client options and the opened storage, with or without a lock policy.
 
-use crate::location::{S3Options, StaticCredentials};
+use crate::S3Storage;
+use crate::location::{S3Location, S3Options, StaticCredentials};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+use tenantvault_repo::storage::LockPolicy;
 
 /// A running moto server.
 #[derive(Debug)]
@@ -134,6 +139,78 @@ wait $m 2>/dev/null"#;
 impl Drop for MotoServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A fresh bucket on a moto server for one test, and the repository location in it.
+#[derive(Debug, Clone)]
+pub struct TestBucket {
+    /// The client options the bucket was created with.
+    pub opts: S3Options,
+    pub bucket: String,
+    /// `s3://<bucket>/<prefix>`: where the test's repository lives.
+    pub url: String,
+}
+
+impl MotoServer {
+    /// A new bucket named `unique_bucket(name)`, with Object Lock if `object_lock`, created
+    /// with the test credentials (`testing`/`testing`); the repository goes under `prefix`.
+    pub async fn bucket(&self, name: &str, object_lock: bool, prefix: &str) -> TestBucket {
+        self.bucket_as(
+            self.options("testing", "testing"),
+            name,
+            object_lock,
+            prefix,
+        )
+        .await
+    }
+
+    /// [`MotoServer::bucket`] created with the given client options (another credential,
+    /// multipart sizes, …).
+    pub async fn bucket_as(
+        &self,
+        opts: S3Options,
+        name: &str,
+        object_lock: bool,
+        prefix: &str,
+    ) -> TestBucket {
+        let bucket = unique_bucket(name);
+        S3Storage::create_bucket(&opts, &bucket, object_lock)
+            .await
+            .unwrap_or_else(|e| panic!("create test bucket {bucket}: {e}"));
+        TestBucket {
+            url: format!("s3://{bucket}/{prefix}"),
+            bucket,
+            opts,
+        }
+    }
+}
+
+impl TestBucket {
+    /// The repository location.
+    pub fn location(&self) -> S3Location {
+        S3Location::parse(&self.url).expect("a valid test location")
+    }
+
+    /// The storage at [`TestBucket::location`], with the bucket's client options.
+    pub async fn open(&self) -> S3Storage {
+        self.open_as(self.opts.clone()).await
+    }
+
+    /// The storage at [`TestBucket::location`], with other client options (another user).
+    pub async fn open_as(&self, opts: S3Options) -> S3Storage {
+        S3Storage::open(self.location(), opts)
+            .await
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.url))
+    }
+
+    /// [`TestBucket::open`], then record the lock `policy` (the bucket needs Object Lock).
+    pub async fn open_locked(&self, policy: LockPolicy) -> S3Storage {
+        let mut st = self.open().await;
+        st.init_lock_policy(policy)
+            .await
+            .unwrap_or_else(|e| panic!("lock policy on {}: {e}", self.url));
+        st
     }
 }
 

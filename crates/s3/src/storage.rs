@@ -351,6 +351,32 @@ impl S3Storage {
         Ok((out, markers))
     }
 
+    /// HeadObject of the version the repository wrote (its lock date and legal-hold flag
+    /// headers), with that version's id (`None` in an unversioned bucket).
+    async fn head_original(
+        &self,
+        key: &str,
+    ) -> Result<
+        (
+            aws_sdk_s3::operation::head_object::HeadObjectOutput,
+            Option<String>,
+        ),
+        StorageError,
+    > {
+        let full = self.key(key)?;
+        let vid = self.original_version(key).await?;
+        let h = self
+            .client
+            .head_object()
+            .bucket(&self.loc.bucket)
+            .key(&full)
+            .set_version_id(vid.clone())
+            .send()
+            .await
+            .map_err(|e| map_sdk(key, e))?;
+        Ok((h, vid))
+    }
+
     /// The version the repository wrote (the oldest), if the bucket keeps versions.
     async fn original_version(&self, key: &str) -> Result<Option<String>, StorageError> {
         if !self.versioned {
@@ -527,17 +553,7 @@ impl Storage for S3Storage {
         if !self.lock_enabled {
             return Ok(None);
         }
-        let full = self.key(key)?;
-        let vid = self.original_version(key).await?;
-        let h = self
-            .client
-            .head_object()
-            .bucket(&self.loc.bucket)
-            .key(&full)
-            .set_version_id(vid)
-            .send()
-            .await
-            .map_err(|e| map_sdk(key, e))?;
+        let (h, _) = self.head_original(key).await?;
         let held = h.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On);
         let until = h.object_lock_retain_until_date().map(from_aws);
         Ok(match until {
@@ -554,16 +570,7 @@ impl Storage for S3Storage {
             });
         };
         let full = self.key(key)?;
-        let vid = self.original_version(key).await?;
-        let h = self
-            .client
-            .head_object()
-            .bucket(&self.loc.bucket)
-            .key(&full)
-            .set_version_id(vid.clone())
-            .send()
-            .await
-            .map_err(|e| map_sdk(key, e))?;
+        let (h, vid) = self.head_original(key).await?;
         if h.object_lock_retain_until_date()
             .map(from_aws)
             .is_some_and(|cur| cur >= until)
@@ -621,17 +628,7 @@ impl Storage for S3Storage {
         if !self.lock_enabled {
             return Ok(false);
         }
-        let full = self.key(key)?;
-        let vid = self.original_version(key).await?;
-        let h = self
-            .client
-            .head_object()
-            .bucket(&self.loc.bucket)
-            .key(&full)
-            .set_version_id(vid)
-            .send()
-            .await
-            .map_err(|e| map_sdk(key, e))?;
+        let (h, _) = self.head_original(key).await?;
         Ok(h.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On))
     }
 

@@ -6,8 +6,7 @@ use futures::TryStreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tenantvault_repo::*;
-use tenantvault_s3::moto::{MotoServer, unique_bucket};
-use tenantvault_s3::{S3Location, S3Storage};
+use tenantvault_s3::moto::MotoServer;
 
 const PASS: &str = "concurrent writers";
 
@@ -39,16 +38,9 @@ async fn four_writers_and_gc_leave_a_valid_repository() {
     let Some(moto) = MotoServer::shared() else {
         return;
     };
-    let opts = moto.options("testing", "testing");
-    let bucket = unique_bucket("conc");
-    S3Storage::create_bucket(&opts, &bucket, false)
-        .await
-        .unwrap();
-    let loc = S3Location::parse(&format!("s3://{bucket}/r")).unwrap();
+    let b = moto.bucket("conc", false, "r").await;
     let cache = tempfile::tempdir().unwrap();
-    let open_storage = || async {
-        Arc::new(S3Storage::open(loc.clone(), opts.clone()).await.unwrap()) as Arc<dyn Storage>
-    };
+    let open_storage = || async { Arc::new(b.open().await) as Arc<dyn Storage> };
     Repository::init(
         open_storage().await,
         PASS,

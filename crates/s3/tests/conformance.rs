@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 use tenantvault_repo::storage::{LockMode, LockPolicy, Storage, conformance};
-use tenantvault_s3::moto::{MotoServer, unique_bucket};
-use tenantvault_s3::{S3Location, S3Storage};
+use tenantvault_s3::S3Storage;
+use tenantvault_s3::moto::MotoServer;
 
 async fn storage(bucket_lock: bool, prefix: &str) -> Option<S3Storage> {
     let moto = MotoServer::shared()?;
@@ -13,12 +13,12 @@ async fn storage(bucket_lock: bool, prefix: &str) -> Option<S3Storage> {
         part_size: 5 * 1024 * 1024,
         ..moto.options("testing", "testing")
     };
-    let bucket = unique_bucket("conf");
-    S3Storage::create_bucket(&opts, &bucket, bucket_lock)
-        .await
-        .unwrap();
-    let loc = S3Location::parse(&format!("s3://{bucket}/{prefix}")).unwrap();
-    Some(S3Storage::open(loc, opts).await.unwrap())
+    Some(
+        moto.bucket_as(opts, "conf", bucket_lock, prefix)
+            .await
+            .open()
+            .await,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use aws_sdk_s3::types::ObjectLockLegalHoldStatus;
 use tenantvault_repo::storage::{LockMode, LockPolicy, Storage};
 use tenantvault_repo::*;
-use tenantvault_s3::moto::{MotoServer, unique_bucket};
-use tenantvault_s3::{S3Location, S3Storage};
+use tenantvault_s3::S3Storage;
+use tenantvault_s3::moto::MotoServer;
 
 const PASS: &str = "legal hold flags";
 /// Above the "file" large-profile threshold (64 KiB) and below its minimum chunk (256 KiB):
@@ -127,19 +127,14 @@ async fn legal_hold_flag_follows_holds() {
     let Some(moto) = MotoServer::shared() else {
         return;
     };
-    let opts = moto.options("testing", "testing");
-    let bucket = unique_bucket("hold");
-    S3Storage::create_bucket(&opts, &bucket, true)
+    let s3 = moto
+        .bucket("hold", true, "repo")
         .await
-        .unwrap();
-    let loc = S3Location::parse(&format!("s3://{bucket}/repo")).unwrap();
-    let mut s3 = S3Storage::open(loc, opts).await.unwrap();
-    s3.init_lock_policy(LockPolicy {
-        mode: LockMode::Governance,
-        days: 1,
-    })
-    .await
-    .unwrap();
+        .open_locked(LockPolicy {
+            mode: LockMode::Governance,
+            days: 1,
+        })
+        .await;
     let s3 = Arc::new(s3);
     let cache = tempfile::tempdir().unwrap();
     let repo = Repository::init(

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use tenantvault_repo::storage::{LockMode, LockPolicy, Storage, StorageError};
 use tenantvault_repo::*;
-use tenantvault_s3::moto::{MotoServer, unique_bucket};
-use tenantvault_s3::{S3Location, S3Options, S3Storage};
+use tenantvault_s3::S3Options;
+use tenantvault_s3::moto::MotoServer;
 
 const PASS: &str = "worker and admin share the repository passphrase";
 
@@ -99,11 +99,10 @@ async fn stolen_worker_credential_cannot_destroy_backups() {
     };
     let users = iam_users(&moto);
     let (admin_opts, worker_opts) = (opts(&moto, &users, "admin"), opts(&moto, &users, "worker"));
-    let bucket = unique_bucket("lock");
-    S3Storage::create_bucket(&admin_opts, &bucket, true)
-        .await
-        .unwrap();
-    let loc = S3Location::parse(&format!("s3://{bucket}/repo")).unwrap();
+    let b = moto
+        .bucket_as(admin_opts.clone(), "lock", true, "repo")
+        .await;
+    let bucket = b.bucket.clone();
     let cache = tempfile::tempdir().unwrap();
     let init_opts = InitOptions {
         kdf: KdfParams::insecure_fast(),
@@ -113,27 +112,19 @@ async fn stolen_worker_credential_cannot_destroy_backups() {
     };
 
     // Admin: repository with a compliance lock policy.
-    let mut admin = S3Storage::open(loc.clone(), admin_opts.clone())
-        .await
-        .unwrap();
-    admin
-        .init_lock_policy(LockPolicy {
+    let admin = Arc::new(
+        b.open_locked(LockPolicy {
             mode: LockMode::Compliance,
             days: 2,
         })
-        .await
-        .unwrap();
-    let admin = Arc::new(admin);
+        .await,
+    );
     Repository::init(admin.clone(), PASS, init_opts)
         .await
         .unwrap();
 
     // Worker: three snapshots, one with a pack above the multipart threshold.
-    let worker = Arc::new(
-        S3Storage::open(loc.clone(), worker_opts.clone())
-            .await
-            .unwrap(),
-    );
+    let worker = Arc::new(b.open_as(worker_opts.clone()).await);
     assert_eq!(
         worker.lock_capabilities().policy.map(|p| p.days),
         Some(2),
@@ -277,7 +268,7 @@ async fn stolen_worker_credential_cannot_destroy_backups() {
 
     // After the attack: a fresh process (empty cache) reads the originals.
     let fresh = Repository::open(
-        Arc::new(S3Storage::open(loc.clone(), worker_opts).await.unwrap()),
+        Arc::new(b.open_as(worker_opts).await),
         PASS,
         OpenOptions {
             cache_dir: Some(cache.path().join("fresh")),
