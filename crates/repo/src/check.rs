@@ -178,6 +178,17 @@ impl Checker<'_> {
             parse_header(meta_key, &h, hstart, &object)
         }
         .await;
+        // The listed size is the newest version's: on a versioned bucket where the pack was
+        // overwritten, `get` still returns the original (see `Storage::overwritten`), but
+        // ranges computed from the wrong size miss its trailer. Read it whole before calling
+        // the pack damaged (a missing or unreadable pack keeps the first error).
+        let header = match header {
+            Err(first) => match st.get(&object).await {
+                Ok(bytes) => parse_pack(meta_key, &pack, &bytes),
+                Err(_) => Err(first),
+            },
+            ok => ok,
+        };
         Ok(header.and_then(|mut h| {
             let mut want = entries.to_vec();
             h.sort_by_key(|e| e.id);
