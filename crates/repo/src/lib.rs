@@ -68,7 +68,6 @@ pub use dir::{
     backup_dir, restore_items, safe_target_path,
 };
 pub use erase::{ERASURE_PREFIX, EraseRequest, Erasure, HoldCheck};
-pub use sealed::SealedDelete;
 pub use erase_items::{ITEM_ERASURE_PREFIX, ItemErasure, ItemSelection, RewrittenSnapshot};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport};
@@ -81,6 +80,7 @@ pub use model::{
 };
 pub use repository::{FORMAT_VERSION, InitOptions, OpenOptions, RepoInfo, Repository};
 pub use rewrite::{REWRITE_PREFIX, RewriteRecord};
+pub use sealed::SealedDelete;
 pub use session::{
     BackupOptions, BackupSession, PREPARE_MAX, ParentSelect, PreparedItem, Preparer,
 };
