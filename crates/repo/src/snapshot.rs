@@ -125,8 +125,10 @@ pub(crate) fn decode_list(bytes: &[u8], object: &str) -> Result<Vec<ItemRecord>>
 
 /// An opened snapshot: summary plus its (decrypted) item-list table.
 ///
-/// Cloning is cheap. `item()` keeps the last [`LIST_CACHE`] decoded item lists, so lookups
-/// in id order (or near it) cost no blob read.
+/// Cloning is cheap (clones share one cache). `item()` keeps the [`LIST_CACHE`] most recently
+/// used decoded item lists, so lookups in id order (or near it) cost no blob read; a reader
+/// that looks items up in random order (a drive backup whose delta reports thousands of
+/// moved files) raises the budget with [`set_list_cache_bytes`](Self::set_list_cache_bytes).
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     repo: Repository,
@@ -135,10 +137,43 @@ pub struct Snapshot {
     cache: ListCache,
 }
 
-/// Recently decoded item lists, by index in the root table.
-type ListCache = Arc<Mutex<VecDeque<(usize, Arc<Vec<ItemRecord>>)>>>;
+/// Recently decoded item lists, by index in the root table, least recently used first.
+type ListCache = Arc<Mutex<DecodedLists>>;
 
-/// Decoded item lists kept per snapshot handle.
+#[derive(Debug, Default)]
+struct DecodedLists {
+    /// (index, list, plaintext bytes of its blob).
+    lists: VecDeque<(usize, Arc<Vec<ItemRecord>>, usize)>,
+    bytes: usize,
+    /// Beyond [`LIST_CACHE`] lists, more are kept while their plaintext sizes sum to at most this.
+    budget: usize,
+}
+
+impl DecodedLists {
+    fn get(&mut self, i: usize) -> Option<Arc<Vec<ItemRecord>>> {
+        let pos = self.lists.iter().position(|(k, _, _)| *k == i)?;
+        let e = self.lists.remove(pos).expect("position is in range");
+        let v = e.1.clone();
+        self.lists.push_back(e);
+        Some(v)
+    }
+
+    fn insert(&mut self, i: usize, v: Arc<Vec<ItemRecord>>, weight: usize) {
+        if self.lists.iter().any(|(k, _, _)| *k == i) {
+            return;
+        }
+        while self.lists.len() >= LIST_CACHE && self.bytes + weight > self.budget {
+            let Some((_, _, w)) = self.lists.pop_front() else {
+                break;
+            };
+            self.bytes -= w;
+        }
+        self.bytes += weight;
+        self.lists.push_back((i, v, weight));
+    }
+}
+
+/// Decoded item lists always kept per snapshot handle (more within the byte budget).
 pub const LIST_CACHE: usize = 8;
 
 impl Snapshot {
@@ -162,8 +197,26 @@ impl Snapshot {
     }
 
     async fn load_list(repo: Repository, l: ListRef) -> Result<Vec<ItemRecord>> {
+        Ok(Self::load_list_sized(repo, l).await?.0)
+    }
+
+    async fn load_list_sized(repo: Repository, l: ListRef) -> Result<(Vec<ItemRecord>, usize)> {
         let bytes = repo.read_blob(&l.id, &l.key).await?;
-        decode_list(&bytes, &format!("item list {}", l.id))
+        let v = decode_list(&bytes, &format!("item list {}", l.id))?;
+        Ok((v, bytes.len()))
+    }
+
+    /// Keep decoded item lists beyond the [`LIST_CACHE`] most recent ones while their blobs'
+    /// plaintext sizes sum to at most `bytes` (decoded lists take roughly twice that in
+    /// memory). Applies to every clone of this handle.
+    pub fn set_list_cache_bytes(&self, bytes: usize) {
+        let mut c = self.cache.lock();
+        c.budget = bytes;
+        while c.lists.len() > LIST_CACHE && c.bytes > c.budget {
+            if let Some((_, _, w)) = c.lists.pop_front() {
+                c.bytes -= w;
+            }
+        }
     }
 
     /// All items, sorted by id, streamed list blob by list blob.
@@ -205,21 +258,14 @@ impl Snapshot {
     /// handle's small cache. Lists with the same [`ListRef::id`] hold identical records, so a
     /// reader comparing two snapshots can skip lists they share.
     pub async fn list_at(&self, i: usize) -> Result<Arc<Vec<ItemRecord>>> {
-        let cached = self
-            .cache
-            .lock()
-            .iter()
-            .find(|(k, _)| *k == i)
-            .map(|(_, v)| v.clone());
+        let cached = self.cache.lock().get(i);
         if let Some(v) = cached {
             return Ok(v);
         }
-        let v = Arc::new(Self::load_list(self.repo.clone(), self.body.lists[i].clone()).await?);
-        let mut c = self.cache.lock();
-        if c.len() >= LIST_CACHE {
-            c.pop_front();
-        }
-        c.push_back((i, v.clone()));
+        let (v, weight) =
+            Self::load_list_sized(self.repo.clone(), self.body.lists[i].clone()).await?;
+        let v = Arc::new(v);
+        self.cache.lock().insert(i, v.clone(), weight);
         Ok(v)
     }
 }
@@ -467,5 +513,30 @@ mod tests {
             prop_assert_eq!(decode_body(&owner, &id, &p.body_sealed).unwrap(), body);
             prop_assert!(decode_body(&Key::random(), &id, &p.body_sealed).is_err());
         }
+    }
+
+    #[test]
+    fn list_cache_keeps_recently_used_lists_and_more_within_its_budget() {
+        let list = || Arc::new(Vec::<ItemRecord>::new());
+        let mut c = DecodedLists::default();
+        for i in 0..LIST_CACHE + 4 {
+            c.insert(i, list(), 1000);
+        }
+        // No budget: the LIST_CACHE most recent lists.
+        assert_eq!(c.lists.len(), LIST_CACHE);
+        assert!(c.get(0).is_none() && c.get(4).is_some());
+        // A hit moves a list to the back: 4 survives the next insert, 5 does not.
+        c.insert(100, list(), 1000);
+        assert!(c.get(4).is_some() && c.get(5).is_none());
+        assert_eq!(c.bytes, 1000 * LIST_CACHE);
+        // A budget keeps more, and evicts the least recently used past it.
+        c.budget = 1000 * (LIST_CACHE + 3);
+        for i in 200..210 {
+            c.insert(i, list(), 1000);
+        }
+        assert_eq!(c.lists.len(), LIST_CACHE + 3);
+        assert_eq!(c.bytes, 1000 * (LIST_CACHE + 3));
+        // 4 was used more recently than 100, so 100 went first.
+        assert!(c.get(209).is_some() && c.get(4).is_some() && c.get(100).is_none());
     }
 }
