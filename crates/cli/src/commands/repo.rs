@@ -47,15 +47,16 @@ pub struct KdfArgs {
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     pub kdf_memory: String,
     /// Argon2id passes.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
     pub kdf_iterations: u32,
 }
 
 impl KdfArgs {
     fn params(&self) -> Result<KdfParams> {
         let kib = parse_size(&self.kdf_memory)? / 1024;
-        if !(8..=4 * 1024 * 1024).contains(&kib) {
-            return Err(exit::usage("--kdf-memory must be between 8KiB and 4GiB"));
+        // The repository refuses key slots beyond 1 GiB (FORMAT §2): say so before anything runs.
+        if !(8..=1024 * 1024).contains(&kib) {
+            return Err(exit::usage("--kdf-memory must be between 8KiB and 1GiB"));
         }
         Ok(KdfParams {
             m_kib: kib as u32,
