@@ -104,6 +104,23 @@ impl Checker<'_> {
             .or_insert_with(|| detail.to_string());
     }
 
+    /// Item `item_id` of `snapshot` cannot be restored because of `object`.
+    fn name_affected(
+        &mut self,
+        snapshot: &SnapshotId,
+        owner: &OwnerRef,
+        item_id: &str,
+        object: String,
+    ) {
+        self.affected_snaps.insert(snapshot.clone());
+        self.affected.push(AffectedItem {
+            snapshot: snapshot.clone(),
+            owner: owner.clone(),
+            item_id: item_id.to_string(),
+            object,
+        });
+    }
+
     fn damage_err(&mut self, fallback: &str, e: Error) -> Result<()> {
         match e {
             Error::Corrupt { object, detail } => self.damage(object, detail),
@@ -469,13 +486,7 @@ impl Checker<'_> {
                         {
                             continue; // named by the first walk already
                         }
-                        self.affected_snaps.insert(id.clone());
-                        self.affected.push(AffectedItem {
-                            snapshot: id.clone(),
-                            owner: owner.clone(),
-                            item_id: item.id.clone(),
-                            object,
-                        });
+                        self.name_affected(&id, &owner, &item.id, object);
                     }
                 }
             }
@@ -545,13 +556,7 @@ impl Checker<'_> {
                                     format!("needed by item {} of {k}", item.id),
                                 );
                             }
-                            self.affected_snaps.insert(id.clone());
-                            self.affected.push(AffectedItem {
-                                snapshot: id.clone(),
-                                owner: owner.clone(),
-                                item_id: item.id.clone(),
-                                object,
-                            });
+                            self.name_affected(&id, &owner, &item.id, object);
                             break;
                         }
                     }
