@@ -84,7 +84,7 @@ pub use sealed::SealedDelete;
 pub use session::{
     BackupOptions, BackupSession, PREPARE_MAX, ParentSelect, PreparedItem, Preparer,
 };
-pub use snapshot::{ListRef, Snapshot};
+pub use snapshot::{ListRef, RANDOM_LOOKUP_CACHE_BYTES, Snapshot};
 pub use storage::{
     Fault, FaultKind, FaultOp, FaultStorage, LocalStorage, MetricsSnapshot, MetricsStorage,
     PutOutcome, RetryStorage, Storage, StorageError,

@@ -176,6 +176,10 @@ impl DecodedLists {
 /// Decoded item lists always kept per snapshot handle (more within the byte budget).
 pub const LIST_CACHE: usize = 8;
 
+/// A budget for [`Snapshot::set_list_cache_bytes`] suited to looking a parent's records up in
+/// delta order (Graph workloads): about 100,000 records; roughly twice this in memory.
+pub const RANDOM_LOOKUP_CACHE_BYTES: usize = 48 << 20;
+
 impl Snapshot {
     pub fn summary(&self) -> &SnapshotSummary {
         &self.summary

@@ -72,7 +72,7 @@ pub(crate) async fn backup_drive(
             // Delta reports items in no particular order, so the parent's records are looked
             // up at random: without a larger cache a reorganisation moving 50,000 files
             // decoded a whole item list per moved file (22 minutes instead of seconds).
-            parent.set_list_cache_bytes(PARENT_LIST_CACHE_BYTES);
+            parent.set_list_cache_bytes(tenantvault_repo::RANDOM_LOOKUP_CACHE_BYTES);
         }
         let mut job = Job::new(graph, cfg, info, session, progress, &mut report).await?;
         job.run().await
@@ -92,10 +92,6 @@ pub(crate) async fn backup_drive(
     progress.drive_finished(&report);
     report
 }
-
-/// Plaintext bytes of the parent snapshot's item lists kept decoded during a drive backup
-/// (about 100,000 records; roughly twice this in memory).
-const PARENT_LIST_CACHE_BYTES: usize = 48 << 20;
 
 struct Job<'a> {
     graph: &'a GraphClient,

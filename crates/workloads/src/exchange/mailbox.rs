@@ -105,6 +105,11 @@ async fn run(
         )
         .await
         .map_err(|e| fail(e.into()))?;
+    // Delta lists a folder's messages in no id order: keep more of the parent's lists decoded
+    // (as drive backups do), or each lookup in a big folder decodes a whole item list.
+    if let Some(p) = session.parent() {
+        p.set_list_cache_bytes(tenantvault_repo::RANDOM_LOOKUP_CACHE_BYTES);
+    }
     let parent = session.parent().cloned().map(Arc::new);
     let prev_state = parent.as_ref().and_then(|p| {
         MailboxState::from_json(p.state())
