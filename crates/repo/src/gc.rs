@@ -7,7 +7,7 @@ use crate::index::Location;
 use crate::repository::Repository;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 const GC_AD: &[u8] = b"tv1 gc";
 
@@ -108,11 +108,15 @@ const SKEW: chrono::Duration = chrono::Duration::seconds(60);
 /// delete on the basis of an incomplete walk. Memory: one item list at a time.
 async fn walk_reachable(
     repo: &Repository,
+    skip: &BTreeSet<String>,
     mut sink: impl FnMut(&crate::crypto::BlobId) -> Result<()>,
 ) -> Result<()> {
     use futures::TryStreamExt;
     for (k, _) in repo.storage().list("snapshots/").await? {
         let id = k.trim_start_matches("snapshots/");
+        if skip.contains(id) {
+            continue;
+        }
         let snap = match repo.snapshot(id).await {
             Ok(s) => s,
             // erased owner: its data is garbage
@@ -138,8 +142,16 @@ async fn walk_reachable(
 
 /// Every reachable blob id as a sorted set that spills to temporary files (bounded memory).
 pub(crate) async fn reachable_sorted(repo: &Repository) -> Result<SortedIds> {
+    reachable_sorted_except(repo, &BTreeSet::new()).await
+}
+
+/// [`reachable_sorted`] as if the snapshots in `skip` were already gone.
+pub(crate) async fn reachable_sorted_except(
+    repo: &Repository,
+    skip: &BTreeSet<String>,
+) -> Result<SortedIds> {
     let mut b = SortedIdsBuilder::new();
-    walk_reachable(repo, |id| b.insert(id)).await?;
+    walk_reachable(repo, skip, |id| b.insert(id)).await?;
     let set = tokio::task::spawn_blocking(move || b.finish())
         .await
         .expect("sort task")?;

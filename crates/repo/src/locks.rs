@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::hold::{HOLD_PREFIX, Hold};
 use crate::model::{MetadataRef, SnapshotFilter, SnapshotSummary};
 use crate::repository::Repository;
+use crate::retention::{PlanTarget, PolicySet};
 use crate::storage::{LockPolicy, StorageError};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -34,10 +35,16 @@ pub struct LockReport {
     pub extended: u64,
     /// Referenced objects that were already locked long enough.
     pub still_locked: u64,
-    /// Unreferenced packs (and index files) left to expire.
+    /// Packs (with their index files) left to expire: no snapshot references them, or (with
+    /// [`Repository::maintain_locks_for`]) only snapshots the retention policies remove.
     pub unreferenced: u64,
     /// Objects that could not be extended (each also logged), e.g. missing meanwhile.
     pub failed: Vec<String>,
+    /// Snapshots the retention policies remove (with [`Repository::maintain_locks_for`]):
+    /// their roots, and packs only they reference, are not extended, so their locks run out
+    /// and `retention apply` (then gc) can delete them.
+    #[serde(default)]
+    pub expiring: Vec<String>,
     /// The legal-hold flags brought in line with the active holds.
     #[serde(default)]
     pub legal_hold: LegalHoldReport,
@@ -102,6 +109,34 @@ impl Repository {
         renew_below: chrono::Duration,
         dry_run: bool,
     ) -> Result<LockReport> {
+        self.maintain_locks_inner(now, renew_below, dry_run, None)
+            .await
+    }
+
+    /// [`Repository::maintain_locks`] that leaves out what the retention policies remove at
+    /// `now` (unblocked whole-snapshot removals of [`Repository::plan_retention`]): their
+    /// roots and the packs no other snapshot references keep their current lock, which runs
+    /// out, so retention can delete them. Without this, maintenance would renew the lock of
+    /// every snapshot for ever and retention could never remove one. Held snapshots and
+    /// those under the minimum retention are blocked in the plan, so they are extended.
+    pub async fn maintain_locks_for(
+        &self,
+        now: DateTime<Utc>,
+        renew_below: chrono::Duration,
+        dry_run: bool,
+        retention: &PolicySet,
+    ) -> Result<LockReport> {
+        self.maintain_locks_inner(now, renew_below, dry_run, Some(retention))
+            .await
+    }
+
+    async fn maintain_locks_inner(
+        &self,
+        now: DateTime<Utc>,
+        renew_below: chrono::Duration,
+        dry_run: bool,
+        retention: Option<&PolicySet>,
+    ) -> Result<LockReport> {
         let caps = self.storage().lock_capabilities();
         let policy = match caps.policy {
             Some(p) if caps.object_lock => p,
@@ -113,18 +148,36 @@ impl Repository {
             }
         };
         self.catch_up_index().await?;
-        let live_packs = self.live_packs().await?;
-        let mut keys = vec!["config".to_string()];
-        let mut report = LockReport::default();
-        for prefix in ["keys/", "snapshots/"] {
-            keys.extend(
-                self.storage()
-                    .list(prefix)
-                    .await?
-                    .into_iter()
-                    .map(|(k, _)| k),
+        let mut expiring = BTreeSet::new();
+        if let Some(set) = retention {
+            let plan = self.plan_retention(set, now).await?;
+            expiring.extend(
+                plan.removals()
+                    .filter(|e| matches!(e.target, PlanTarget::Snapshot))
+                    .map(|e| e.snapshot.0.clone()),
             );
         }
+        let live_packs = self.live_packs(&expiring).await?;
+        let mut keys = vec!["config".to_string()];
+        let mut report = LockReport {
+            expiring: expiring.iter().cloned().collect(),
+            ..Default::default()
+        };
+        keys.extend(
+            self.storage()
+                .list("keys/")
+                .await?
+                .into_iter()
+                .map(|(k, _)| k),
+        );
+        keys.extend(
+            self.storage()
+                .list("snapshots/")
+                .await?
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| !expiring.contains(k.trim_start_matches("snapshots/"))),
+        );
         for (k, _) in self.storage().list("data/").await? {
             match crate::pack::pack_id_from_key(&k) {
                 Some(p) if live_packs.contains(&p) => {
@@ -193,8 +246,8 @@ impl Repository {
     /// locations), as gc computes them: the reachable ids are collected in sorted runs spilled
     /// to temporary files and merge-joined with the index cache, so memory stays bounded by
     /// the number of packs, not of blobs.
-    async fn live_packs(&self) -> Result<HashSet<PackId>> {
-        let reach = crate::gc::reachable_sorted(self).await?;
+    async fn live_packs(&self, skip: &BTreeSet<String>) -> Result<HashSet<PackId>> {
+        let reach = crate::gc::reachable_sorted_except(self, skip).await?;
         let repo = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut live = HashSet::new();

@@ -311,3 +311,79 @@ async fn apply_retention_skips_protected_roots_and_goes_on() {
     assert_eq!(r.snapshots_rewritten, 1, "{r:?}");
     assert!(!roots(&st).await.contains(&s4));
 }
+
+/// With the retention policies, lock maintenance renews only what retention keeps: under
+/// `keep_last = 1`, alice's older snapshot root and the packs only it references keep their
+/// run-out lock (reported as expiring), so `retention apply` deletes the root at once and gc
+/// can delete the packs; the kept snapshot and its packs are renewed. A snapshot under an
+/// active hold is renewed whatever retention says (the plan marks its removal as blocked).
+#[tokio::test]
+async fn maintain_locks_for_retention_lets_removed_snapshots_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let st = Arc::new(LockSim::new(dir.path()));
+    let repo = init(st.clone(), cache.path()).await;
+    let (old, old_packs) = backup(&repo, &st, "alice", 1).await;
+    let (new, new_packs) = backup(&repo, &st, "alice", 2).await;
+    let (bob, _) = backup(&repo, &st, "bob", 3).await;
+    let (bob2, _) = backup(&repo, &st, "bob", 4).await;
+    repo.create_hold(
+        NewHold {
+            case: "LIT-9".into(),
+            reason: "litigation".into(),
+            created_by: "admin".into(),
+            scope: HoldScope {
+                owners: vec!["bob".into()],
+                ..Default::default()
+            },
+        },
+        st.now(),
+    )
+    .await
+    .unwrap();
+    st.expire_all();
+    st.take_extended();
+    let policies = keep_last(1, None);
+    let r = repo
+        .maintain_locks_for(st.now(), Duration::hours(1), false, &policies)
+        .await
+        .unwrap();
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(r.expiring, vec![old.clone()], "{r:?}");
+    let extended = st.take_extended();
+    assert!(!extended.contains(&format!("snapshots/{old}")));
+    for s in [&new, &bob, &bob2] {
+        assert!(
+            extended.contains(&format!("snapshots/{s}")),
+            "{s} not renewed"
+        );
+    }
+    for p in &old_packs {
+        assert!(
+            !extended.contains(p) && !extended.contains(&index_of(p)),
+            "{p}"
+        );
+    }
+    for p in &new_packs {
+        assert!(
+            extended.contains(p) && extended.contains(&index_of(p)),
+            "{p}"
+        );
+    }
+    // the expiring snapshot's own packs are left to expire like unreferenced ones
+    assert_eq!(r.unreferenced, old_packs.len() as u64, "{r:?}");
+
+    // Retention removes the expiring root right away (its lock ran out); bob's stay held.
+    let a = repo.apply_retention(&policies, st.now()).await.unwrap();
+    assert!(a.locked.is_empty(), "{a:?}");
+    assert_eq!(a.snapshots_deleted, 1, "{a:?}");
+    assert_eq!(roots(&st).await, [new, bob, bob2].into());
+
+    // Without the policies every root is renewed again (the old behaviour).
+    st.expire_all();
+    let r = repo
+        .maintain_locks(st.now(), Duration::hours(1), false)
+        .await
+        .unwrap();
+    assert!(r.expiring.is_empty());
+}
