@@ -94,7 +94,10 @@ run_timed() {
 size_of() { du -sb "$1" | cut -f1; }
 
 bench_corpus() {
-  local c="$1" src="$WORK/corpus-$1"
+  # A corpus may be a symlink to a shared read-only copy: resolve it, or restic would back
+  # up the link itself (and find/du would count nothing).
+  local c="$1" src
+  src=$(readlink -f "$WORK/corpus-$1")
   local files bytes
   files=$(find "$src" -type f | wc -l)
   bytes=$(size_of "$src")
