@@ -37,13 +37,20 @@ pub fn seal(key: &Key, ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
 /// [`seal`] of the concatenation of `parts`, built and encrypted in one buffer (no
 /// intermediate copy of the plaintext or the ciphertext).
 pub fn seal_parts(key: &Key, ad: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    seal_parts_into(key, ad, parts, Vec::new())
+}
+
+/// [`seal_parts`] into `out` (its content is replaced; its capacity is reused, so a caller that
+/// recycles buffers avoids touching fresh memory for every blob).
+pub fn seal_parts_into(key: &Key, ad: &[u8], parts: &[&[u8]], mut out: Vec<u8>) -> Vec<u8> {
     let len: usize = parts.iter().map(|p| p.len()).sum();
     let cipher = XChaCha20Poly1305::new((&key.0).into());
     // Nonces from the thread-local CSPRNG (ChaCha, seeded and periodically reseeded from the
     // OS): one getrandom system call per sealed blob was a measurable cost on small files.
     let mut nonce = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut nonce);
-    let mut out = Vec::with_capacity(SEAL_OVERHEAD + len);
+    out.clear();
+    out.reserve(SEAL_OVERHEAD + len);
     out.extend_from_slice(&nonce);
     for p in parts {
         out.extend_from_slice(p);

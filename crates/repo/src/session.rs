@@ -24,6 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+mod stream;
+
 /// Content windows up to this size are processed on the calling task, not a blocking thread.
 const INLINE_CPU: usize = 64 * 1024;
 
@@ -311,6 +313,23 @@ fn process_chunks(
     known: &(dyn Fn(&BlobId) -> Result<bool> + Send + Sync),
     parallel: bool,
 ) -> Result<Vec<Encoded>> {
+    process_chunks_into(keys, data, lens, level, known, parallel, None)
+}
+
+/// [`process_chunks`], sealing new blobs into buffers taken from `sealed` when given.
+fn process_chunks_into(
+    keys: &crate::crypto::MasterKeys,
+    data: &[u8],
+    lens: &[usize],
+    level: i32,
+    known: &(dyn Fn(&BlobId) -> Result<bool> + Send + Sync),
+    parallel: bool,
+    sealed: Option<&stream::BufPool>,
+) -> Result<Vec<Encoded>> {
+    let encode = |id: BlobId, s: &[u8]| {
+        let out = sealed.map_or_else(Vec::new, |p| p.take(blob::sealed_len(s.len())));
+        blob::encode_with_id_into(keys, id, s, level, out)
+    };
     let mut slices = Vec::with_capacity(lens.len());
     let mut o = 0;
     for &l in lens {
@@ -324,7 +343,7 @@ fn process_chunks(
         for s in slices {
             let id = keys.blob_id(s);
             if seen.insert(id) && !known(&id)? {
-                let b = blob::encode_with_id(keys, id, s, level);
+                let b = encode(id, s);
                 out.push((
                     ContentRef {
                         id,
@@ -358,7 +377,7 @@ fn process_chunks(
         .zip(need.par_iter())
         .map(|((s, id), need)| {
             if *need {
-                let b = blob::encode_with_id(keys, *id, s, level);
+                let b = encode(*id, s);
                 Ok((
                     ContentRef {
                         id: *id,
@@ -445,100 +464,6 @@ impl BackupSession {
         self.stats.items_new += 1;
         self.stats.bytes_read += item.total;
         self.finish_item(item.meta, item.refs, item.total).await
-    }
-
-    /// Store an item: stream its content through the chunker, dedup, pack. Bounded memory:
-    /// at most two read windows (each up to twice the largest chunk, at least 4 MiB) and their
-    /// encoded blobs are held at once — while one window is hashed, compressed and encrypted on
-    /// the blocking pool (rayon across its chunks), the next one is read.
-    pub async fn put_item<R: AsyncRead + Unpin + Send>(
-        &mut self,
-        meta: ItemMeta,
-        mut content: R,
-    ) -> Result<ItemRecord> {
-        validate_id(&meta.id)?;
-        let sizes = self
-            .repo
-            .config()
-            .chunker
-            .profile(&meta.kind, meta.size_hint);
-        // Read window: several chunks per round (parallel hashing/compression), but never a big
-        // allocation for a small item.
-        let window = (sizes.max as usize * 2).max(4 << 20);
-        let level = self.repo.config().zstd_level;
-        let first = (meta.size_hint as usize)
-            .saturating_add(1)
-            .clamp(8 * 1024, window);
-        let mut buf: Vec<u8> = Vec::with_capacity(first);
-        let mut refs = Vec::new();
-        let mut total = 0u64;
-        let mut running: Option<CpuJob<Result<Vec<Encoded>>>> = None;
-        loop {
-            let mut eof = false;
-            while buf.len() < window {
-                if buf.capacity() == buf.len() {
-                    buf.reserve((buf.len().max(64 * 1024)).min(window - buf.len()));
-                }
-                let n = content
-                    .read_buf(&mut buf)
-                    .await
-                    .map_err(|e| Error::io(format!("reading content of item {}", meta.id), e))?;
-                if n == 0 {
-                    eof = true;
-                    break;
-                }
-            }
-            let (lens, consumed) = cut(&buf, sizes, eof);
-            // The uncut tail starts the next window; a window-sized buffer is allocated once
-            // per round instead of growing by doubling.
-            let mut rest = Vec::with_capacity(if eof { 0 } else { window });
-            rest.extend_from_slice(&buf[consumed..]);
-            buf.truncate(consumed);
-            let data = std::mem::replace(&mut buf, rest);
-            total += data.len() as u64;
-            let keys = self.repo.keys().clone();
-            let known = self.packer.known_fn();
-            if data.len() <= INLINE_CPU && running.is_none() {
-                // Small item: hashing/compressing 64 KiB costs less than a thread hand-off.
-                let results = process_chunks(&keys, &data, &lens, level, &known, false)?;
-                self.add_encoded(results, &mut refs).await?;
-            } else {
-                let next =
-                    spawn_cpu(move || process_chunks(&keys, &data, &lens, level, &known, true));
-                if let Some(prev) = running.replace(next) {
-                    let results = join_cpu(prev).await?;
-                    self.add_encoded(results, &mut refs).await?;
-                }
-            }
-            if eof {
-                break;
-            }
-        }
-        if let Some(prev) = running {
-            let results = join_cpu(prev).await?;
-            self.add_encoded(results, &mut refs).await?;
-        }
-        self.stats.items_new += 1;
-        self.stats.bytes_read += total;
-        self.finish_item(meta, refs, total).await
-    }
-
-    /// Pack the new blobs of one processed window (duplicates already pending are skipped by
-    /// the packer) and collect its content references in order.
-    async fn add_encoded(
-        &mut self,
-        results: Vec<Encoded>,
-        refs: &mut Vec<ContentRef>,
-    ) -> Result<()> {
-        for (r, enc) in results {
-            if let Some(b) = enc
-                && !self.packer.pending(&b.id)
-            {
-                self.packer.add(&b, BlobKind::Data).await?;
-            }
-            refs.push(r);
-        }
-        Ok(())
     }
 
     async fn finish_item(

@@ -1,0 +1,282 @@
+//! Streaming one item's content into a session ([`BackupSession::put_item`]).
+//!
+//! Two futures of the same task, joined: a *reader* fills fixed-size windows from the content
+//! and cuts them into chunks (the cut points of a window depend on the one before, so this part
+//! is sequential), and a *consumer* hands each window to the CPU pool (hash, dedup check,
+//! compress, encrypt; rayon across the window's chunks) and packs the results in order. Up to
+//! [`IN_FLIGHT`] windows are encoded while the next one is downloaded, so the download, the
+//! encoding and the pack writes overlap and both cores stay busy.
+//!
+//! Memory stays bounded (a 15 GB file streams through the same few buffers): one window being
+//! read, one queued, [`IN_FLIGHT`] being encoded (each with its sealed blobs), plus the packer's
+//! two packs. Window buffers and sealed-blob buffers are reused within an item instead of being
+//! allocated afresh (fresh pages cost a page fault and a clear each).
+
+use super::{BackupSession, Encoded, INLINE_CPU, join_cpu, process_chunks_into, spawn_cpu};
+use crate::chunker::{ChunkSizes, cut};
+use crate::error::{Error, Result};
+use crate::model::ContentRef;
+use crate::pack::BlobKind;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Windows encoded on the CPU pool at once while the next one is read.
+pub(crate) const IN_FLIGHT: usize = 2;
+
+/// Sealed-blob buffers kept for reuse (about the blobs of [`IN_FLIGHT`] + 1 windows).
+const SEALED_POOL_MAX: usize = 24;
+
+/// Reusable byte buffers, shared by the reader, the CPU pool and the consumer of one item.
+#[derive(Clone, Default)]
+pub(crate) struct BufPool {
+    bufs: Arc<Mutex<Vec<Vec<u8>>>>,
+    max: usize,
+}
+
+impl BufPool {
+    fn new(max: usize) -> Self {
+        BufPool {
+            bufs: Arc::default(),
+            max,
+        }
+    }
+
+    /// An empty buffer with room for at least `cap` bytes (a reused one if any fits).
+    pub(crate) fn take(&self, cap: usize) -> Vec<u8> {
+        let found = {
+            let mut bufs = self.bufs.lock();
+            bufs.iter()
+                .position(|b| b.capacity() >= cap)
+                .map(|i| bufs.swap_remove(i))
+        };
+        found.unwrap_or_else(|| Vec::with_capacity(cap))
+    }
+
+    /// Hand a buffer back (dropped if the pool is full).
+    pub(crate) fn give(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let mut bufs = self.bufs.lock();
+        if bufs.len() < self.max {
+            bufs.push(buf);
+        }
+    }
+}
+
+/// A window of content cut into chunks: `lens` cover all of `data`.
+struct Window {
+    data: Vec<u8>,
+    lens: Vec<usize>,
+    eof: bool,
+}
+
+/// The result of encoding one window, and its buffer for reuse.
+type Done = Result<(Vec<Encoded>, Vec<u8>)>;
+
+/// Read from `content` until `buf` holds `window` bytes or the content ends (returns true).
+async fn fill<R: AsyncRead + Unpin>(
+    content: &mut R,
+    buf: &mut Vec<u8>,
+    window: usize,
+    item: &str,
+) -> Result<bool> {
+    while buf.len() < window {
+        if buf.capacity() == buf.len() {
+            buf.reserve((buf.len().max(64 * 1024)).min(window - buf.len()));
+        }
+        let n = content
+            .read_buf(buf)
+            .await
+            .map_err(|e| Error::io(format!("reading content of item {item}"), e))?;
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+impl BackupSession {
+    /// Store an item: stream its content through the chunker, dedup, pack. Bounded memory (see
+    /// the module doc): windows of twice the largest chunk (at least 4 MiB), of which at most
+    /// [`IN_FLIGHT`] + 2 and their encoded blobs are held at once. A small item (one window of
+    /// at most 64 KiB) is encoded on the calling task.
+    pub async fn put_item<R: AsyncRead + Unpin + Send>(
+        &mut self,
+        meta: crate::model::ItemMeta,
+        mut content: R,
+    ) -> Result<crate::model::ItemRecord> {
+        super::validate_id(&meta.id)?;
+        let sizes = self
+            .repo
+            .config()
+            .chunker
+            .profile(&meta.kind, meta.size_hint);
+        let window = (sizes.max as usize * 2).max(4 << 20);
+        let first = (meta.size_hint as usize)
+            .saturating_add(1)
+            .clamp(8 * 1024, window);
+        let mut buf: Vec<u8> = Vec::with_capacity(first);
+        let eof = fill(&mut content, &mut buf, window, &meta.id).await?;
+        let (refs, total) = if eof && buf.len() <= INLINE_CPU {
+            // Small item: hashing and sealing 64 KiB costs less than a thread hand-off.
+            let (lens, _) = cut(&buf, sizes, true);
+            let keys = self.repo.keys().clone();
+            let known = self.packer.known_fn();
+            let level = self.repo.config().zstd_level;
+            let results = process_chunks_into(&keys, &buf, &lens, level, &known, false, None)?;
+            let mut refs = Vec::with_capacity(results.len());
+            self.add_encoded(results, &mut refs, None).await?;
+            (refs, buf.len() as u64)
+        } else {
+            self.stream_windows(&mut content, buf, eof, sizes, window, &meta.id)
+                .await?
+        };
+        self.stats.items_new += 1;
+        self.stats.bytes_read += total;
+        self.finish_item(meta, refs, total).await
+    }
+
+    /// The pipelined part of [`put_item`](Self::put_item), from a first window already read.
+    async fn stream_windows<R: AsyncRead + Unpin + Send>(
+        &mut self,
+        content: &mut R,
+        first: Vec<u8>,
+        first_eof: bool,
+        sizes: ChunkSizes,
+        window: usize,
+        item: &str,
+    ) -> Result<(Vec<ContentRef>, u64)> {
+        let windows = BufPool::new(IN_FLIGHT + 2);
+        let sealed = BufPool::new(SEALED_POOL_MAX);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Window>(1);
+        let reader = {
+            let windows = windows.clone();
+            async move {
+                let (mut buf, mut eof) = (first, first_eof);
+                let mut filled = true;
+                loop {
+                    if !filled {
+                        eof = fill(content, &mut buf, window, item).await?;
+                    }
+                    filled = false;
+                    let (lens, consumed) = cut(&buf, sizes, eof);
+                    // The uncut tail starts the next window.
+                    let mut next = if eof {
+                        Vec::new()
+                    } else {
+                        windows.take(window)
+                    };
+                    next.extend_from_slice(&buf[consumed..]);
+                    buf.truncate(consumed);
+                    let w = Window {
+                        data: buf,
+                        lens,
+                        eof,
+                    };
+                    if tx.send(w).await.is_err() || eof {
+                        // Done, or the consumer failed (its error is the one reported).
+                        return Ok::<(), Error>(());
+                    }
+                    buf = next;
+                }
+            }
+        };
+        let consumer = async {
+            let mut refs = Vec::new();
+            let mut total = 0u64;
+            let mut complete = false;
+            let mut running: VecDeque<super::CpuJob<Done>> = VecDeque::new();
+            let level = self.repo.config().zstd_level;
+            while let Some(w) = rx.recv().await {
+                total += w.data.len() as u64;
+                complete = w.eof;
+                let keys = self.repo.keys().clone();
+                let known = self.packer.known_fn();
+                let pool = sealed.clone();
+                running.push_back(spawn_cpu(move || {
+                    process_chunks_into(&keys, &w.data, &w.lens, level, &known, true, Some(&pool))
+                        .map(|encoded| (encoded, w.data))
+                }));
+                // Pack what is done; wait for the oldest only when the pool is saturated.
+                loop {
+                    let saturated = running.len() > IN_FLIGHT;
+                    let Some(job) = running.front_mut() else {
+                        break;
+                    };
+                    let done = if saturated {
+                        Some(join_cpu_mut(job).await)
+                    } else {
+                        try_join_cpu(job)
+                    };
+                    let Some(done) = done else { break };
+                    running.pop_front();
+                    let (encoded, buf) = done?;
+                    windows.give(buf);
+                    self.add_encoded(encoded, &mut refs, Some(&sealed)).await?;
+                }
+                if complete {
+                    break;
+                }
+            }
+            while let Some(job) = running.pop_front() {
+                let (encoded, _) = join_cpu(job).await?;
+                self.add_encoded(encoded, &mut refs, Some(&sealed)).await?;
+            }
+            Ok::<_, Error>((refs, total, complete))
+        };
+        let (read, consumed) = tokio::join!(reader, consumer);
+        // A failed read ends the consumer early: report the read's error.
+        read?;
+        let (refs, total, complete) = consumed?;
+        if !complete {
+            return Err(Error::Invalid(format!(
+                "content of item {item} ended before its last window"
+            )));
+        }
+        Ok((refs, total))
+    }
+
+    /// Pack the new blobs of one processed window (duplicates already pending are skipped by
+    /// the packer) and collect its content references in order; sealed buffers go back to
+    /// `sealed` once copied into the pack.
+    pub(super) async fn add_encoded(
+        &mut self,
+        results: Vec<Encoded>,
+        refs: &mut Vec<ContentRef>,
+        sealed: Option<&BufPool>,
+    ) -> Result<()> {
+        for (r, enc) in results {
+            if let Some(b) = enc {
+                if !self.packer.pending(&b.id) {
+                    self.packer.add(&b, BlobKind::Data).await?;
+                }
+                if let Some(pool) = sealed {
+                    pool.give(b.stored);
+                }
+            }
+            refs.push(r);
+        }
+        Ok(())
+    }
+}
+
+/// Await a CPU job in place (it stays in the queue until its result is taken).
+async fn join_cpu_mut<T>(job: &mut super::CpuJob<T>) -> T {
+    match job.await.expect("rayon pool dropped a job") {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// The result of a CPU job if it has finished.
+fn try_join_cpu<T>(job: &mut super::CpuJob<T>) -> Option<T> {
+    match job.try_recv() {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(tokio::sync::oneshot::error::TryRecvError::Empty) => None,
+        Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+            panic!("rayon pool dropped a job")
+        }
+    }
+}
