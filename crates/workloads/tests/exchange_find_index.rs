@@ -129,3 +129,63 @@ async fn index_answers_like_the_scan() {
     assert_eq!(row.from.as_deref(), Some(sender.as_str()));
     emu.shutdown().await;
 }
+
+/// The index files in the cache (file names, sorted).
+fn index_files(repo: &tenantvault_repo::Repository) -> Vec<String> {
+    let cache = repo.info().cache_path;
+    let dir = index::index_path(&cache, "x")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexes_of_removed_snapshots_are_pruned_at_the_next_use() {
+    let emu = tenantvault_emulator::Emulator::start(tenant(22, 3, 6))
+        .await
+        .unwrap();
+    let graph = graph(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = new_repo(dir.path()).await;
+    let snaps = backup_all(&repo, &graph).await;
+    assert_eq!(snaps.len(), 3);
+    for (_, s) in &snaps[..2] {
+        index::open_or_build(&repo, s).await.unwrap();
+    }
+    let [a, b, c] = [0, 1, 2].map(|i| snaps[i].1.id().0.clone());
+    assert_eq!(index_files(&repo), sorted([&a, &b]));
+
+    // b's snapshot goes (as `retention apply` removes it): its index outlives it until the
+    // next use of any index on this machine.
+    repo.storage()
+        .delete(&format!("snapshots/{b}"))
+        .await
+        .unwrap();
+    assert_eq!(index_files(&repo), sorted([&a, &b]));
+    let (_, built) = index::open_or_build(&repo, &snaps[2].1).await.unwrap();
+    assert!(built);
+    assert_eq!(index_files(&repo), sorted([&a, &c]));
+
+    // `prune` alone (what `erase` runs) removes an unfinished build of a removed snapshot too,
+    // and keeps the live ones.
+    let cache = repo.info().cache_path;
+    let killed = index::index_path(&cache, &format!(".building-{b}-Zq9x"));
+    std::fs::write(&killed, b"partial").unwrap();
+    assert_eq!(index::prune(&repo).await, 1);
+    assert!(!killed.exists());
+    assert_eq!(index_files(&repo), sorted([&a, &c]));
+    emu.shutdown().await;
+}
+
+fn sorted(ids: [&String; 2]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(|i| format!("{i}.redb")).collect();
+    v.sort();
+    v
+}

@@ -10,7 +10,7 @@ use tenantvault_repo::{
     EraseRequest, Erasure, ItemErasure, ItemQuery, ItemSelection, OwnerRef, SnapshotFilter,
 };
 
-use tenantvault_workloads::detect;
+use tenantvault_workloads::{detect, exchange::index};
 
 use crate::{GlobalArgs, audit_note, clock, context, exit, output};
 
@@ -258,12 +258,13 @@ pub async fn run(g: &GlobalArgs, a: EraseArgs) -> Result<u8> {
         for o in &owners {
             reports.push(repo.erase_owner(o, &req).await?);
         }
-        // the local find indexes hold the erased owner's subjects and addresses in clear
-        let cache = repo.info().cache_path;
-        let ids = reports
-            .iter()
-            .flat_map(|r| r.snapshots.iter().map(|s| s.0.as_str()));
-        tenantvault_workloads::exchange::index::forget(&cache, ids);
+        forget_find_indexes(
+            &repo,
+            reports
+                .iter()
+                .flat_map(|r| r.snapshots.iter().map(|s| s.0.as_str())),
+        )
+        .await;
     }
     // statistics, alerts and recovery journals are sealed under the repository key, not the
     // owner key: crypto-shredding does not reach them, so they are deleted
@@ -400,6 +401,16 @@ fn print_report(r: &Erasure, d: &Detection, dry_run: bool) {
     println!();
 }
 
+/// The local Exchange find indexes hold subjects and addresses in clear: those of `erased`
+/// snapshots go now, with those of snapshots the repository no longer has.
+async fn forget_find_indexes<'a>(
+    repo: &tenantvault_repo::Repository,
+    erased: impl IntoIterator<Item = &'a str>,
+) {
+    let removed = index::forget(&repo.info().cache_path, erased) + index::prune(repo).await;
+    audit_note::set("find_indexes_removed", removed);
+}
+
 fn owners_of(workloads: &BTreeSet<String>, owner: &str) -> Vec<OwnerRef> {
     workloads
         .iter()
@@ -449,6 +460,14 @@ async fn erase_items(
         for (o, _) in &plans {
             reports.push(repo.erase_items(o, sel, &real).await?);
         }
+        // the replaced snapshots' indexes still name the erased items
+        forget_find_indexes(
+            repo,
+            reports
+                .iter()
+                .flat_map(|r| r.snapshots.iter().map(|s| s.old.0.as_str())),
+        )
+        .await;
     }
     audit_note::set("dry_run", a.dry_run);
     audit_note::set("reason", &req.reason);

@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 
+pub mod tv;
+
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A temporary directory holding a repository, its cache and scratch space.

@@ -3,8 +3,7 @@
 //!
 //! One redb file per snapshot in the repository's local cache directory
 //! (`<cache>/exchange-find/<snapshot id>.redb`), built once on first use from the snapshot's item
-//! lists (a snapshot never changes, so an index never goes stale; files of snapshots the
-//! repository no longer has are removed when a new index is built). Tables:
+//! lists (a snapshot never changes, so an index never goes stale). Tables:
 //!
 //! * `rows`: row number (= position in the snapshot's id order) → the item's filter fields
 //!   (id, kind, path, name, received, modified, sender address and name, recipients) as JSON;
@@ -23,15 +22,29 @@
 //!
 //! The file holds subjects and addresses in clear, like any local search index: it lives in the
 //! cache directory (created `0700`), never in the repository.
+//!
+//! # When index files go away
+//!
+//! * `erase --owner X` deletes the indexes of every snapshot of X it erased, and `erase` with an
+//!   item selection those of the snapshots it rewrote ([`forget`]), including a `.building-`
+//!   file a killed build left behind;
+//! * a snapshot removed otherwise (`retention apply`, an item erasure on another machine) loses its
+//!   index at the next [`prune`]: every indexed `find` and every `erase` on this machine runs it
+//!   (a listing of `snapshots/`, no snapshot is read).
+//!
+//! Only this machine's cache is reached: another machine that ran `find` on the same
+//! repository keeps its files until it runs `find` or `erase` itself.
 
 mod build;
 mod query;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
+use tenantvault_repo::Repository;
 
 use super::filter::FilterView;
 use super::layout::attr;
@@ -164,20 +177,75 @@ pub fn index_path(cache: &Path, snapshot_id: &str) -> PathBuf {
     index_dir(cache).join(format!("{snapshot_id}.redb"))
 }
 
-/// Delete the find indexes of `snapshot_ids` (they hold subjects and addresses in clear):
-/// called when an owner is erased. Returns how many files were removed.
+/// Delete the find indexes of `snapshot_ids` (they hold subjects and addresses in clear), and
+/// any unfinished build of them: called when an owner is erased or snapshots are rewritten.
+/// Returns how many files were removed.
 pub fn forget<'a>(cache: &Path, snapshot_ids: impl IntoIterator<Item = &'a str>) -> usize {
+    let ids: HashSet<&str> = snapshot_ids.into_iter().collect();
+    remove_where(&index_dir(cache), |id| ids.contains(id))
+}
+
+/// Delete the find indexes of snapshots the repository no longer has (removed by retention or
+/// a rewrite), and unfinished builds of them. Best effort: a repository that
+/// cannot be listed removes nothing. Returns how many files were removed.
+pub async fn prune(repo: &Repository) -> usize {
+    let dir = index_dir(&repo.info().cache_path);
+    if !dir.exists() {
+        return 0;
+    }
+    let live: HashSet<String> = match repo.storage().list("snapshots/").await {
+        Ok(keys) => keys
+            .into_iter()
+            .map(|(k, _)| k.trim_start_matches("snapshots/").to_string())
+            .collect(),
+        Err(e) => {
+            tracing::warn!("cannot list snapshots to prune the find indexes: {e}");
+            return 0;
+        }
+    };
+    remove_where(&dir, |id| !live.contains(id))
+}
+
+/// The snapshot id an index file is for: `<id>.redb`, or `.building-<id>-<random>.redb` while
+/// (or when a killed process was) building it.
+fn snapshot_of(file_name: &str) -> Option<&str> {
+    let stem = file_name.strip_suffix(".redb")?;
+    match stem.strip_prefix(BUILDING) {
+        Some(rest) => rest.rsplit_once('-').map(|(id, _)| id),
+        None => (!stem.starts_with('.')).then_some(stem),
+    }
+}
+
+/// Remove the index files in `dir` whose snapshot satisfies `doomed`.
+fn remove_where(dir: &Path, doomed: impl Fn(&str) -> bool) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     let mut removed = 0;
-    for id in snapshot_ids {
-        let path = index_path(cache, id);
-        match std::fs::remove_file(&path) {
-            Ok(()) => removed += 1,
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(id) = snapshot_of(&name) else {
+            continue;
+        };
+        if !doomed(id) {
+            continue;
+        }
+        match std::fs::remove_file(e.path()) {
+            Ok(()) => {
+                tracing::info!(snapshot = id, "find index removed");
+                removed += 1;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(path = %path.display(), "cannot remove a find index: {e}"),
+            Err(err) => {
+                tracing::warn!(path = %e.path().display(), "cannot remove a find index: {err}")
+            }
         }
     }
     removed
 }
+
+/// File-name prefix of an index being built.
+const BUILDING: &str = ".building-";
 
 fn index_dir(cache: &Path) -> PathBuf {
     // `RepoInfo::cache_path` may name the cache database file or its directory.
@@ -225,9 +293,26 @@ mod tests {
         for id in ["a", "b", "c"] {
             std::fs::write(index_path(dir.path(), id), b"x").unwrap();
         }
-        assert_eq!(forget(dir.path(), ["a", "c", "missing"]), 2);
+        let building = |id: &str| index_dir(dir.path()).join(format!("{BUILDING}{id}-x7Yq.redb"));
+        std::fs::write(building("a"), b"x").unwrap();
+        std::fs::write(building("b"), b"x").unwrap();
+        assert_eq!(forget(dir.path(), ["a", "c", "missing"]), 3);
         assert!(!index_path(dir.path(), "a").exists());
+        assert!(
+            !building("a").exists(),
+            "an unfinished build of a is gone too"
+        );
         assert!(index_path(dir.path(), "b").exists());
+        assert!(building("b").exists());
         assert!(!index_path(dir.path(), "c").exists());
+    }
+
+    #[test]
+    fn index_file_names() {
+        assert_eq!(snapshot_of("ab12.redb"), Some("ab12"));
+        assert_eq!(snapshot_of(".building-ab12-Xy9k.redb"), Some("ab12"));
+        assert_eq!(snapshot_of(".building-.redb"), None);
+        assert_eq!(snapshot_of(".other.redb"), None);
+        assert_eq!(snapshot_of("ab12.redb-journal"), None);
     }
 }

@@ -5,14 +5,13 @@ use std::path::Path;
 
 use futures::TryStreamExt;
 use redb::{Database, Durability};
-use tenantvault_repo::{Repository, Snapshot, SnapshotFilter};
+use tenantvault_repo::{Repository, Snapshot};
 
 use super::query::IndexQuery;
 use super::{
-    FLUSH_ENTRIES, INDEX_FORMAT, IndexError, IndexedItem, META, POSTINGS, RECEIVED, ROWS,
-    encode_rows, field, index_dir, index_path, words,
+    BUILDING, FLUSH_ENTRIES, INDEX_FORMAT, IndexError, IndexedItem, META, POSTINGS, RECEIVED, ROWS,
+    encode_rows, field, index_dir, index_path, prune, words,
 };
-use crate::exchange::layout::WORKLOAD;
 
 /// Rows written per write transaction.
 const BATCH: usize = 20_000;
@@ -25,13 +24,15 @@ pub async fn open_or_build(
 ) -> Result<(IndexQuery, bool), IndexError> {
     let cache = repo.info().cache_path;
     let path = index_path(&cache, &snap.id().0);
+    // files of snapshots the repository no longer has hold subjects nobody may search any more
+    prune(repo).await;
     if let Some(q) = open_existing(&path)? {
         return Ok((q, false));
     }
     let dir = index_dir(&cache);
     create_private_dir(&dir).map_err(|e| IndexError::db(&dir, e))?;
     let tmp = tempfile::Builder::new()
-        .prefix(".building-")
+        .prefix(&format!("{BUILDING}{}-", snap.id().0))
         .suffix(".redb")
         .tempfile_in(&dir)
         .map_err(|e| IndexError::db(&dir, e))?;
@@ -42,7 +43,6 @@ pub async fn open_or_build(
     drop(db);
     tmp.persist(&path).map_err(|e| IndexError::db(&path, e))?;
     tracing::info!(snapshot = %snap.id().0, rows, "find index built");
-    remove_stale(repo, &dir).await;
     let q = open_existing(&path)?.ok_or_else(|| IndexError::db(&path, "built but unreadable"))?;
     Ok((q, true))
 }
@@ -208,37 +208,6 @@ async fn build(snap: &Snapshot, path: &Path) -> Result<u32, IndexError> {
     }
     tx.commit().map_err(|e| IndexError::db(path, e))?;
     Ok(row)
-}
-
-/// Remove the index files of snapshots the repository no longer has (best effort).
-async fn remove_stale(repo: &Repository, dir: &Path) {
-    let Ok(snaps) = repo
-        .list_snapshots(SnapshotFilter {
-            workload: Some(WORKLOAD.to_string()),
-            owner: None,
-            include_partial: true,
-        })
-        .await
-    else {
-        return;
-    };
-    let live: std::collections::HashSet<String> = snaps.into_iter().map(|s| s.id.0).collect();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if let Some(id) = name.strip_suffix(".redb")
-            && !id.starts_with('.')
-            && !live.contains(id)
-        {
-            tracing::info!(
-                snapshot = id,
-                "removing the find index of a forgotten snapshot"
-            );
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
 }
 
 #[cfg(test)]
