@@ -1,46 +1,15 @@
 //! `backup onedrive` raising a ransomware alert (exit 11, webhook POST), `alerts list|show|clear`
 //! and `recover --dry-run` through the binary against an in-process emulator.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
+
 use std::sync::{Arc, Mutex};
+
+use common::tv::{Tv, text};
 
 use tenantvault_emulator::drive::DriveConfig;
 use tenantvault_emulator::{Emulator, EmulatorConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn cmd(emu: &Emulator, dir: &Path, config: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tenantvault"));
-    c.env("TENANTVAULT_REPO", dir.join("repo"))
-        .env("TENANTVAULT_PASSWORD", "alerts cli test")
-        .env("TENANTVAULT_CACHE_DIR", dir.join("cache"))
-        .env("TENANTVAULT_CONFIG", config)
-        .env("AZURE_TENANT_ID", emu.tenant_id())
-        .env("AZURE_CLIENT_ID", emu.client_id())
-        .env("AZURE_CLIENT_SECRET", emu.client_secret())
-        .env("AZURE_AUTHORITY_HOST", emu.base_url())
-        .env("TENANTVAULT_GRAPH_BASE", emu.graph_url())
-        .env_remove("TENANTVAULT_GRAPH_CONFIG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    c
-}
-
-async fn run(emu: &Emulator, dir: &Path, config: &Path, args: &[&str]) -> Output {
-    let mut c = cmd(emu, dir, config);
-    c.args(args);
-    tokio::task::spawn_blocking(move || c.output().expect("run tenantvault"))
-        .await
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    )
-}
 
 /// Requests received: (head, body).
 type Posted = Arc<Mutex<Vec<(String, String)>>>;
@@ -125,22 +94,8 @@ async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear(
         ),
     )
     .unwrap();
-    let c = config.as_path();
-    let init = run(
-        &emu,
-        dir.path(),
-        c,
-        &[
-            "repo",
-            "init",
-            "--kdf-memory",
-            "64KiB",
-            "--kdf-iterations",
-            "1",
-        ],
-    )
-    .await;
-    assert!(init.status.success(), "{}", text(&init));
+    let tv = Tv::new(&emu, dir.path()).with_config(&config);
+    tv.init().await;
 
     // A bad [alerts] section is a usage error before anything runs.
     let bad = dir.path().join("bad.toml");
@@ -149,17 +104,16 @@ async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear(
         format!("{graph}[alerts]\nwebhook_url = \"ftp://example.com/x\"\n"),
     )
     .unwrap();
-    let out = run(&emu, dir.path(), &bad, &["backup", "onedrive"]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    tv.with_config(&bad)
+        .expect_exit(2, &["backup", "onedrive"])
+        .await;
 
-    let out = run(&emu, dir.path(), c, &["--json", "backup", "onedrive"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = tv.json(&["backup", "onedrive"]).await;
     let drive = report["drives"][0]["drive"]["driveId"]
         .as_str()
         .expect("drive id")
         .to_string();
-    let out = run(&emu, dir.path(), c, &["backup", "onedrive"]).await;
+    let out = tv.run(&["backup", "onedrive"]).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -178,8 +132,7 @@ async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear(
     let encrypted = attack["encrypted"].as_u64().unwrap();
     assert!(encrypted >= 5, "{attack}");
 
-    let out = run(&emu, dir.path(), c, &["backup", "onedrive"]).await;
-    assert_eq!(out.status.code(), Some(11), "{}", text(&out));
+    let out = tv.expect_exit(11, &["backup", "onedrive"]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("ALERT ") && err.contains("renamed *.locked"),
@@ -218,9 +171,7 @@ async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear(
     );
 
     // `snapshots` marks the suspect snapshot (and the pinned clean point) with the alert.
-    let out = run(&emu, dir.path(), c, &["--json", "snapshots"]).await;
-    assert!(out.status.success(), "{}", text(&out));
-    let snaps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let snaps = tv.json(&["snapshots"]).await;
     let snaps = snaps.as_array().unwrap();
     let suspect: Vec<&serde_json::Value> =
         snaps.iter().filter(|s| !s["suspect"].is_null()).collect();
@@ -233,61 +184,37 @@ async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear(
         .collect();
     assert_eq!(clean.len(), 1);
     assert_eq!(clean[0]["id"], hook["alert"]["cleanSnapshot"]);
-    let out = run(&emu, dir.path(), c, &["snapshots"]).await;
+    let out = tv.run(&["snapshots"]).await;
     let table = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(table.matches("SUSPECT (alert ").count(), 1, "{table}");
 
-    let out = run(&emu, dir.path(), c, &["--json", "alerts", "list"]).await;
-    assert!(out.status.success(), "{}", text(&out));
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = tv.json(&["alerts", "list"]).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     let id = list[0]["id"].as_str().unwrap().to_string();
     assert_eq!(list[0]["id"], hook["alert"]["id"]);
-    let out = run(&emu, dir.path(), c, &["alerts", "show", &id[..12]]).await;
+    let out = tv.run(&["alerts", "show", &id[..12]]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("high-entropy"));
-    let out = run(&emu, dir.path(), c, &["alerts", "show", "nope"]).await;
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    tv.expect_exit(6, &["alerts", "show", "nope"]).await;
 
     // The dry run lists exactly the encrypted files and changes nothing.
-    let out = run(
-        &emu,
-        dir.path(),
-        c,
-        &["--json", "recover", "--owner", &drive, "--dry-run"],
-    )
-    .await;
-    assert!(out.status.success(), "{}", text(&out));
-    let plans: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plans = tv.json(&["recover", "--owner", &drive, "--dry-run"]).await;
     assert_eq!(
         plans[0]["items"].as_array().unwrap().len() as u64,
         encrypted
     );
-    let out = run(
-        &emu,
-        dir.path(),
-        c,
+    tv.expect_exit(
+        2,
         &["recover", "--owner", &drive, "--before", "yesterday-ish"],
     )
     .await;
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let out = run(
-        &emu,
-        dir.path(),
-        c,
-        &["recover", "--owner", "nobody@nowhere", "--dry-run"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    tv.expect_exit(2, &["recover", "--owner", "nobody@nowhere", "--dry-run"])
+        .await;
 
     // Clearing needs a reason; then the alert is closed and its hold released.
-    let out = run(&emu, dir.path(), c, &["alerts", "clear", &id]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let out = run(
-        &emu,
-        dir.path(),
-        c,
-        &[
+    tv.expect_exit(2, &["alerts", "clear", &id]).await;
+    let out = tv
+        .run(&[
             "alerts",
             "clear",
             &id,
@@ -295,18 +222,14 @@ async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear(
             "recovered",
             "--by",
             "admin",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(out.status.success(), "{}", text(&out));
-    let out = run(&emu, dir.path(), c, &["--json", "alerts", "list"]).await;
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = tv.json(&["alerts", "list"]).await;
     assert!(list.as_array().unwrap().is_empty());
-    let out = run(&emu, dir.path(), c, &["--json", "alerts", "list", "--all"]).await;
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = tv.json(&["alerts", "list", "--all"]).await;
     assert_eq!(list[0]["cleared"]["by"], "admin");
-    let out = run(&emu, dir.path(), c, &["--json", "snapshots"]).await;
-    let snaps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let snaps = tv.json(&["snapshots"]).await;
     assert!(
         snaps
             .as_array()
@@ -315,16 +238,10 @@ async fn ransomware_alert_exit_code_webhook_list_show_recover_dry_run_and_clear(
             .all(|s| s["suspect"].is_null() && s["clean_point_of"].is_null()),
         "clearing removes the marks: {snaps:#?}"
     );
-    let out = run(&emu, dir.path(), c, &["--json", "hold", "list"]).await;
+    let out = tv.run(&["--json", "hold", "list"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let holds = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(holds.contains(&format!("alert:{id}")), "{holds}");
-    let out = run(
-        &emu,
-        dir.path(),
-        c,
-        &["alerts", "clear", &id, "--reason", "again"],
-    )
-    .await;
+    let out = tv.run(&["alerts", "clear", &id, "--reason", "again"]).await;
     assert_eq!(out.status.code(), Some(2), "cleared twice: {}", text(&out));
 }

@@ -4,70 +4,14 @@
 //! keep working, an open alert's hold refuses the erasure, and the audit log records the
 //! counts. Through the binary against an in-process emulator.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+
+use common::tv::{Tv, files, text};
 
 use tenantvault_emulator::drive::DriveConfig;
 use tenantvault_emulator::{Emulator, EmulatorConfig};
-
-fn cmd(emu: &Emulator, dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tenantvault"));
-    c.env("TENANTVAULT_REPO", dir.join("repo"))
-        .env("TENANTVAULT_PASSWORD", "alerts erase test")
-        .env("TENANTVAULT_CACHE_DIR", dir.join("cache"))
-        .env("AZURE_TENANT_ID", emu.tenant_id())
-        .env("AZURE_CLIENT_ID", emu.client_id())
-        .env("AZURE_CLIENT_SECRET", emu.client_secret())
-        .env("AZURE_AUTHORITY_HOST", emu.base_url())
-        .env("TENANTVAULT_GRAPH_BASE", emu.graph_url())
-        .env_remove("TENANTVAULT_CONFIG")
-        .env_remove("TENANTVAULT_GRAPH_CONFIG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    c
-}
-
-async fn run(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {
-    let mut c = cmd(emu, dir);
-    c.args(args);
-    tokio::task::spawn_blocking(move || c.output().expect("run tenantvault"))
-        .await
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    )
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{}", text(o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
-}
-
-/// Files below `dir` (relative paths, sorted); none when it does not exist.
-fn files(dir: &Path) -> Vec<String> {
-    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(d) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
 
 /// Subdirectories of `dir`.
 fn subdirs(dir: &Path) -> Vec<String> {
@@ -103,22 +47,10 @@ async fn erase_deletes_the_owners_stats_alerts_and_recovery_journals_only() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let repo: PathBuf = dir.join("repo");
-    let init = run(
-        &emu,
-        dir,
-        &[
-            "repo",
-            "init",
-            "--kdf-memory",
-            "64KiB",
-            "--kdf-iterations",
-            "1",
-        ],
-    )
-    .await;
-    assert!(init.status.success(), "{}", text(&init));
+    let tv = Tv::new(&emu, dir);
+    tv.init().await;
 
-    let report = json(&run(&emu, dir, &["--json", "backup", "onedrive"]).await);
+    let report = tv.json(&["backup", "onedrive"]).await;
     let mut drives: Vec<String> = report["drives"]
         .as_array()
         .unwrap()
@@ -128,8 +60,7 @@ async fn erase_deletes_the_owners_stats_alerts_and_recovery_journals_only() {
     drives.sort();
     assert_eq!(drives.len(), 2, "{report}");
     let (a, b) = (drives[0].clone(), drives[1].clone());
-    let out = run(&emu, dir, &["backup", "onedrive"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    tv.expect_exit(0, &["backup", "onedrive"]).await;
 
     // Both drives attacked: one alert each.
     let http = reqwest::Client::new();
@@ -145,9 +76,8 @@ async fn erase_deletes_the_owners_stats_alerts_and_recovery_journals_only() {
             .unwrap();
         assert!(r["encrypted"].as_u64().unwrap() >= 5, "{r}");
     }
-    let out = run(&emu, dir, &["backup", "onedrive"]).await;
-    assert_eq!(out.status.code(), Some(11), "{}", text(&out));
-    let list = json(&run(&emu, dir, &["--json", "alerts", "list"]).await);
+    tv.expect_exit(11, &["backup", "onedrive"]).await;
+    let list = tv.json(&["alerts", "list"]).await;
     let alert_of = |owner: &str| {
         list.as_array()
             .unwrap()
@@ -161,8 +91,7 @@ async fn erase_deletes_the_owners_stats_alerts_and_recovery_journals_only() {
     let (alert_a, alert_b) = (alert_of(&a), alert_of(&b));
 
     // A recovery of A writes its journal.
-    let out = run(&emu, dir, &["recover", "--owner", &a]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    tv.expect_exit(0, &["recover", "--owner", &a]).await;
     let journal_owners = subdirs(&repo.join("recover"));
     assert_eq!(journal_owners.len(), 1, "{journal_owners:?}");
     let oid_a = journal_owners[0].clone();
@@ -178,22 +107,14 @@ async fn erase_deletes_the_owners_stats_alerts_and_recovery_journals_only() {
     assert_eq!(stats_b.len(), 3);
 
     // The open alert pins A's clean snapshot with a hold: the erasure is refused, nothing goes.
-    let out = run(
-        &emu,
-        dir,
-        &["erase", "--owner", &a, "--reason", "Art. 17 #9"],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(10), "{}", text(&out));
+    tv.expect_exit(10, &["erase", "--owner", &a, "--reason", "Art. 17 #9"])
+        .await;
     assert_eq!(files(&repo.join("stats").join(&oid_a)), stats_a);
-    let out = run(
-        &emu,
-        dir,
-        &[
+    let out = tv
+        .run(&[
             "alerts", "clear", &alert_a, "--reason", "restored", "--by", "admin",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(out.status.success(), "{}", text(&out));
     let alert_docs = files(&repo.join("alerts"));
     assert_eq!(
@@ -210,22 +131,16 @@ async fn erase_deletes_the_owners_stats_alerts_and_recovery_journals_only() {
     );
 
     // The dry run counts what would go and deletes nothing.
-    let dry = json(
-        &run(
-            &emu,
-            dir,
-            &[
-                "--json",
-                "erase",
-                "--owner",
-                &a,
-                "--reason",
-                "Art. 17 #9",
-                "--dry-run",
-            ],
-        )
-        .await,
-    );
+    let dry = tv
+        .json(&[
+            "erase",
+            "--owner",
+            &a,
+            "--reason",
+            "Art. 17 #9",
+            "--dry-run",
+        ])
+        .await;
     let d = &dry["detection"][0];
     assert_eq!(d["stats"], 3, "{dry}");
     assert_eq!(d["alerts"], 2, "{dry}");
@@ -234,21 +149,20 @@ async fn erase_deletes_the_owners_stats_alerts_and_recovery_journals_only() {
     assert_eq!(files(&repo.join("stats").join(&oid_a)), stats_a);
     assert_eq!(files(&repo.join("alerts")).len(), 3);
 
-    let out = run(
-        &emu,
-        dir,
-        &[
-            "erase",
-            "--owner",
-            &a,
-            "--reason",
-            "Art. 17 #9",
-            "--by",
-            "dpo",
-        ],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = tv
+        .expect_exit(
+            0,
+            &[
+                "erase",
+                "--owner",
+                &a,
+                "--reason",
+                "Art. 17 #9",
+                "--by",
+                "dpo",
+            ],
+        )
+        .await;
     let shown = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         shown.contains(&format!(
@@ -263,7 +177,7 @@ async fn erase_deletes_the_owners_stats_alerts_and_recovery_journals_only() {
     assert!(files(&repo.join("recover")).is_empty());
     assert_eq!(files(&repo.join("stats").join(&oid_b)), stats_b);
     assert_eq!(files(&repo.join("alerts")), vec![alert_b.clone()]);
-    let all = json(&run(&emu, dir, &["--json", "alerts", "list", "--all"]).await);
+    let all = tv.json(&["alerts", "list", "--all"]).await;
     let ids: Vec<&str> = all
         .as_array()
         .unwrap()
@@ -271,18 +185,14 @@ async fn erase_deletes_the_owners_stats_alerts_and_recovery_journals_only() {
         .map(|x| x["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec![alert_b.as_str()]);
-    let out = run(&emu, dir, &["alerts", "show", &alert_b]).await;
+    let out = tv.run(&["alerts", "show", &alert_b]).await;
     assert!(out.status.success(), "{}", text(&out));
-    let out = run(&emu, dir, &["alerts", "show", &alert_a]).await;
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    tv.expect_exit(6, &["alerts", "show", &alert_a]).await;
 
     // The audit log keeps the erasure with counts (and the deleted alert's id), no content.
-    let lines = run(
-        &emu,
-        dir,
-        &["--json", "audit", "show", "--operation", "erase"],
-    )
-    .await;
+    let lines = tv
+        .run(&["--json", "audit", "show", "--operation", "erase"])
+        .await;
     assert!(lines.status.success(), "{}", text(&lines));
     let recs: Vec<serde_json::Value> = String::from_utf8_lossy(&lines.stdout)
         .lines()
@@ -302,8 +212,8 @@ async fn erase_deletes_the_owners_stats_alerts_and_recovery_journals_only() {
     assert_eq!(last["details"]["detection_records_locked"], 0);
 
     // Erasing again: already erased (exit 9), B still intact.
-    let out = run(&emu, dir, &["erase", "--owner", &a, "--reason", "again"]).await;
-    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    tv.expect_exit(9, &["erase", "--owner", &a, "--reason", "again"])
+        .await;
     assert_eq!(files(&repo.join("stats").join(&oid_b)), stats_b);
     assert_eq!(files(&repo.join("alerts")), vec![alert_b]);
 }

@@ -1,49 +1,13 @@
 //! `tenantvault backup|restore|export onedrive` end to end: the binary against an in-process
 //! emulator (Graph credentials through the `AZURE_*` environment).
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::path::Path;
+
+use common::tv::Tv;
 use tenantvault_emulator::drive::DriveConfig;
 use tenantvault_emulator::{Emulator, EmulatorConfig};
-
-fn cmd(emu: &Emulator, dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tenantvault"));
-    c.env("TENANTVAULT_REPO", dir.join("repo"))
-        .env("TENANTVAULT_PASSWORD", "drive cli test")
-        .env("TENANTVAULT_CACHE_DIR", dir.join("cache"))
-        .env("AZURE_TENANT_ID", emu.tenant_id())
-        .env("AZURE_CLIENT_ID", emu.client_id())
-        .env("AZURE_CLIENT_SECRET", emu.client_secret())
-        .env("AZURE_AUTHORITY_HOST", emu.base_url())
-        .env("TENANTVAULT_GRAPH_BASE", emu.graph_url())
-        .env_remove("TENANTVAULT_GRAPH_CONFIG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    c
-}
-
-async fn run(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {
-    let mut c = cmd(emu, dir);
-    c.args(args);
-    tokio::task::spawn_blocking(move || c.output().expect("run tenantvault"))
-        .await
-        .unwrap()
-}
-
-async fn ok_json(emu: &Emulator, dir: &Path, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = run(emu, dir, &all).await;
-    assert!(
-        out.status.success(),
-        "{args:?}: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_export_and_restore_a_onedrive_through_the_binary() {
@@ -62,26 +26,10 @@ async fn backup_export_and_restore_a_onedrive_through_the_binary() {
     cfg.throttling.enabled = false;
     let emu = Emulator::start(cfg).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let init = run(
-        &emu,
-        dir.path(),
-        &[
-            "repo",
-            "init",
-            "--kdf-memory",
-            "64KiB",
-            "--kdf-iterations",
-            "1",
-        ],
-    )
-    .await;
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    let tv = Tv::new(&emu, dir.path());
+    tv.init().await;
 
-    let report = ok_json(&emu, dir.path(), &["backup", "onedrive"]).await;
+    let report = tv.json(&["backup", "onedrive"]).await;
     let drives = report["drives"].as_array().unwrap();
     assert_eq!(drives.len(), 1);
     let d = &drives[0];
@@ -94,60 +42,42 @@ async fn backup_export_and_restore_a_onedrive_through_the_binary() {
         .to_string();
 
     // Unknown user: not found, nothing written.
-    let out = run(
-        &emu,
-        dir.path(),
-        &["backup", "onedrive", "--user", "nobody@nowhere"],
-    )
-    .await;
-    assert_eq!(
-        out.status.code(),
-        Some(6),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tv.expect_exit(6, &["backup", "onedrive", "--user", "nobody@nowhere"])
+        .await;
 
     let target = dir.path().join("export");
-    let ex = ok_json(
-        &emu,
-        dir.path(),
-        &[
+    let ex = tv
+        .json(&[
             "export",
             "onedrive",
             "--user",
             &upn,
             "--target",
             target.to_str().unwrap(),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(ex["files"].as_u64(), Some(files));
     let written = walk(&target).into_iter().filter(|p| p.is_file()).count() as u64;
     assert_eq!(written, files);
 
-    let rs = ok_json(
-        &emu,
-        dir.path(),
-        &[
+    let rs = tv
+        .json(&[
             "restore",
             "onedrive",
             "--user",
             &upn,
             "--folder",
             "Back again",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(
         (rs["files"].as_u64(), rs["folder"].as_str()),
         (Some(files), Some("Back again")),
         "{rs}"
     );
     // Restoring the same again into the original place with skip: every file is skipped.
-    let again = ok_json(
-        &emu,
-        dir.path(),
-        &[
+    let again = tv
+        .json(&[
             "restore",
             "onedrive",
             "--user",
@@ -155,9 +85,8 @@ async fn backup_export_and_restore_a_onedrive_through_the_binary() {
             "--original",
             "--conflict",
             "skip",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(
         again["skipped"].as_array().map(Vec::len),
         Some(files as usize),

@@ -3,73 +3,17 @@
 //! resumed snapshot holds exactly what an uninterrupted run holds, and a snapshot committed
 //! before the kill is untouched.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use common::tv::{Tv, text};
 
 use tenantvault_emulator::drive::DriveConfig;
 use tenantvault_emulator::{Emulator, EmulatorConfig, EndpointClass};
-
-fn cmd(emu: &Emulator, dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tenantvault"));
-    c.env("TENANTVAULT_REPO", dir.join("repo"))
-        .env("TENANTVAULT_PASSWORD", "drive kill test")
-        .env("TENANTVAULT_CACHE_DIR", dir.join("cache"))
-        .env("AZURE_TENANT_ID", emu.tenant_id())
-        .env("AZURE_CLIENT_ID", emu.client_id())
-        .env("AZURE_CLIENT_SECRET", emu.client_secret())
-        .env("AZURE_AUTHORITY_HOST", emu.base_url())
-        .env("TENANTVAULT_GRAPH_BASE", emu.graph_url())
-        .env_remove("TENANTVAULT_GRAPH_CONFIG")
-        .env_remove("TENANTVAULT_CONFIG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    c
-}
-
-async fn run(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {
-    let mut c = cmd(emu, dir);
-    c.args(args);
-    tokio::task::spawn_blocking(move || c.output().expect("run tenantvault"))
-        .await
-        .unwrap()
-}
-
-async fn ok_json(emu: &Emulator, dir: &Path, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = run(emu, dir, &all).await;
-    assert!(
-        out.status.success(),
-        "{args:?}: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-async fn init(emu: &Emulator, dir: &Path) {
-    let out = run(
-        emu,
-        dir,
-        &[
-            "repo",
-            "init",
-            "--kdf-memory",
-            "64KiB",
-            "--kdf-iterations",
-            "1",
-        ],
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Content downloads the emulator has served (requests to pre-authenticated URLs).
 fn downloads(emu: &Emulator) -> u64 {
@@ -92,9 +36,10 @@ const BACKUP: &[&str] = &[
 
 /// Starts a backup and SIGKILLs it once the emulator has served `after` more downloads.
 /// Returns false when the backup finished before that (nothing was killed).
-async fn kill_after_downloads(emu: &Emulator, dir: &Path, after: u64) -> bool {
+async fn kill_after_downloads(tv: &Tv<'_>, after: u64) -> bool {
+    let emu = tv.emu;
     let start = downloads(emu);
-    let mut c = cmd(emu, dir);
+    let mut c = tv.cmd();
     c.arg("--quiet")
         .args(BACKUP)
         .stdout(Stdio::null())
@@ -138,36 +83,26 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
-async fn export(
-    emu: &Emulator,
-    dir: &Path,
-    snapshot: &str,
-    name: &str,
-) -> BTreeMap<PathBuf, Vec<u8>> {
-    let target = dir.join(name);
-    ok_json(
-        emu,
-        dir,
-        &[
-            "export",
-            "onedrive",
-            snapshot,
-            "--target",
-            target.to_str().unwrap(),
-        ],
-    )
+async fn export(tv: &Tv<'_>, snapshot: &str, name: &str) -> BTreeMap<PathBuf, Vec<u8>> {
+    let target = tv.path(name);
+    tv.json(&[
+        "export",
+        "onedrive",
+        snapshot,
+        "--target",
+        target.to_str().unwrap(),
+    ])
     .await;
     tree(&target)
 }
 
-async fn check_clean(emu: &Emulator, dir: &Path, when: &str) {
-    let out = run(emu, dir, &["--json", "check", "--read-data"]).await;
+async fn check_clean(tv: &Tv<'_>, when: &str) {
+    let out = tv.run(&["--json", "check", "--read-data"]).await;
     assert_eq!(
         out.status.code(),
         Some(0),
-        "check --read-data {when}: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
+        "check --read-data {when}: {}",
+        text(&out)
     );
 }
 
@@ -201,21 +136,22 @@ async fn kill_9_during_a_drive_backup_resumes_and_loses_nothing_committed() {
     let (killed_dir, clean_dir) = (work.path().join("killed"), work.path().join("clean"));
     std::fs::create_dir_all(&killed_dir).unwrap();
     std::fs::create_dir_all(&clean_dir).unwrap();
-    init(&emu, &killed_dir).await;
-    init(&emu, &clean_dir).await;
+    let (killed_tv, clean_tv) = (Tv::new(&emu, &killed_dir), Tv::new(&emu, &clean_dir));
+    killed_tv.init().await;
+    clean_tv.init().await;
 
     // An uninterrupted run is the reference.
-    let clean = ok_json(&emu, &clean_dir, BACKUP).await;
+    let clean = clean_tv.json(BACKUP).await;
     let total_files = only_drive(&clean)["filesDownloaded"].as_u64().unwrap();
     assert!(total_files >= 150, "{clean}");
 
     // 1. Kill the first (full) backup after about a third of the files.
     assert!(
-        kill_after_downloads(&emu, &killed_dir, total_files / 3).await,
+        kill_after_downloads(&killed_tv, total_files / 3).await,
         "the backup finished before it could be killed"
     );
-    check_clean(&emu, &killed_dir, "after kill -9").await;
-    let snaps = ok_json(&emu, &killed_dir, &["snapshots", "--all"]).await;
+    check_clean(&killed_tv, "after kill -9").await;
+    let snaps = killed_tv.json(&["snapshots", "--all"]).await;
     let snaps = snaps.as_array().unwrap();
     assert!(
         !snaps.is_empty() && snaps.iter().all(|s| s["complete"] == false),
@@ -223,7 +159,7 @@ async fn kill_9_during_a_drive_backup_resumes_and_loses_nothing_committed() {
     );
 
     // 2. The next run resumes: what the checkpoint holds is not downloaded again.
-    let resumed = ok_json(&emu, &killed_dir, BACKUP).await;
+    let resumed = killed_tv.json(BACKUP).await;
     let d = only_drive(&resumed);
     let again = d["filesDownloaded"].as_u64().unwrap();
     assert!(
@@ -232,10 +168,10 @@ async fn kill_9_during_a_drive_backup_resumes_and_loses_nothing_committed() {
     );
     let first = d["snapshot"].as_str().unwrap().to_string();
     let clean_first = only_drive(&clean)["snapshot"].as_str().unwrap().to_string();
-    let resumed_tree = export(&emu, &killed_dir, &first, "resumed").await;
+    let resumed_tree = export(&killed_tv, &first, "resumed").await;
     assert_eq!(resumed_tree.len() as u64, total_files);
     assert!(
-        resumed_tree == export(&emu, &clean_dir, &clean_first, "reference").await,
+        resumed_tree == export(&clean_tv, &clean_first, "reference").await,
         "the resumed snapshot differs from an uninterrupted run"
     );
 
@@ -249,27 +185,27 @@ async fn kill_9_during_a_drive_backup_resumes_and_loses_nothing_committed() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    let clean_inc = ok_json(&emu, &clean_dir, BACKUP).await;
+    let clean_inc = clean_tv.json(BACKUP).await;
     let changed = only_drive(&clean_inc)["filesDownloaded"].as_u64().unwrap();
     assert!(changed >= 10, "{clean_inc}");
-    if kill_after_downloads(&emu, &killed_dir, changed / 2).await {
-        check_clean(&emu, &killed_dir, "after the second kill -9").await;
+    if kill_after_downloads(&killed_tv, changed / 2).await {
+        check_clean(&killed_tv, "after the second kill -9").await;
     }
     assert!(
-        export(&emu, &killed_dir, &first, "first-again").await == resumed_tree,
+        export(&killed_tv, &first, "first-again").await == resumed_tree,
         "the committed snapshot changed after a killed incremental run"
     );
-    let inc = ok_json(&emu, &killed_dir, BACKUP).await;
+    let inc = killed_tv.json(BACKUP).await;
     let second = only_drive(&inc)["snapshot"].as_str().unwrap().to_string();
     let clean_second = only_drive(&clean_inc)["snapshot"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(
-        export(&emu, &killed_dir, &second, "second").await
-            == export(&emu, &clean_dir, &clean_second, "reference-2").await,
+        export(&killed_tv, &second, "second").await
+            == export(&clean_tv, &clean_second, "reference-2").await,
         "the resumed incremental differs from an uninterrupted one"
     );
-    check_clean(&emu, &killed_dir, "at the end").await;
+    check_clean(&killed_tv, "at the end").await;
     emu.shutdown().await;
 }

@@ -1,40 +1,11 @@
 //! `tenantvault backup sharepoint` stores the sites' lists; `export sharepoint --lists`
 //! writes them as JSON files; bad combinations are usage errors that write nothing.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use common::tv::Tv;
 use tenantvault_emulator::drive::DriveConfig;
 use tenantvault_emulator::{Emulator, EmulatorConfig};
-
-fn run(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tenantvault"))
-        .env("TENANTVAULT_REPO", dir.join("repo"))
-        .env("TENANTVAULT_PASSWORD", "lists cli test")
-        .env("TENANTVAULT_CACHE_DIR", dir.join("cache"))
-        .env("AZURE_TENANT_ID", emu.tenant_id())
-        .env("AZURE_CLIENT_ID", emu.client_id())
-        .env("AZURE_CLIENT_SECRET", emu.client_secret())
-        .env("AZURE_AUTHORITY_HOST", emu.base_url())
-        .env("TENANTVAULT_GRAPH_BASE", emu.graph_url())
-        .env_remove("TENANTVAULT_GRAPH_CONFIG")
-        .env_remove("TENANTVAULT_CONFIG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .args(args)
-        .output()
-        .expect("run tenantvault")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharepoint_lists_back_up_and_export_through_the_binary() {
@@ -55,22 +26,10 @@ async fn sharepoint_lists_back_up_and_export_through_the_binary() {
     let emu = Emulator::start(cfg).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
-    let e = &emu;
-    let (report, site, export, again, onedrive) = tokio::task::block_in_place(|| {
-        let init = run(
-            e,
-            &d,
-            &[
-                "repo",
-                "init",
-                "--kdf-memory",
-                "64KiB",
-                "--kdf-iterations",
-                "1",
-            ],
-        );
-        assert!(init.status.success());
-        let report = json(&run(e, &d, &["--json", "backup", "sharepoint"]));
+    let tv = Tv::new(&emu, &d);
+    let (report, site, export, again, onedrive) = async {
+        tv.init().await;
+        let report = tv.json(&["backup", "sharepoint"]).await;
         let lists = report["lists"]
             .as_array()
             .expect("lists in the report")
@@ -82,11 +41,8 @@ async fn sharepoint_lists_back_up_and_export_through_the_binary() {
             .clone();
         let site = l["siteId"].as_str().unwrap().to_string();
         let target = d.join("lists");
-        let export = json(&run(
-            e,
-            &d,
-            &[
-                "--json",
+        let export = tv
+            .json(&[
                 "export",
                 "sharepoint",
                 "--lists",
@@ -94,12 +50,10 @@ async fn sharepoint_lists_back_up_and_export_through_the_binary() {
                 &site,
                 "--target",
                 target.to_str().unwrap(),
-            ],
-        ));
-        let again = run(
-            e,
-            &d,
-            &[
+            ])
+            .await;
+        let again = tv
+            .run(&[
                 "export",
                 "sharepoint",
                 "--lists",
@@ -107,21 +61,20 @@ async fn sharepoint_lists_back_up_and_export_through_the_binary() {
                 &site,
                 "--target",
                 target.to_str().unwrap(),
-            ],
-        );
-        let onedrive = run(
-            e,
-            &d,
-            &[
+            ])
+            .await;
+        let onedrive = tv
+            .run(&[
                 "export",
                 "onedrive",
                 "--lists",
                 "--target",
                 d.join("x").to_str().unwrap(),
-            ],
-        );
+            ])
+            .await;
         (l, site, export, again, onedrive)
-    });
+    }
+    .await;
     assert!(!site.is_empty());
     assert_eq!(export["items"], report["itemsStored"], "{export} {report}");
     let files = walkdir::WalkDir::new(dir.path().join("lists"))
