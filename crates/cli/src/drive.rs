@@ -407,17 +407,11 @@ pub async fn restore(g: &GlobalArgs, cmd: RestoreDriveCommand) -> Result<u8> {
             );
         }
     }
-    for (p, why) in &report.failed {
-        eprintln!("  FAILED {p}: {why}");
-    }
+    let code = failed_exit(&report.failed);
     for (p, why) in &report.permissions_failed {
         eprintln!("  PERMISSION NOT RESTORED {p}: {why}");
     }
-    Ok(if report.failed.is_empty() {
-        exit::OK
-    } else {
-        exit::PARTIAL
-    })
+    Ok(code)
 }
 
 /// `export onedrive|sharepoint`.
@@ -463,14 +457,20 @@ pub async fn export(g: &GlobalArgs, cmd: ExportCommand) -> Result<u8> {
             println!("  renamed {:?} -> {}", r.original, r.written);
         }
     }
-    for (p, why) in &report.failed {
+    Ok(failed_exit(&report.failed))
+}
+
+/// One `FAILED path: why` line on stderr per item a restore or export could not write; the
+/// exit code is [`exit::PARTIAL`] when there is any, else [`exit::OK`].
+fn failed_exit(failed: &[(String, String)]) -> u8 {
+    for (p, why) in failed {
         eprintln!("  FAILED {p}: {why}");
     }
-    Ok(if report.failed.is_empty() {
+    if failed.is_empty() {
         exit::OK
     } else {
         exit::PARTIAL
-    })
+    }
 }
 
 /// `export sharepoint --lists`: a site's lists snapshot as JSON files.
@@ -546,14 +546,7 @@ async fn restore_lists(g: &GlobalArgs, args: &RestoreDriveArgs) -> Result<u8> {
             println!("read-only fields left out: {}", names.join(", "));
         }
     }
-    for (p, why) in &report.failed {
-        eprintln!("  FAILED {p}: {why}");
-    }
-    Ok(if report.failed.is_empty() {
-        exit::OK
-    } else {
-        exit::PARTIAL
-    })
+    Ok(failed_exit(&report.failed))
 }
 
 /// The lists snapshot a `--lists` command reads: an id, or the latest of `--site`.
