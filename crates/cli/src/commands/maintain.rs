@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use tenantvault_repo::LegalHoldReport;
 
+use crate::commands::policy::RetentionSection;
 use crate::{GlobalArgs, clock, context, exit, output};
 
 #[derive(Debug, Subcommand)]
@@ -12,7 +13,8 @@ pub enum MaintainCommand {
     /// Extend the Object Lock of every object still referenced before it lapses
     /// (unreferenced packs are left to expire, then gc deletes them), and set the S3
     /// legal-hold flag on objects holding held data (clear it after `hold release`).
-    /// Run it daily.
+    /// With `[retention]` policies in the configuration, snapshots they remove are not
+    /// extended, so `retention apply` can delete them once their lock runs out. Run it daily.
     Locks(LocksArgs),
     /// Remove leftovers of interrupted writes: unfinished multipart uploads (S3) or
     /// temporary files (local) older than --older-than.
@@ -59,10 +61,17 @@ async fn locks(g: &GlobalArgs, args: LocksArgs) -> Result<u8> {
             "this repository has no Object Lock policy (create it with `repo init --object-lock`)",
         ));
     }
-    let report = repo
-        .maintain_locks(now, renew, args.dry_run)
-        .await
-        .context("lock maintenance failed")?;
+    // With retention policies configured, what they remove is left to expire instead of
+    // being renewed for ever (Repository::maintain_locks_for).
+    let section = RetentionSection::load(g)?;
+    let report = if section.policies.is_empty() {
+        repo.maintain_locks(now, renew, args.dry_run).await
+    } else {
+        let set = section.resolve(g).await?;
+        repo.maintain_locks_for(now, renew, args.dry_run, &set)
+            .await
+    }
+    .context("lock maintenance failed")?;
     if g.json {
         output::print_json(&report)?;
     } else if !g.quiet {
@@ -78,6 +87,12 @@ async fn locks(g: &GlobalArgs, args: LocksArgs) -> Result<u8> {
             report.still_locked,
             report.unreferenced
         );
+        if !report.expiring.is_empty() {
+            println!(
+                "{} snapshot(s) the retention policies remove: locks left to run out, then `retention apply` deletes them",
+                report.expiring.len()
+            );
+        }
         print_legal_hold(&report.legal_hold, args.dry_run);
         for f in report.failed.iter().chain(&report.legal_hold.failed) {
             println!("  FAILED {f}");

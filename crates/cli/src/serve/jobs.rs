@@ -210,11 +210,13 @@ impl RepoRunner {
             .renew_below
             .unwrap_or(std::time::Duration::from_secs(7 * 86_400));
         let renew = chrono::Duration::from_std(renew).unwrap_or(chrono::Duration::days(7));
-        match self
-            .repo
-            .maintain_locks(self.clock.now(), renew, false)
-            .await
-        {
+        let now = self.clock.now();
+        let report = match &self.retention {
+            // what retention removes is left to expire (see Repository::maintain_locks_for)
+            Some(set) => self.repo.maintain_locks_for(now, renew, false, set).await,
+            None => self.repo.maintain_locks(now, renew, false).await,
+        };
+        match report {
             Ok(r) => RunResult::finished(Outcome {
                 items: r.extended,
                 failures: r
