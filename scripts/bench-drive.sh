@@ -13,6 +13,10 @@
 # The large file is also fetched with `curl -o FILE` + fsync on the work disk (the disk floor), and backed
 # up a second time with the repository and cache on tmpfs (--shm, default /dev/shm/tv-bench-drive; skipped
 # above 2,000 MiB) to separate the disk from the pipeline.
+# CPU is reported beside every rate (user + sys of curl and tenantvault, and of the emulator while it
+# served them, from /proc/PID/stat): on a 2-core machine the emulator's share bounds any client, so
+# "CPU-seconds per GB" is the figure to compare across loaded runs. The single-core cost of each
+# pipeline step: cargo run --release -p tenantvault-repo --example cpufloor.
 # Not a test: it takes minutes and prints figures; docs/BENCHMARKS.md (OneDrive/SharePoint) records runs.
 set -euo pipefail
 
@@ -48,6 +52,9 @@ TIME=/usr/bin/time
 EMU_PID=""
 cleanup() { [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null || true; }
 trap cleanup EXIT
+# emu_cpu: CPU seconds (user + sys) the emulator has used so far.
+TICKS="$(getconf CLK_TCK)"
+emu_cpu() { awk -v t="$TICKS" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$EMU_PID/stat"; }
 
 # start_emulator FILES LARGE_FILES LARGE_MB: starts it and sets INFO (its JSON line).
 start_emulator() {
@@ -97,9 +104,13 @@ DRIVE="$(curl -s -H "Authorization: Bearer $TOK" "$G/users/$UID1/drive" | jq -r 
 BIG="$(curl -s -H "Authorization: Bearer $TOK" "$G/drives/$DRIVE/root/delta?\$top=1000" \
   | jq -r '[.value[] | select(.file)] | max_by(.size) | "\(.id) \(.size)"')"
 BIG_ID="${BIG% *}"; BIG_SIZE="${BIG#* }"
-CURL_BPS="$(curl -s -L -o /dev/null -w '%{speed_download}' -H "Authorization: Bearer $TOK" \
-  "$G/drives/$DRIVE/items/$BIG_ID/content")"
-echo "curl -o /dev/null: $BIG_SIZE bytes at $(awk -v b="$CURL_BPS" 'BEGIN{printf "%.1f MB/s", b/1e6}')"
+E0="$(emu_cpu)"
+CURL_BPS="$($TIME -f '%U %S' -o "$WORK/curl-time.txt" curl -s -L -o /dev/null -w '%{speed_download}' \
+  -H "Authorization: Bearer $TOK" "$G/drives/$DRIVE/items/$BIG_ID/content")"
+E1="$(emu_cpu)"
+read -r CU CS <"$WORK/curl-time.txt"
+echo "curl -o /dev/null: $BIG_SIZE bytes at $(awk -v b="$CURL_BPS" 'BEGIN{printf "%.1f MB/s", b/1e6}')" \
+  "(curl CPU user $CU s sys $CS s; emulator CPU $(awk -v a="$E0" -v z="$E1" 'BEGIN{printf "%.2f", z-a}') s)"
 # The disk floor: the same download written to a file on the work disk and fsynced.
 T0="$(date +%s.%N)"
 curl -s -L -o "$WORK/curl.bin" -H "Authorization: Bearer $TOK" "$G/drives/$DRIVE/items/$BIG_ID/content"
@@ -111,11 +122,16 @@ awk -v b="$BIG_SIZE" -v a="$T0" -v z="$T1" 'BEGIN{printf "curl -o FILE + fsync (
 # backup_large LABEL [DIR]: one full backup of the drive with the repository under DIR.
 backup_large() {
   new_repo "${2:-}"
+  sync  # the previous run's dirty pages are written back before this one is timed
+  local e0 e1
+  e0="$(emu_cpu)"
   $TIME -f '%e %M %U %S' -o "$WORK/time.txt" "$TV" --json backup onedrive --no-permissions >"$WORK/large.json"
+  e1="$(emu_cpu)"
   read -r SECS RSS_KB USER_S SYS_S <"$WORK/time.txt"
   BYTES="$(jq '[.drives[].bytesDownloaded] | add' "$WORK/large.json")"
-  awk -v l="$1" -v b="$BYTES" -v s="$SECS" -v c="$CURL_BPS" -v r="$RSS_KB" -v u="$USER_S" -v y="$SYS_S" 'BEGIN{
-    printf "tenantvault (%s): %.0f bytes in %.2f s = %.1f MB/s (%.0f %% of curl -o /dev/null), peak RSS %.0f MB, CPU user %s s sys %s s\n", l, b, s, b/s/1e6, 100*b/s/c, r/1024, u, y }'
+  awk -v l="$1" -v b="$BYTES" -v s="$SECS" -v c="$CURL_BPS" -v r="$RSS_KB" -v u="$USER_S" -v y="$SYS_S" \
+    -v e="$(awk -v a="$e0" -v z="$e1" 'BEGIN{print z-a}')" 'BEGIN{
+    printf "tenantvault (%s): %.0f bytes in %.2f s = %.1f MB/s (%.0f %% of curl -o /dev/null), peak RSS %.0f MB, CPU user %s s sys %s s (%.2f CPU-s per GB), emulator CPU %.2f s\n", l, b, s, b/s/1e6, 100*b/s/c, r/1024, u, y, (u+y)/(b/1e9), e }'
 }
 backup_large "repository on the work disk"
 if [ "$LARGE_MB" -le 2000 ]; then
