@@ -93,6 +93,42 @@ fn random_bytes(rng: &mut impl Rng, header: &[u8], len: usize) -> Bytes {
     Bytes::from(v)
 }
 
+/// The acting identity and the time of a scenario's changes.
+type Actor = (
+    std::sync::Arc<super::model::Ident>,
+    chrono::DateTime<chrono::Utc>,
+);
+
+/// Runs `f` on the drive `target` names (400 when it names none), under the store's write
+/// lock, as the drive's owner, with a generator seeded by the scenario and the drive's state.
+fn on_drive(
+    st: &AppState,
+    target: &Target,
+    scenario: &str,
+    f: impl FnOnce(&str, &mut Drive, &Actor, &mut rand_chacha::ChaCha8Rng) -> Result<Value, GraphError>,
+) -> Result<Value, GraphError> {
+    let id = target_drive(st, target)?;
+    let ds = drive_state(st);
+    let now = st.clock.now();
+    let mut store = ds.store.write();
+    let d = store
+        .drive_mut(&id)
+        .ok_or_else(|| GraphError::bad_request("invalidRequest", "drive gone"))?;
+    let mut rng = rng(st, scenario, d);
+    let actor = (d.owner.clone(), now);
+    f(&id, d, &actor, &mut rng)
+}
+
+/// The top-level folder `name`, created by the actor when missing.
+fn top_folder(d: &mut Drive, name: &str, (owner, now): &Actor) -> Result<ItemIdx, GraphError> {
+    match d.child_by_name(Drive::ROOT, name) {
+        Some(f) => Ok(f),
+        None => d
+            .create_folder(Drive::ROOT, name, Conflict::Fail, owner, *now)
+            .map_err(|e| GraphError::bad_request("invalidRequest", format!("{e:?}"))),
+    }
+}
+
 /// Body of `POST /_emulator/drive/photos`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -125,57 +161,49 @@ fn size() -> u32 {
 /// `POST /_emulator/drive/photos`: uploads `count` JPEG photos and zip archives (random
 /// payload behind real headers) into a new folder, as the owner.
 pub(crate) async fn photos(State(st): State<AppState>, Json(p): Json<Photos>) -> Response {
-    reply((|| {
-        if !(0.0..=1.0).contains(&p.zip_share)
-            || p.count > 200_000
-            || p.folder.is_empty()
-            || p.folder.contains('/')
-            || !(64..=16 << 20).contains(&p.size)
-        {
-            return Err(GraphError::bad_request(
-                "invalidRequest",
-                "zipShare within 0..1, count ≤ 200000, folder a plain name, size 64 B..16 MiB",
-            ));
-        }
-        let id = target_drive(&st, &p.target)?;
-        let ds = drive_state(&st);
-        let now = st.clock.now();
-        let mut store = ds.store.write();
-        let d = store
-            .drive_mut(&id)
-            .ok_or_else(|| GraphError::bad_request("invalidRequest", "drive gone"))?;
-        let owner = d.owner.clone();
-        let mut rng = rng(&st, "drive.photos", d);
-        let folder = match d.child_by_name(Drive::ROOT, &p.folder) {
-            Some(f) => f,
-            None => d
-                .create_folder(Drive::ROOT, &p.folder, Conflict::Fail, &owner, now)
-                .map_err(|e| GraphError::bad_request("invalidRequest", format!("{e:?}")))?,
-        };
-        let (mut jpg, mut zip) = (0u32, 0u32);
-        for k in 0..p.count {
-            let is_zip = rng.gen_bool(p.zip_share);
-            let (name, header): (String, &[u8]) = if is_zip {
-                (
-                    format!("Archive {k:05}.zip"),
-                    b"PK\x03\x04\x14\x00\x00\x00\x08\x00",
-                )
-            } else {
-                (
-                    format!("IMG_{k:05}.jpg"),
-                    b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00",
-                )
-            };
-            let len = rng.gen_range(p.size / 2..=p.size) as usize;
-            let c = Content::stored(random_bytes(&mut rng, header, len));
-            if d.put_file(folder, &name, c, Conflict::Rename, &owner, now, None)
-                .is_ok()
-            {
-                if is_zip { zip += 1 } else { jpg += 1 }
+    if !(0.0..=1.0).contains(&p.zip_share)
+        || p.count > 200_000
+        || p.folder.is_empty()
+        || p.folder.contains('/')
+        || !(64..=16 << 20).contains(&p.size)
+    {
+        return reply(Err(GraphError::bad_request(
+            "invalidRequest",
+            "zipShare within 0..1, count ≤ 200000, folder a plain name, size 64 B..16 MiB",
+        )));
+    }
+    reply(on_drive(
+        &st,
+        &p.target,
+        "drive.photos",
+        |id, d, actor, rng| {
+            let folder = top_folder(d, &p.folder, actor)?;
+            let &(ref owner, now) = actor;
+            let (mut jpg, mut zip) = (0u32, 0u32);
+            for k in 0..p.count {
+                let is_zip = rng.gen_bool(p.zip_share);
+                let (name, header): (String, &[u8]) = if is_zip {
+                    (
+                        format!("Archive {k:05}.zip"),
+                        b"PK\x03\x04\x14\x00\x00\x00\x08\x00",
+                    )
+                } else {
+                    (
+                        format!("IMG_{k:05}.jpg"),
+                        b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00",
+                    )
+                };
+                let len = rng.gen_range(p.size / 2..=p.size) as usize;
+                let c = Content::stored(random_bytes(rng, header, len));
+                if d.put_file(folder, &name, c, Conflict::Rename, owner, now, None)
+                    .is_ok()
+                {
+                    if is_zip { zip += 1 } else { jpg += 1 }
+                }
             }
-        }
-        Ok(json!({"drive": id, "photos": jpg, "zips": zip}))
-    })())
+            Ok(json!({"drive": id, "photos": jpg, "zips": zip}))
+        },
+    ))
 }
 
 /// Body of `POST /_emulator/drive/reorganize`.
@@ -201,47 +229,36 @@ fn everything() -> f64 {
 /// `POST /_emulator/drive/reorganize`: the owner moves files into new folders
 /// (`Reorganised 1`…`Reorganised N`); names and content stay.
 pub(crate) async fn reorganize(State(st): State<AppState>, Json(r): Json<Reorganize>) -> Response {
-    reply((|| {
-        if !(0.0..=1.0).contains(&r.share) || r.folders == 0 || r.folders > 1000 {
-            return Err(GraphError::bad_request(
-                "invalidRequest",
-                "share within 0..1 and folders 1..1000",
-            ));
-        }
-        let id = target_drive(&st, &r.target)?;
-        let ds = drive_state(&st);
-        let now = st.clock.now();
-        let mut store = ds.store.write();
-        let d = store
-            .drive_mut(&id)
-            .ok_or_else(|| GraphError::bad_request("invalidRequest", "drive gone"))?;
-        let owner = d.owner.clone();
-        let mut rng = rng(&st, "drive.reorganize", d);
-        let mut targets = Vec::new();
-        for k in 1..=r.folders {
-            let name = format!("Reorganised {k}");
-            let f = match d.child_by_name(Drive::ROOT, &name) {
-                Some(f) => f,
-                None => d
-                    .create_folder(Drive::ROOT, &name, Conflict::Fail, &owner, now)
-                    .map_err(|e| GraphError::bad_request("invalidRequest", format!("{e:?}")))?,
-            };
-            targets.push(f);
-        }
-        let mut all = files(d);
-        all.shuffle(&mut rng);
-        let n = ((all.len() as f64) * r.share).ceil() as usize;
-        let mut moved = 0;
-        for &f in all.iter().take(n) {
-            let t = targets[rng.gen_range(0..targets.len())];
-            if d.item(f).parent != Some(t)
-                && d.update(f, None, Some(t), None, None, &owner, now).is_ok()
-            {
-                moved += 1;
+    if !(0.0..=1.0).contains(&r.share) || r.folders == 0 || r.folders > 1000 {
+        return reply(Err(GraphError::bad_request(
+            "invalidRequest",
+            "share within 0..1 and folders 1..1000",
+        )));
+    }
+    reply(on_drive(
+        &st,
+        &r.target,
+        "drive.reorganize",
+        |id, d, actor, rng| {
+            let targets = (1..=r.folders)
+                .map(|k| top_folder(d, &format!("Reorganised {k}"), actor))
+                .collect::<Result<Vec<_>, _>>()?;
+            let &(ref owner, now) = actor;
+            let mut all = files(d);
+            all.shuffle(rng);
+            let n = ((all.len() as f64) * r.share).ceil() as usize;
+            let mut moved = 0;
+            for &f in all.iter().take(n) {
+                let t = targets[rng.gen_range(0..targets.len())];
+                if d.item(f).parent != Some(t)
+                    && d.update(f, None, Some(t), None, None, owner, now).is_ok()
+                {
+                    moved += 1;
+                }
             }
-        }
-        Ok(json!({"drive": id, "moved": moved}))
-    })())
+            Ok(json!({"drive": id, "moved": moved}))
+        },
+    ))
 }
 
 /// Body of `POST /_emulator/drive/cleanup`.
@@ -261,26 +278,24 @@ fn year() -> u32 {
 /// `POST /_emulator/drive/cleanup`: the owner deletes every file not modified within
 /// `olderThanDays` (into the recycle bin).
 pub(crate) async fn cleanup(State(st): State<AppState>, Json(c): Json<Cleanup>) -> Response {
-    reply((|| {
-        let id = target_drive(&st, &c.target)?;
-        let ds = drive_state(&st);
-        let now = st.clock.now();
-        let cutoff = now - chrono::Duration::days(i64::from(c.older_than_days));
-        let mut store = ds.store.write();
-        let d = store
-            .drive_mut(&id)
-            .ok_or_else(|| GraphError::bad_request("invalidRequest", "drive gone"))?;
-        let old: Vec<ItemIdx> = files(d)
-            .into_iter()
-            .filter(|&f| d.item(f).fs_modified < cutoff)
-            .collect();
-        let total = files(d).len();
-        let mut deleted = 0;
-        for f in old {
-            deleted += d.delete(f, now).unwrap_or(0);
-        }
-        Ok(json!({"drive": id, "deleted": deleted, "filesBefore": total}))
-    })())
+    reply(on_drive(
+        &st,
+        &c.target,
+        "drive.cleanup",
+        |id, d, &(_, now), _| {
+            let cutoff = now - chrono::Duration::days(i64::from(c.older_than_days));
+            let old: Vec<ItemIdx> = files(d)
+                .into_iter()
+                .filter(|&f| d.item(f).fs_modified < cutoff)
+                .collect();
+            let total = files(d).len();
+            let mut deleted = 0;
+            for f in old {
+                deleted += d.delete(f, now).unwrap_or(0);
+            }
+            Ok(json!({"drive": id, "deleted": deleted, "filesBefore": total}))
+        },
+    ))
 }
 
 /// Body of `POST /_emulator/drive/encrypt-in-place`.
@@ -301,48 +316,44 @@ pub(crate) async fn encrypt_in_place(
     State(st): State<AppState>,
     Json(e): Json<EncryptInPlace>,
 ) -> Response {
-    reply((|| {
-        if !(0.0..=1.0).contains(&e.share) {
-            return Err(GraphError::bad_request(
-                "invalidRequest",
-                "share must be within 0..1",
-            ));
-        }
-        let id = target_drive(&st, &e.target)?;
-        let ds = drive_state(&st);
-        let now = st.clock.now();
-        let mut store = ds.store.write();
-        let d = store
-            .drive_mut(&id)
-            .ok_or_else(|| GraphError::bad_request("invalidRequest", "drive gone"))?;
-        let owner = d.owner.clone();
-        let mut rng = rng(&st, "drive.encrypt-in-place", d);
-        let every = files(d);
-        let n = ((every.len() as f64) * e.share).ceil() as usize;
-        // An attacker encrypts each file once: files already random (encrypted by an earlier
-        // call of a slow attack) are not picked again.
-        let mut all: Vec<_> = every
-            .into_iter()
-            .filter(|&f| {
-                !matches!(
-                    d.item(f).content().map(|c| &c.source),
-                    Some(Source::Noise { .. })
-                )
-            })
-            .collect();
-        all.shuffle(&mut rng);
-        let mut encrypted = Vec::new();
-        for &f in all.iter().take(n) {
-            let len = d.item(f).content().map_or(0, |c| c.len()) + 16;
-            let c = Content::new(Source::Noise {
-                seed: rng.r#gen(),
-                len,
-            });
-            if d.replace_content(f, c, &owner, now, None).is_ok() {
-                encrypted.push(d.path_of(f).trim_start_matches('/').to_string());
+    if !(0.0..=1.0).contains(&e.share) {
+        return reply(Err(GraphError::bad_request(
+            "invalidRequest",
+            "share must be within 0..1",
+        )));
+    }
+    reply(on_drive(
+        &st,
+        &e.target,
+        "drive.encrypt-in-place",
+        |id, d, &(ref owner, now), rng| {
+            let every = files(d);
+            let n = ((every.len() as f64) * e.share).ceil() as usize;
+            // An attacker encrypts each file once: files already random (encrypted by an earlier
+            // call of a slow attack) are not picked again.
+            let mut all: Vec<_> = every
+                .into_iter()
+                .filter(|&f| {
+                    !matches!(
+                        d.item(f).content().map(|c| &c.source),
+                        Some(Source::Noise { .. })
+                    )
+                })
+                .collect();
+            all.shuffle(rng);
+            let mut encrypted = Vec::new();
+            for &f in all.iter().take(n) {
+                let len = d.item(f).content().map_or(0, |c| c.len()) + 16;
+                let c = Content::new(Source::Noise {
+                    seed: rng.r#gen(),
+                    len,
+                });
+                if d.replace_content(f, c, owner, now, None).is_ok() {
+                    encrypted.push(d.path_of(f).trim_start_matches('/').to_string());
+                }
             }
-        }
-        encrypted.sort();
-        Ok(json!({"drive": id, "encrypted": encrypted.len(), "paths": encrypted}))
-    })())
+            encrypted.sort();
+            Ok(json!({"drive": id, "encrypted": encrypted.len(), "paths": encrypted}))
+        },
+    ))
 }

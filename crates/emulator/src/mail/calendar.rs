@@ -9,6 +9,7 @@ use super::pim::{
     CREATED_BIT, Instance, OCCURRENCES, SERIES_BASE, SERIES_PER_MAILBOX, StoredEvent,
     generated_event, instances,
 };
+use super::round::{self, Kinds, RoundToken};
 use super::store::Mailbox;
 use crate::auth::{Caller, Workload};
 use crate::clock::iso;
@@ -209,6 +210,36 @@ struct CalTok {
     issued: i64,
 }
 
+const KINDS: Kinds = Kinds {
+    round: "cal",
+    skip: "cal-skip",
+};
+
+impl RoundToken for CalTok {
+    fn user(&self) -> u32 {
+        self.u
+    }
+    fn cur(&self) -> usize {
+        self.cur
+    }
+    fn restart(&mut self, seq: u64) {
+        self.upto = seq;
+        self.cur = 0;
+    }
+    fn at(self, cur: usize) -> Self {
+        CalTok { cur, ..self }
+    }
+    fn next_round(self, now: i64) -> Self {
+        CalTok {
+            base: Some(self.upto),
+            start: self.upto,
+            cur: 0,
+            issued: now,
+            ..self
+        }
+    }
+}
+
 /// `GET /users/{u}/calendarView/delta` (and `/calendars/{id}/calendarView/delta`).
 pub(crate) async fn calendar_view_delta(
     State(state): State<AppState>,
@@ -229,22 +260,9 @@ pub(crate) async fn calendar_view_delta(
         check_calendar(&mb, c)?;
     }
     let now = state.clock.now().timestamp();
-    let tok = if let Some(t) = &q.skiptoken {
-        state
-            .tokens
-            .decode::<CalTok>("cal-skip", t)
-            .ok_or_else(super::delta::bad_token)?
-    } else if let Some(t) = &q.deltatoken {
-        let mut t = state
-            .tokens
-            .decode::<CalTok>("cal", t)
-            .ok_or_else(super::delta::bad_token)?;
-        t.upto = mb.seq;
-        t.cur = 0;
-        t
-    } else {
+    let tok = round::token(&state, &q, &KINDS, uidx, mb.seq, || {
         let (s, e) = parse_window(&q)?;
-        CalTok {
+        Ok(CalTok {
             u: uidx,
             s: s.timestamp(),
             e: e.timestamp(),
@@ -253,11 +271,8 @@ pub(crate) async fn calendar_view_delta(
             upto: mb.seq,
             cur: 0,
             issued: now,
-        }
-    };
-    if tok.u != uidx {
-        return Err(super::delta::bad_token());
-    }
+        })
+    })?;
     super::delta::check_expiry(&state, &mb, tok.start, tok.issued)?;
     let from = DateTime::from_timestamp(tok.s, 0).unwrap_or_default();
     let to = DateTime::from_timestamp(tok.e, 0).unwrap_or_default();
@@ -306,26 +321,7 @@ pub(crate) async fn calendar_view_delta(
         None => format!("/users/{user}/calendarView/delta"),
     };
     let page: Vec<Value> = all.iter().skip(tok.cur).take(size).cloned().collect();
-    let end = if tok.cur + size < all.len() {
-        super::PageEnd::Next(
-            "cal-skip",
-            CalTok {
-                cur: tok.cur + size,
-                ..tok
-            },
-        )
-    } else {
-        super::PageEnd::Delta(
-            "cal",
-            CalTok {
-                base: Some(tok.upto),
-                start: tok.upto,
-                cur: 0,
-                issued: now,
-                ..tok
-            },
-        )
-    };
+    let end = round::end(&KINDS, tok, size, all.len(), now);
     let (next, delta) = super::page_links(&state, &path, end);
     drop(mb);
     let body = collection(&state.context("Collection(event)"), page, next, delta);

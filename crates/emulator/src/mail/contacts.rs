@@ -5,6 +5,7 @@ use super::access::{self, json_body};
 use super::ids::ExId;
 use super::json::change_key;
 use super::pim::{CREATED_BIT, generated_contact};
+use super::round::{self, Kinds, RoundToken};
 use super::store::Mailbox;
 use crate::auth::{Caller, Workload};
 use crate::clock::iso;
@@ -270,6 +271,36 @@ struct ContactTok {
     issued: i64,
 }
 
+const KINDS: Kinds = Kinds {
+    round: "cdelta",
+    skip: "cdelta-skip",
+};
+
+impl RoundToken for ContactTok {
+    fn user(&self) -> u32 {
+        self.u
+    }
+    fn cur(&self) -> usize {
+        self.cur
+    }
+    fn restart(&mut self, seq: u64) {
+        self.upto = seq;
+        self.cur = 0;
+    }
+    fn at(self, cur: usize) -> Self {
+        ContactTok { cur, ..self }
+    }
+    fn next_round(self, now: i64) -> Self {
+        ContactTok {
+            base: Some(self.upto),
+            start: self.upto,
+            cur: 0,
+            issued: now,
+            ..self
+        }
+    }
+}
+
 /// `GET /users/{u}/contactFolders/{f}/contacts/delta`.
 pub(crate) async fn delta(
     State(state): State<AppState>,
@@ -290,21 +321,8 @@ pub(crate) async fn delta(
     let mb = mb.lock();
     check_folder(&mb, &folder)?;
     let now = state.clock.now().timestamp();
-    let tok = if let Some(t) = &q.skiptoken {
-        state
-            .tokens
-            .decode::<ContactTok>("cdelta-skip", t)
-            .ok_or_else(super::delta::bad_token)?
-    } else if let Some(t) = &q.deltatoken {
-        let mut t = state
-            .tokens
-            .decode::<ContactTok>("cdelta", t)
-            .ok_or_else(super::delta::bad_token)?;
-        t.upto = mb.seq;
-        t.cur = 0;
-        t
-    } else {
-        ContactTok {
+    let tok = round::token(&state, &q, &KINDS, uidx, mb.seq, || {
+        Ok(ContactTok {
             u: uidx,
             start: mb.seq,
             base: None,
@@ -312,11 +330,8 @@ pub(crate) async fn delta(
             cur: 0,
             sel: q.select.clone(),
             issued: now,
-        }
-    };
-    if tok.u != uidx {
-        return Err(super::delta::bad_token());
-    }
+        })
+    })?;
     super::delta::check_expiry(&state, &mb, tok.start, tok.issued)?;
     let list: Vec<u32> = match tok.base {
         None => numbers(&state, &mb),
@@ -330,26 +345,7 @@ pub(crate) async fn delta(
         }
     }
     let path = format!("/users/{user}/contactFolders/{folder}/contacts/delta");
-    let end = if tok.cur + size < list.len() {
-        super::PageEnd::Next(
-            "cdelta-skip",
-            ContactTok {
-                cur: tok.cur + size,
-                ..tok
-            },
-        )
-    } else {
-        super::PageEnd::Delta(
-            "cdelta",
-            ContactTok {
-                base: Some(tok.upto),
-                start: tok.upto,
-                cur: 0,
-                issued: now,
-                ..tok
-            },
-        )
-    };
+    let end = round::end(&KINDS, tok, size, list.len(), now);
     let (next, delta) = super::page_links(&state, &path, end);
     drop(mb);
     let body = collection(&state.context("Collection(contact)"), out, next, delta);

@@ -4,6 +4,7 @@
 use super::access::{self, can_read, can_write, json_body};
 use super::ids::folder_id;
 use super::json::folder_json;
+use super::round::{self, Kinds, RoundToken};
 use super::store::{Folder, Mailbox, ROOT};
 use crate::auth::Caller;
 use crate::error::GraphError;
@@ -415,6 +416,35 @@ struct FolderDeltaTok {
     issued: i64,
 }
 
+const KINDS: Kinds = Kinds {
+    round: "fdelta",
+    skip: "fdelta-skip",
+};
+
+impl RoundToken for FolderDeltaTok {
+    fn user(&self) -> u32 {
+        self.u
+    }
+    fn cur(&self) -> usize {
+        self.cur
+    }
+    fn restart(&mut self, seq: u64) {
+        self.upto = seq;
+        self.cur = 0;
+    }
+    fn at(self, cur: usize) -> Self {
+        FolderDeltaTok { cur, ..self }
+    }
+    fn next_round(self, now: i64) -> Self {
+        FolderDeltaTok {
+            base: Some(self.upto),
+            cur: 0,
+            issued: now,
+            ..self
+        }
+    }
+}
+
 /// `GET /users/{u}/mailFolders/delta`.
 pub(crate) async fn delta(
     State(state): State<AppState>,
@@ -434,32 +464,16 @@ pub(crate) async fn delta(
     let (uidx, mb) = access::mailbox(&state, &user)?;
     let mb = mb.lock();
     let now = state.clock.now().timestamp();
-    let tok = if let Some(t) = &q.skiptoken {
-        state
-            .tokens
-            .decode::<FolderDeltaTok>("fdelta-skip", t)
-            .ok_or_else(super::delta::bad_token)?
-    } else if let Some(t) = &q.deltatoken {
-        let mut t = state
-            .tokens
-            .decode::<FolderDeltaTok>("fdelta", t)
-            .ok_or_else(super::delta::bad_token)?;
-        t.upto = mb.seq;
-        t.cur = 0;
-        t
-    } else {
-        FolderDeltaTok {
+    let tok = round::token(&state, &q, &KINDS, uidx, mb.seq, || {
+        Ok(FolderDeltaTok {
             u: uidx,
             base: None,
             upto: mb.seq,
             cur: 0,
             sel: q.select.clone(),
             issued: now,
-        }
-    };
-    if tok.u != uidx {
-        return Err(super::delta::bad_token());
-    }
+        })
+    })?;
     super::delta::check_expiry(&state, &mb, tok.base.unwrap_or(tok.upto), tok.issued)?;
     let visible = |mb: &Mailbox, i: usize| {
         let f = &mb.folders[i];
@@ -512,27 +526,7 @@ pub(crate) async fn delta(
         }
     }
     let path = format!("/users/{user}/mailFolders/delta");
-    let end = if tok.cur + size < list.len() {
-        super::PageEnd::Next(
-            "fdelta-skip",
-            FolderDeltaTok {
-                cur: tok.cur + size,
-                ..tok
-            },
-        )
-    } else {
-        // Bump so the next round's baseline is unique to this round.
-        let upto = tok.upto;
-        super::PageEnd::Delta(
-            "fdelta",
-            FolderDeltaTok {
-                base: Some(upto),
-                cur: 0,
-                issued: now,
-                ..tok
-            },
-        )
-    };
+    let end = round::end(&KINDS, tok, size, list.len(), now);
     let (next, delta) = super::page_links(&state, &path, end);
     drop(mb);
     let body = collection(&state.context("Collection(mailFolder)"), out, next, delta);

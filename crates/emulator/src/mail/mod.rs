@@ -15,6 +15,7 @@ pub(crate) mod messages;
 pub mod mime;
 pub mod parse;
 pub mod pim;
+pub(crate) mod round;
 pub mod scenarios;
 pub(crate) mod series;
 pub mod spec;
