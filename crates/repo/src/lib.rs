@@ -80,7 +80,7 @@ pub use model::{
 };
 pub use repository::{FORMAT_VERSION, InitOptions, OpenOptions, RepoInfo, Repository};
 pub use rewrite::{REWRITE_PREFIX, RewriteRecord};
-pub use sealed::SealedDelete;
+pub use sealed::{CacheSealer, SealedDelete};
 pub use session::{
     BackupOptions, BackupSession, PREPARE_MAX, ParentSelect, PreparedItem, Preparer,
 };

@@ -133,6 +133,57 @@ impl Repository {
     }
 }
 
+/// Seals records a layer above the repository keeps in its local cache directory (the
+/// Exchange find index): under a key derived from the repository's key material, so that the
+/// cache directory without the passphrase reveals none of them. Made by
+/// [`Repository::cache_sealer`]; `purpose` (bound as associated data) keeps one cache's records
+/// from being taken for another's.
+pub struct CacheSealer {
+    key: crate::crypto::Key,
+    purpose: String,
+}
+
+impl std::fmt::Debug for CacheSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheSealer")
+            .field("purpose", &self.purpose)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CacheSealer {
+    fn ad(&self, ad: &[u8]) -> Vec<u8> {
+        let mut v = format!("tenantvault v1 cache {}\0", self.purpose).into_bytes();
+        v.extend_from_slice(ad);
+        v
+    }
+
+    /// `plain` encrypted and authenticated together with `ad` (which is not stored: the
+    /// caller gives it again to [`CacheSealer::open`]). 40 bytes longer than `plain`.
+    pub fn seal(&self, ad: &[u8], plain: &[u8]) -> Vec<u8> {
+        seal(&self.key, &self.ad(ad), plain)
+    }
+
+    /// The plaintext of what [`CacheSealer::seal`] made with the same `ad`; [`Error::Corrupt`]
+    /// naming `what` when it was changed, moved, or sealed under another repository's key.
+    pub fn open(&self, ad: &[u8], sealed: &[u8], what: &str) -> Result<Vec<u8>> {
+        open(&self.key, &self.ad(ad), sealed, what)
+    }
+}
+
+impl Repository {
+    /// A sealer for the local cache records named `purpose` (e.g. `exchange-find`).
+    pub fn cache_sealer(&self, purpose: &str) -> CacheSealer {
+        CacheSealer {
+            key: crate::crypto::Key(blake3::derive_key(
+                "tenantvault v1 local cache records",
+                &self.keys().material,
+            )),
+            purpose: purpose.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,5 +353,44 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn cache_records_open_only_with_their_repository_purpose_and_ad() {
+        use crate::{InitOptions, KdfParams, LocalStorage};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let init = |name: &str| {
+            let storage = Arc::new(LocalStorage::new(dir.path().join(name)).unwrap());
+            let opts = InitOptions {
+                kdf: KdfParams::insecure_fast(),
+                cache_dir: Some(dir.path().join("c")),
+                ..InitOptions::default()
+            };
+            Repository::init(storage, "pw", opts)
+        };
+        let (repo, other) = (init("r1").await.unwrap(), init("r2").await.unwrap());
+        let s = repo.cache_sealer("find");
+        let sealed = s.seal(b"row 7", b"Subject: merger");
+        assert_eq!(sealed.len(), b"Subject: merger".len() + 40);
+        assert!(!sealed.windows(6).any(|w| w == b"merger"));
+        assert_eq!(s.open(b"row 7", &sealed, "x").unwrap(), b"Subject: merger");
+        // the same key again from the same repository (a later process)
+        assert!(
+            repo.cache_sealer("find")
+                .open(b"row 7", &sealed, "x")
+                .is_ok()
+        );
+        assert!(
+            s.open(b"row 8", &sealed, "x").is_err(),
+            "moved to another row"
+        );
+        assert!(
+            repo.cache_sealer("other")
+                .open(b"row 7", &sealed, "x")
+                .is_err()
+        );
+        let e = other.cache_sealer("find").open(b"row 7", &sealed, "x");
+        assert!(matches!(e, Err(Error::Corrupt { .. })), "{e:?}");
     }
 }

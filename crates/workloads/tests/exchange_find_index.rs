@@ -64,7 +64,7 @@ async fn index_answers_like_the_scan() {
             ..ItemFilter::messages()
         },
         ItemFilter {
-            recipient: Some(recipient),
+            recipient: Some(recipient.clone()),
             ..ItemFilter::messages()
         },
         ItemFilter {
@@ -127,6 +127,81 @@ async fn index_answers_like_the_scan() {
     assert_eq!(row.path, probe.path);
     assert_eq!(row.received, probe.received);
     assert_eq!(row.from.as_deref(), Some(sender.as_str()));
+    drop(idx);
+
+    // Nothing readable in the file: no subject word, address, folder or item id, and a row is
+    // not JSON.
+    let path = index::index_path(&repo.info().cache_path, &snap.id().0);
+    let raw = std::fs::read(&path).unwrap();
+    let mut secrets: Vec<String> = probe
+        .name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 5)
+        .map(str::to_string)
+        .collect();
+    secrets.extend([sender.clone(), probe.id.clone(), probe.path.clone()]);
+    secrets.extend(
+        recipient
+            .split(['<', '>', ' ', ';'])
+            .filter(|w| w.contains('@'))
+            .map(str::to_string),
+    );
+    assert!(secrets.len() >= 4, "{secrets:?}");
+    for s in &secrets {
+        let found = raw
+            .windows(s.len())
+            .any(|w| w.eq_ignore_ascii_case(s.as_bytes()));
+        assert!(!found, "{s:?} readable in the find index file");
+    }
+    let db = redb::Database::open(&path).unwrap();
+    let tx = db.begin_read().unwrap();
+    let rows = tx
+        .open_table(redb::TableDefinition::<u32, &[u8]>::new("rows"))
+        .unwrap();
+    let first = rows.get(0).unwrap().unwrap().value().to_vec();
+    assert!(serde_json::from_slice::<serde_json::Value>(&first).is_err());
+    assert!(!first.windows(5).any(|w| w == b"\"id\":"));
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_file_from_elsewhere_is_rebuilt_not_trusted() {
+    let emu = tenantvault_emulator::Emulator::start(tenant(23, 1, 8))
+        .await
+        .unwrap();
+    let graph = graph(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, other) = (
+        new_repo(&dir.path().join("one")).await,
+        new_repo(&dir.path().join("two")).await,
+    );
+    let snap = &backup_all(&repo, &graph).await[0].1;
+    let theirs = &backup_all(&other, &graph).await[0].1;
+    let path = index::index_path(&repo.info().cache_path, &snap.id().0);
+    let (idx, built) = index::open_or_build(&repo, snap).await.unwrap();
+    assert!(built);
+    let all = idx.find(&ItemFilter::default(), None).unwrap();
+    drop(idx);
+
+    // The other repository's index of its own snapshot, put in this snapshot's place: sealed
+    // under another key, so it is thrown away and rebuilt.
+    let (o, _) = index::open_or_build(&other, theirs).await.unwrap();
+    drop(o);
+    let foreign = index::index_path(&other.info().cache_path, &theirs.id().0);
+    std::fs::copy(&foreign, &path).unwrap();
+    let (idx, built) = index::open_or_build(&repo, snap).await.unwrap();
+    assert!(
+        built,
+        "a file sealed under another repository's key was used"
+    );
+    assert_eq!(idx.find(&ItemFilter::default(), None).unwrap(), all);
+    drop(idx);
+
+    // Not an index at all (or an unfinished one): rebuilt too.
+    std::fs::write(&path, b"not a database").unwrap();
+    let (idx, built) = index::open_or_build(&repo, snap).await.unwrap();
+    assert!(built);
+    assert_eq!(idx.find(&ItemFilter::default(), None).unwrap(), all);
     emu.shutdown().await;
 }
 

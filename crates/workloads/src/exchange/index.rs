@@ -6,22 +6,35 @@
 //! lists (a snapshot never changes, so an index never goes stale). Tables:
 //!
 //! * `rows`: row number (= position in the snapshot's id order) → the item's filter fields
-//!   (id, kind, path, name, received, modified, sender address and name, recipients) as JSON;
-//! * `postings`: (`<field>:<term>`, segment) → ascending row numbers (u32 little-endian), for
-//!   the lower-cased alphanumeric words of the subject (`s:`), sender (`f:`) and recipients
-//!   (`r:`), the folder path (`p:<path>`) and the kind (`k:<kind>`);
+//!   (id, kind, path, name, received, modified, sender address and name, recipients) as JSON,
+//!   sealed;
+//! * `terms`: (field, term number) → the term, sealed: the lower-cased alphanumeric words of the
+//!   subject, sender and recipients, the folder paths and the kinds;
+//! * `postings`: (field, term number, segment) → ascending row numbers (u32 little-endian);
 //! * `received`: (received instant in ms, row) for date ranges;
-//! * `meta`: format, snapshot id, row count.
+//! * `meta`: format, snapshot id, row count, and a sealed check value (a file sealed under
+//!   another key is rebuilt).
 //!
 //! A query takes the most selective criterion available — subject, sender, recipient words
-//! (every word of the query must be contained in some indexed word: the index answers the
+//! (every word of the query must be contained in some indexed term: the index answers the
 //! substring filters exactly, because a substring's words lie inside the words of the text),
 //! else the folder, else the date range, else the kind — and checks every candidate row against
-//! the whole filter. RAM is bounded while building: postings are flushed as segments every
-//! [`FLUSH_ENTRIES`] entries.
+//! the whole filter. Finding the terms that contain a word opens every term of that field (tens
+//! of thousands of small AEAD opens for a big mailbox). While building, postings are flushed as
+//! segments every [`FLUSH_ENTRIES`] entries; the term dictionary (each distinct word once)
+//! stays in memory.
 //!
-//! The file holds subjects and addresses in clear, like any local search index: it lives in the
-//! cache directory (created `0700`), never in the repository.
+//! # What the cache directory gives away
+//!
+//! Rows and terms are sealed (XChaCha20-Poly1305, [`tenantvault_repo::CacheSealer`]) under a
+//! key derived from the repository's key material, bound to the snapshot, the table and the
+//! row or term number: someone who copies the cache directory without the passphrase reads no
+//! subject, address, name, folder or item id, and cannot move a row or term elsewhere
+//! unnoticed. What the file does show them: the snapshot id (the file name), the number of
+//! items, every item's received time (the `received` table, in clear for range queries), the
+//! size of each sealed row and term, and the posting lists: how many distinct terms each field
+//! has, how many items share each (unknown) term, and so which items share words with which —
+//! enough for frequency guesses about very common words, not for reading them.
 //!
 //! # When index files go away
 //!
@@ -37,6 +50,7 @@
 
 mod build;
 mod query;
+mod seal;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -53,15 +67,16 @@ pub use build::open_or_build;
 pub use query::IndexQuery;
 
 /// Index file format; a file of another format is rebuilt.
-pub const INDEX_FORMAT: &str = "1";
+pub const INDEX_FORMAT: &[u8] = b"2";
 
 /// Postings kept in memory before a segment is written.
 pub const FLUSH_ENTRIES: usize = 2_000_000;
 
 const ROWS: TableDefinition<u32, &[u8]> = TableDefinition::new("rows");
-const POSTINGS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("postings");
+const TERMS: TableDefinition<(u8, u32), &[u8]> = TableDefinition::new("terms");
+const POSTINGS: TableDefinition<(u8, u32, u32), &[u8]> = TableDefinition::new("postings");
 const RECEIVED: TableDefinition<(i64, u32), ()> = TableDefinition::new("received");
-const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// Errors of the find index.
 #[derive(Debug, thiserror::Error)]
@@ -163,13 +178,15 @@ pub fn words(s: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
-/// Posting-key prefixes.
+/// The indexed fields (first component of the `terms` and `postings` keys).
 mod field {
-    pub const SUBJECT: &str = "s:";
-    pub const SENDER: &str = "f:";
-    pub const RECIPIENT: &str = "r:";
-    pub const PATH: &str = "p:";
-    pub const KIND: &str = "k:";
+    pub const SUBJECT: u8 = 0;
+    pub const SENDER: u8 = 1;
+    pub const RECIPIENT: u8 = 2;
+    pub const PATH: u8 = 3;
+    pub const KIND: u8 = 4;
+    /// How many there are.
+    pub const COUNT: usize = 5;
 }
 
 /// Where the index of `snapshot_id` lives under the repository cache path.
@@ -177,7 +194,8 @@ pub fn index_path(cache: &Path, snapshot_id: &str) -> PathBuf {
     index_dir(cache).join(format!("{snapshot_id}.redb"))
 }
 
-/// Delete the find indexes of `snapshot_ids` (they hold subjects and addresses in clear), and
+/// Delete the find indexes of `snapshot_ids` (sealed, but an erased owner's must not outlive
+/// the erasure in any form), and
 /// any unfinished build of them: called when an owner is erased or snapshots are rewritten.
 /// Returns how many files were removed.
 pub fn forget<'a>(cache: &Path, snapshot_ids: impl IntoIterator<Item = &'a str>) -> usize {

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use redb::{Database, ReadTransaction, ReadableTable};
 
-use super::{IndexError, IndexedItem, POSTINGS, RECEIVED, ROWS, decode_rows, field, words};
+use super::seal::Sealer;
+use super::{IndexError, IndexedItem, POSTINGS, RECEIVED, ROWS, TERMS, decode_rows, field, words};
 use crate::exchange::filter::ItemFilter;
 use crate::exchange::folders::path_within;
 
@@ -12,6 +13,7 @@ use crate::exchange::folders::path_within;
 pub struct IndexQuery {
     db: Database,
     path: PathBuf,
+    sealer: Sealer,
 }
 
 /// Sorted intersection of two ascending row lists.
@@ -38,52 +40,91 @@ fn sort_dedup(mut v: Vec<u32>) -> Vec<u32> {
 }
 
 impl IndexQuery {
-    pub(super) fn new(db: Database, path: PathBuf) -> IndexQuery {
-        IndexQuery { db, path }
+    pub(super) fn new(db: Database, path: PathBuf, sealer: Sealer) -> IndexQuery {
+        IndexQuery { db, path, sealer }
     }
 
     fn err(&self, e: impl std::fmt::Display) -> IndexError {
         IndexError::db(&self.path, e)
     }
 
-    /// Rows of every posting key starting with `prefix` whose remainder satisfies `keep`.
-    fn postings_where(
+    /// Every term of `field` with its number (each one opened).
+    fn dictionary(
         &self,
         tx: &ReadTransaction,
-        prefix: &str,
-        keep: impl Fn(&str) -> bool,
-    ) -> Result<Vec<u32>, IndexError> {
-        let t = tx.open_table(POSTINGS).map_err(|e| self.err(e))?;
-        // `prefix` ends in ':'; ';' is the next character.
-        let end = format!("{};", &prefix[..prefix.len() - 1]);
+        field: u8,
+    ) -> Result<Vec<(u32, String)>, IndexError> {
+        let t = tx.open_table(TERMS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for entry in t
-            .range((prefix, 0u32)..(end.as_str(), 0u32))
+            .range((field, 0u32)..=(field, u32::MAX))
             .map_err(|e| self.err(e))?
         {
             let (k, v) = entry.map_err(|e| self.err(e))?;
-            let (key, _) = k.value();
-            if keep(&key[prefix.len()..]) {
+            let (_, id) = k.value();
+            out.push((id, self.sealer.open_term(field, id, v.value(), &self.path)?));
+        }
+        Ok(out)
+    }
+
+    /// The rows of the terms `ids` of `field`, ascending.
+    fn rows_of(
+        &self,
+        tx: &ReadTransaction,
+        field: u8,
+        ids: impl Iterator<Item = u32>,
+    ) -> Result<Vec<u32>, IndexError> {
+        let t = tx.open_table(POSTINGS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for id in ids {
+            for entry in t
+                .range((field, id, 0u32)..=(field, id, u32::MAX))
+                .map_err(|e| self.err(e))?
+            {
+                let (_, v) = entry.map_err(|e| self.err(e))?;
                 decode_rows(v.value(), &mut out);
             }
         }
         Ok(sort_dedup(out))
     }
 
-    /// Rows whose `prefix` words contain every word of `needle`; `None` when the needle has no
+    /// Rows of every term of `field` that satisfies `keep`.
+    fn postings_where(
+        &self,
+        tx: &ReadTransaction,
+        field: u8,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Vec<u32>, IndexError> {
+        let dict = self.dictionary(tx, field)?;
+        self.rows_of(
+            tx,
+            field,
+            dict.iter().filter(|(_, t)| keep(t)).map(|(id, _)| *id),
+        )
+    }
+
+    /// Rows whose `field` words contain every word of `needle`; `None` when the needle has no
     /// word (the caller then checks rows one by one).
     fn text(
         &self,
         tx: &ReadTransaction,
-        prefix: &str,
+        field: u8,
         needle: &str,
     ) -> Result<Option<Vec<u32>>, IndexError> {
-        let mut result: Option<Vec<u32>> = None;
         let mut tokens: Vec<String> = words(needle).collect();
         tokens.sort();
         tokens.dedup();
+        if tokens.is_empty() {
+            return Ok(None);
+        }
+        let dict = self.dictionary(tx, field)?;
+        let mut result: Option<Vec<u32>> = None;
         for t in tokens {
-            let rows = self.postings_where(tx, prefix, |term| term.contains(t.as_str()))?;
+            let ids = dict
+                .iter()
+                .filter(|(_, term)| term.contains(t.as_str()))
+                .map(|(id, _)| *id);
+            let rows = self.rows_of(tx, field, ids)?;
             result = Some(match result {
                 None => rows,
                 Some(r) => intersect(&r, &rows),
@@ -99,13 +140,13 @@ impl IndexQuery {
         filter: &ItemFilter,
     ) -> Result<Option<Vec<u32>>, IndexError> {
         let mut sets: Vec<Vec<u32>> = Vec::new();
-        for (prefix, needle) in [
+        for (f, needle) in [
             (field::SUBJECT, &filter.subject),
             (field::SENDER, &filter.sender),
             (field::RECIPIENT, &filter.recipient),
         ] {
             if let Some(n) = needle
-                && let Some(rows) = self.text(tx, prefix, n)?
+                && let Some(rows) = self.text(tx, f, n)?
             {
                 sets.push(rows);
             }
@@ -156,9 +197,10 @@ impl IndexQuery {
         let rows = tx.open_table(ROWS).map_err(|e| self.err(e))?;
         let limit = limit.unwrap_or(usize::MAX);
         let mut out = Vec::new();
-        let mut consider = |bytes: &[u8]| -> Result<bool, IndexError> {
+        let mut consider = |row: u32, sealed: &[u8]| -> Result<bool, IndexError> {
+            let json = self.sealer.open_row(row, sealed, &self.path)?;
             let item: IndexedItem =
-                serde_json::from_slice(bytes).map_err(|e| self.err(format!("damaged row: {e}")))?;
+                serde_json::from_slice(&json).map_err(|e| self.err(format!("damaged row: {e}")))?;
             if filter.matches(&item) {
                 out.push(item);
             }
@@ -170,15 +212,15 @@ impl IndexQuery {
                     let Some(v) = rows.get(r).map_err(|e| self.err(e))? else {
                         return Err(self.err(format!("row {r} missing")));
                     };
-                    if !consider(v.value())? {
+                    if !consider(r, v.value())? {
                         break;
                     }
                 }
             }
             None => {
                 for entry in rows.iter().map_err(|e| self.err(e))? {
-                    let (_, v) = entry.map_err(|e| self.err(e))?;
-                    if !consider(v.value())? {
+                    let (k, v) = entry.map_err(|e| self.err(e))?;
+                    if !consider(k.value(), v.value())? {
                         break;
                     }
                 }
