@@ -9,7 +9,7 @@ use super::pim::{
     CREATED_BIT, Instance, OCCURRENCES, SERIES_BASE, SERIES_PER_MAILBOX, StoredEvent,
     generated_event, instances,
 };
-use super::round::{self, Kinds, RoundToken};
+use super::round::{self, Kinds};
 use super::store::Mailbox;
 use crate::auth::{Caller, Workload};
 use crate::clock::iso;
@@ -215,30 +215,7 @@ const KINDS: Kinds = Kinds {
     skip: "cal-skip",
 };
 
-impl RoundToken for CalTok {
-    fn user(&self) -> u32 {
-        self.u
-    }
-    fn cur(&self) -> usize {
-        self.cur
-    }
-    fn restart(&mut self, seq: u64) {
-        self.upto = seq;
-        self.cur = 0;
-    }
-    fn at(self, cur: usize) -> Self {
-        CalTok { cur, ..self }
-    }
-    fn next_round(self, now: i64) -> Self {
-        CalTok {
-            base: Some(self.upto),
-            start: self.upto,
-            cur: 0,
-            issued: now,
-            ..self
-        }
-    }
-}
+round::round_token!(CalTok, start);
 
 /// `GET /users/{u}/calendarView/delta` (and `/calendars/{id}/calendarView/delta`).
 pub(crate) async fn calendar_view_delta(

@@ -5,7 +5,7 @@ use super::access::{self, json_body};
 use super::ids::ExId;
 use super::json::change_key;
 use super::pim::{CREATED_BIT, generated_contact};
-use super::round::{self, Kinds, RoundToken};
+use super::round::{self, Kinds};
 use super::store::Mailbox;
 use crate::auth::{Caller, Workload};
 use crate::clock::iso;
@@ -276,30 +276,7 @@ const KINDS: Kinds = Kinds {
     skip: "cdelta-skip",
 };
 
-impl RoundToken for ContactTok {
-    fn user(&self) -> u32 {
-        self.u
-    }
-    fn cur(&self) -> usize {
-        self.cur
-    }
-    fn restart(&mut self, seq: u64) {
-        self.upto = seq;
-        self.cur = 0;
-    }
-    fn at(self, cur: usize) -> Self {
-        ContactTok { cur, ..self }
-    }
-    fn next_round(self, now: i64) -> Self {
-        ContactTok {
-            base: Some(self.upto),
-            start: self.upto,
-            cur: 0,
-            issued: now,
-            ..self
-        }
-    }
-}
+round::round_token!(ContactTok, start);
 
 /// `GET /users/{u}/contactFolders/{f}/contacts/delta`.
 pub(crate) async fn delta(

@@ -4,7 +4,7 @@
 use super::access::{self, can_read, can_write, json_body};
 use super::ids::folder_id;
 use super::json::folder_json;
-use super::round::{self, Kinds, RoundToken};
+use super::round::{self, Kinds};
 use super::store::{Folder, Mailbox, ROOT};
 use crate::auth::Caller;
 use crate::error::GraphError;
@@ -421,29 +421,7 @@ const KINDS: Kinds = Kinds {
     skip: "fdelta-skip",
 };
 
-impl RoundToken for FolderDeltaTok {
-    fn user(&self) -> u32 {
-        self.u
-    }
-    fn cur(&self) -> usize {
-        self.cur
-    }
-    fn restart(&mut self, seq: u64) {
-        self.upto = seq;
-        self.cur = 0;
-    }
-    fn at(self, cur: usize) -> Self {
-        FolderDeltaTok { cur, ..self }
-    }
-    fn next_round(self, now: i64) -> Self {
-        FolderDeltaTok {
-            base: Some(self.upto),
-            cur: 0,
-            issued: now,
-            ..self
-        }
-    }
-}
+round::round_token!(FolderDeltaTok);
 
 /// `GET /users/{u}/mailFolders/delta`.
 pub(crate) async fn delta(

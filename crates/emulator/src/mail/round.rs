@@ -78,3 +78,35 @@ pub(crate) fn end<T: RoundToken>(
         PageEnd::Delta(kinds.round, tok.next_round(now))
     }
 }
+
+/// Implements [`RoundToken`] for a token struct with the fields `u`, `base`, `upto`, `cur` and
+/// `issued`, and `start` (the seq its lineage started at) when named.
+macro_rules! round_token {
+    ($t:ident $(, $start:ident)?) => {
+        impl $crate::mail::round::RoundToken for $t {
+            fn user(&self) -> u32 {
+                self.u
+            }
+            fn cur(&self) -> usize {
+                self.cur
+            }
+            fn restart(&mut self, seq: u64) {
+                self.upto = seq;
+                self.cur = 0;
+            }
+            fn at(self, cur: usize) -> Self {
+                $t { cur, ..self }
+            }
+            fn next_round(self, now: i64) -> Self {
+                $t {
+                    base: Some(self.upto),
+                    $($start: self.upto,)?
+                    cur: 0,
+                    issued: now,
+                    ..self
+                }
+            }
+        }
+    };
+}
+pub(crate) use round_token;
