@@ -4,7 +4,8 @@ use crate::error::{Error, Result};
 use crate::model::{ItemMeta, ItemRecord, OwnerRef, SnapshotSummary};
 use crate::repository::Repository;
 use crate::session::{
-    BackupOptions, BackupSession, CpuJob, PREPARE_MAX, PreparedItem, Preparer, join_cpu, spawn_cpu,
+    BackupOptions, BackupSession, CpuJob, Lookup, PREPARE_MAX, PreparedItem, Preparer, join_cpu,
+    spawn_cpu,
 };
 use crate::snapshot::Snapshot;
 use chrono::{DateTime, Utc};
@@ -345,9 +346,10 @@ impl Batches {
         let prep = self.preparer.clone();
         // On the rayon pool (one thread per core), not the blocking pool: few, fixed threads.
         self.running.push_back(spawn_cpu(move || {
+            let lookup = prep.lookup();
             files
                 .into_iter()
-                .map(|(meta, path)| prepare_file(&prep, meta, path))
+                .map(|(meta, path)| prepare_file(&prep, &lookup, meta, path))
                 .collect()
         }));
     }
@@ -391,7 +393,7 @@ impl Batches {
 }
 
 /// Read one small file (at most [`PREPARE_MAX`] bytes) and encode it (blocking).
-fn prepare_file(prep: &Preparer, meta: ItemMeta, path: PathBuf) -> Outcome {
+fn prepare_file(prep: &Preparer, lookup: &Lookup, meta: ItemMeta, path: PathBuf) -> Outcome {
     use std::io::Read;
     let read = std::fs::File::open(&path).and_then(|f| {
         let mut data = Vec::with_capacity(meta.size_hint as usize + 1);
@@ -403,7 +405,7 @@ fn prepare_file(prep: &Preparer, meta: ItemMeta, path: PathBuf) -> Outcome {
         Ok(data) if data.len() > PREPARE_MAX => Outcome::Grew(meta, path),
         Ok(data) => {
             let id = meta.id.clone();
-            match prep.prepare_blocking(meta, data, false) {
+            match prep.prepare_with(meta, data, false, lookup) {
                 Ok(p) => Outcome::Ready(p),
                 Err(e) => Outcome::Failed(id, e),
             }

@@ -145,6 +145,8 @@ pub struct IndexCache {
     db: Database,
     _temp: Option<tempfile::TempDir>,
     path: PathBuf,
+    /// Bumped after every commit that adds blob locations (see [`IndexCache::generation`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl IndexCache {
@@ -190,7 +192,20 @@ impl IndexCache {
             db,
             _temp: temp,
             path,
+            generation: Default::default(),
         })
+    }
+
+    /// How many commits that add blob locations this process has made. A blob looked up
+    /// (and missing) at generation `g` is still missing while the generation is `g`: a writer
+    /// can then skip a second lookup of it before packing it.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn added_locations(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Path of the redb file.
@@ -260,6 +275,7 @@ impl IndexCache {
             }
         }
         tx.commit()?;
+        self.added_locations();
         Ok(())
     }
 
@@ -571,6 +587,7 @@ impl IndexCache {
             }
         }
         tx.commit()?;
+        self.added_locations();
         Ok(())
     }
 }

@@ -108,6 +108,7 @@ pub struct PackBuilder {
 }
 
 impl PackBuilder {
+    #[cfg(test)]
     pub fn new() -> Self {
         Self::default()
     }
@@ -136,22 +137,26 @@ impl PackBuilder {
         self.buf.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Seal the header, append the trailer, and return (pack id, bytes, entries).
     pub fn finish(mut self, meta_key: &Key) -> (PackId, Vec<u8>, Vec<PackEntry>) {
-        let mut header = vec![1u8];
-        encode_entries(&self.entries, &mut header);
-        let sealed = seal(meta_key, HEADER_AD, &header);
-        self.buf.extend_from_slice(&sealed);
         self.buf
-            .extend_from_slice(&(sealed.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(MAGIC);
+            .extend_from_slice(&pack_tail(meta_key, &self.entries));
         let id = PackId(*blake3::hash(&self.buf).as_bytes());
         (id, self.buf, self.entries)
     }
+}
+
+/// What follows a pack's blobs: the sealed header listing `entries`, then the trailer. A
+/// writer that streams the blobs elsewhere (a file) appends this to finish the pack; its id is
+/// the BLAKE3 hash of everything.
+pub(crate) fn pack_tail(meta_key: &Key, entries: &[PackEntry]) -> Vec<u8> {
+    let mut header = vec![1u8];
+    encode_entries(entries, &mut header);
+    let mut out = seal(meta_key, HEADER_AD, &header);
+    let sealed_len = out.len() as u32;
+    out.extend_from_slice(&sealed_len.to_le_bytes());
+    out.extend_from_slice(MAGIC);
+    out
 }
 
 /// Parse the trailer (last [`TRAILER_LEN`] bytes): returns the sealed header length.

@@ -194,6 +194,17 @@ pub struct PreparedItem {
     refs: Vec<ContentRef>,
     blobs: Vec<EncodedBlob>,
     total: u64,
+    /// Index-cache generation before its new blobs were found missing (see [`Lookup`]).
+    checked_at: u64,
+}
+
+/// Index lookups shared by the items of one batch: one read transaction instead of one per
+/// chunk, and the cache generation read before it opened. While the generation is unchanged,
+/// a blob it found missing is still missing, so [`BackupSession::put_prepared`] packs it
+/// without looking it up again.
+pub(crate) struct Lookup {
+    reader: Option<crate::index::IndexReader>,
+    generation: u64,
 }
 
 impl std::fmt::Debug for PreparedItem {
@@ -246,6 +257,26 @@ impl Preparer {
         data: Vec<u8>,
         parallel: bool,
     ) -> Result<PreparedItem> {
+        self.prepare_with(meta, data, parallel, &self.lookup())
+    }
+
+    /// Start the index lookups of a batch (a read view of the cache; if it cannot be opened,
+    /// each lookup opens its own).
+    pub(crate) fn lookup(&self) -> Lookup {
+        let cache = &self.repo.inner.cache;
+        let generation = cache.generation();
+        let reader = cache.reader().ok();
+        Lookup { reader, generation }
+    }
+
+    /// [`prepare_blocking`](Self::prepare_blocking) with the lookups of a batch.
+    pub(crate) fn prepare_with(
+        &self,
+        meta: ItemMeta,
+        data: Vec<u8>,
+        parallel: bool,
+        lookup: &Lookup,
+    ) -> Result<PreparedItem> {
         validate_id(&meta.id)?;
         let sizes = self
             .repo
@@ -256,7 +287,13 @@ impl Preparer {
         let keys = self.repo.keys();
         let total = data.len() as u64;
         let (lens, _) = cut(&data, sizes, true);
-        let known = |id: &BlobId| crate::packer::stored_usable(&self.repo, &self.candidates, id);
+        let known = |id: &BlobId| -> Result<bool> {
+            let loc = match &lookup.reader {
+                Some(r) => r.lookup(id)?,
+                None => self.repo.inner.cache.lookup(id)?,
+            };
+            Ok(loc.is_some_and(|l| !self.candidates.read().contains(&l.pack)))
+        };
         let out = process_chunks(keys, &data, &lens, level, &known, parallel)?;
         let mut refs = Vec::with_capacity(out.len());
         let mut blobs = Vec::new();
@@ -269,6 +306,7 @@ impl Preparer {
             refs,
             blobs,
             total,
+            checked_at: lookup.generation,
         })
     }
 }
@@ -458,8 +496,12 @@ impl BackupSession {
 
     /// Add an item prepared by [`Preparer::prepare`].
     pub async fn put_prepared(&mut self, item: PreparedItem) -> Result<ItemRecord> {
+        // No location added to the cache since the blobs were found missing: skip the lookup.
+        let looked_up = self.repo.inner.cache.generation() == item.checked_at;
         for b in &item.blobs {
-            self.packer.add(b, BlobKind::Data).await?;
+            self.packer
+                .add_looked_up(b, BlobKind::Data, looked_up)
+                .await?;
         }
         self.stats.items_new += 1;
         self.stats.bytes_read += item.total;

@@ -68,8 +68,39 @@ fn put_blocking(path: &Path, key: &str, data: &[u8]) -> Result<PutOutcome, Stora
     Ok(outcome)
 }
 
+/// Link a finished temporary file into place as `path` (put-if-absent, like [`put_blocking`]).
+fn put_file_blocking(path: &Path, key: &str, file: &Path) -> Result<PutOutcome, StorageError> {
+    let err = |e| StorageError::from_io(key, e);
+    if path.exists() {
+        return Ok(PutOutcome::AlreadyExists);
+    }
+    let dir = path.parent().expect("object keys have a parent directory");
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let outcome = match std::fs::hard_link(file, path) {
+        Ok(()) => PutOutcome::Created,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => PutOutcome::AlreadyExists,
+        Err(e) => return Err(err(e)),
+    };
+    fsync_dir(dir).map_err(err)?;
+    Ok(outcome)
+}
+
 #[async_trait]
 impl Storage for LocalStorage {
+    /// Packs are streamed to `data/.tmp-*` and linked into place (no copy, no pack in memory).
+    fn staging_dir(&self) -> Option<PathBuf> {
+        Some(self.root.join("data"))
+    }
+
+    async fn put_file_if_absent(&self, key: &str, file: &Path) -> Result<PutOutcome, StorageError> {
+        let path = self.path(key)?;
+        let key = key.to_string();
+        let file = file.to_path_buf();
+        tokio::task::spawn_blocking(move || put_file_blocking(&path, &key, &file))
+            .await
+            .expect("blocking write task")
+    }
+
     async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         let path = self.path(key)?;
         let key = key.to_string();

@@ -185,6 +185,28 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         let _ = older_than;
         Ok(0)
     }
+
+    /// A local directory on the same filesystem as the objects, where a writer may stream a
+    /// large object (a pack) into a temporary file named `.tmp-*` and hand it over with
+    /// [`put_file_if_absent`](Self::put_file_if_absent) instead of holding it in memory.
+    /// Default: `None` (objects are not local files; write them with `put_if_absent`).
+    fn staging_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+
+    /// Create object `key` from a complete, synced file in [`staging_dir`](Self::staging_dir)
+    /// if no object has this key (never overwrite). The caller removes `file` afterwards.
+    /// Default: read it and [`put_if_absent`](Self::put_if_absent) its bytes.
+    async fn put_file_if_absent(
+        &self,
+        key: &str,
+        file: &std::path::Path,
+    ) -> Result<PutOutcome, StorageError> {
+        let data = tokio::fs::read(file)
+            .await
+            .map_err(|e| StorageError::from_io(key, e))?;
+        self.put_if_absent(key, data.into()).await
+    }
 }
 
 /// Reject keys that could escape a backend's namespace (every backend calls this first).

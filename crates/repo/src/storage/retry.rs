@@ -67,6 +67,16 @@ impl Storage for RetryStorage {
     async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
         self.run(|| self.inner.list(prefix)).await
     }
+    fn staging_dir(&self) -> Option<std::path::PathBuf> {
+        self.inner.staging_dir()
+    }
+    async fn put_file_if_absent(
+        &self,
+        key: &str,
+        file: &std::path::Path,
+    ) -> Result<PutOutcome, StorageError> {
+        self.run(|| self.inner.put_file_if_absent(key, file)).await
+    }
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         self.run(|| self.inner.delete(key)).await
     }
