@@ -8,7 +8,8 @@
 //! encoding and the pack writes overlap and both cores stay busy.
 //!
 //! Memory stays bounded (a 15 GB file streams through the same few buffers): one window being
-//! read, one queued, [`IN_FLIGHT`] being encoded (each with its sealed blobs), plus the packer's
+//! read, [`QUEUED`] cut and waiting, up to [`IN_FLIGHT`] + 1 being encoded (each with its sealed
+//! blobs), plus the packer's
 //! two packs. Window buffers and sealed-blob buffers are reused within an item instead of being
 //! allocated afresh (fresh pages cost a page fault and a clear each).
 
@@ -20,10 +21,16 @@ use crate::pack::BlobKind;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Windows encoded on the CPU pool at once while the next one is read.
 pub(crate) const IN_FLIGHT: usize = 2;
+
+/// Cut windows the reader may have ready before the consumer takes them: slack between the
+/// reader (serial: the cut of a window depends on the one before) and the packer, which stalls
+/// while the previous pack is written.
+const QUEUED: usize = 1;
 
 /// Sealed-blob buffers kept for reuse (about the blobs of [`IN_FLIGHT`] + 1 windows).
 const SEALED_POOL_MAX: usize = 24;
@@ -99,7 +106,7 @@ async fn fill<R: AsyncRead + Unpin>(
 impl BackupSession {
     /// Store an item: stream its content through the chunker, dedup, pack. Bounded memory (see
     /// the module doc): windows of twice the largest chunk (at least 4 MiB), of which at most
-    /// [`IN_FLIGHT`] + 2 and their encoded blobs are held at once. A small item (one window of
+    /// [`IN_FLIGHT`] + [`QUEUED`] + 2 and their encoded blobs are held at once. A small item (one window of
     /// at most 64 KiB) is encoded on the calling task.
     pub async fn put_item<R: AsyncRead + Unpin + Send>(
         &mut self,
@@ -147,19 +154,24 @@ impl BackupSession {
         window: usize,
         item: &str,
     ) -> Result<(Vec<ContentRef>, u64)> {
-        let windows = BufPool::new(IN_FLIGHT + 2);
+        let windows = BufPool::new(IN_FLIGHT + QUEUED + 2);
         let sealed = BufPool::new(SEALED_POOL_MAX);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Window>(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Window>(QUEUED);
         let reader = {
             let windows = windows.clone();
             async move {
                 let (mut buf, mut eof) = (first, first_eof);
                 let mut filled = true;
+                // Time spent waiting for content, cutting, and waiting for the consumer.
+                let mut waits = [Duration::ZERO; 3];
                 loop {
+                    let t = Instant::now();
                     if !filled {
                         eof = fill(content, &mut buf, window, item).await?;
                     }
                     filled = false;
+                    waits[0] += t.elapsed();
+                    let t = Instant::now();
                     let (lens, consumed) = cut(&buf, sizes, eof);
                     // The uncut tail starts the next window.
                     let mut next = if eof {
@@ -174,9 +186,13 @@ impl BackupSession {
                         lens,
                         eof,
                     };
-                    if tx.send(w).await.is_err() || eof {
+                    waits[1] += t.elapsed();
+                    let t = Instant::now();
+                    let sent = tx.send(w).await.is_ok();
+                    waits[2] += t.elapsed();
+                    if !sent || eof {
                         // Done, or the consumer failed (its error is the one reported).
-                        return Ok::<(), Error>(());
+                        return Ok::<_, Error>(waits);
                     }
                     buf = next;
                 }
@@ -188,7 +204,12 @@ impl BackupSession {
             let mut complete = false;
             let mut running: VecDeque<super::CpuJob<Done>> = VecDeque::new();
             let level = self.repo.config().zstd_level;
-            while let Some(w) = rx.recv().await {
+            // Time spent waiting for windows, for encoded results, and packing.
+            let mut waits = [Duration::ZERO; 3];
+            loop {
+                let t = Instant::now();
+                let Some(w) = rx.recv().await else { break };
+                waits[0] += t.elapsed();
                 total += w.data.len() as u64;
                 complete = w.eof;
                 let keys = self.repo.keys().clone();
@@ -204,31 +225,50 @@ impl BackupSession {
                     let Some(job) = running.front_mut() else {
                         break;
                     };
+                    let t = Instant::now();
                     let done = if saturated {
                         Some(join_cpu_mut(job).await)
                     } else {
                         try_join_cpu(job)
                     };
+                    waits[1] += t.elapsed();
                     let Some(done) = done else { break };
                     running.pop_front();
                     let (encoded, buf) = done?;
                     windows.give(buf);
+                    let t = Instant::now();
                     self.add_encoded(encoded, &mut refs, Some(&sealed)).await?;
+                    waits[2] += t.elapsed();
                 }
                 if complete {
                     break;
                 }
             }
             while let Some(job) = running.pop_front() {
+                let t = Instant::now();
                 let (encoded, _) = join_cpu(job).await?;
+                waits[1] += t.elapsed();
+                let t = Instant::now();
                 self.add_encoded(encoded, &mut refs, Some(&sealed)).await?;
+                waits[2] += t.elapsed();
             }
-            Ok::<_, Error>((refs, total, complete))
+            Ok::<_, Error>((refs, total, complete, waits))
         };
         let (read, consumed) = tokio::join!(reader, consumer);
         // A failed read ends the consumer early: report the read's error.
-        read?;
-        let (refs, total, complete) = consumed?;
+        let r = read?;
+        let (refs, total, complete, c) = consumed?;
+        tracing::debug!(
+            item,
+            bytes = total,
+            read_ms = r[0].as_millis() as u64,
+            cut_ms = r[1].as_millis() as u64,
+            queue_full_ms = r[2].as_millis() as u64,
+            window_wait_ms = c[0].as_millis() as u64,
+            encode_wait_ms = c[1].as_millis() as u64,
+            pack_ms = c[2].as_millis() as u64,
+            "item streamed"
+        );
         if !complete {
             return Err(Error::Invalid(format!(
                 "content of item {item} ended before its last window"
