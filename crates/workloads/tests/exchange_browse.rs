@@ -200,3 +200,60 @@ async fn find_filters_and_snapshot_resolution() {
         ["msg:m1"]
     );
 }
+
+/// Once one mailbox is erased, the others stay browsable by address and by id (the erased
+/// one's snapshots cannot be opened, so they are skipped), and asking for the erased mailbox
+/// by its id says that it was erased.
+#[tokio::test]
+async fn other_mailboxes_stay_browsable_after_an_erasure() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path()).await;
+    let m = |id: &str, to: &str| message(id, "Hello", "x@y.z", to, "2024-01-01T00:00:00Z");
+    let ann = write_mailbox(
+        &repo,
+        "u1",
+        "ann@contoso.com",
+        &[("Inbox", m("a1", "ann@contoso.com"))],
+    )
+    .await;
+    write_mailbox(
+        &repo,
+        "u2",
+        "zed@contoso.com",
+        &[("Inbox", m("z1", "zed@contoso.com"))],
+    )
+    .await;
+    repo.erase_owner(
+        &OwnerRef::new(exchange::WORKLOAD, "u2"),
+        &tenantvault_repo::EraseRequest {
+            reason: "GDPR art. 17".into(),
+            by: "dpo".into(),
+            now: chrono::Utc::now(),
+            dry_run: false,
+        },
+    )
+    .await
+    .unwrap();
+
+    for key in ["ann@contoso.com", "u1"] {
+        let snap = exchange::resolve_snapshot(&repo, None, Some(key))
+            .await
+            .unwrap();
+        assert_eq!(snap.id().0, ann, "{key}");
+    }
+    let all = exchange::mailbox_snapshots(&repo, None).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].mailbox.upn, "ann@contoso.com");
+    // the erased mailbox by address: simply not there; by id: erased
+    assert!(
+        exchange::mailbox_snapshots(&repo, Some("zed@contoso.com"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let e = exchange::mailbox_snapshots(&repo, Some("u2")).await;
+    assert!(
+        matches!(e, Err(tenantvault_repo::Error::Erased { .. })),
+        "{e:?}"
+    );
+}

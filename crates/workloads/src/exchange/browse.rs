@@ -2,7 +2,7 @@
 //! that match a filter (streamed over the sorted item lists; no content or metadata reads).
 
 use futures::{Stream, TryStreamExt};
-use tenantvault_repo::{ItemRecord, Repository, Snapshot, SnapshotFilter, SnapshotSummary};
+use tenantvault_repo::{Error, ItemRecord, Repository, Snapshot, SnapshotFilter, SnapshotSummary};
 
 use super::filter::ItemFilter;
 use super::layout::WORKLOAD;
@@ -67,7 +67,18 @@ pub async fn mailbox_snapshots(
         {
             continue;
         }
-        let snap = repo.snapshot(&s.id.0).await?;
+        let snap = match repo.snapshot(&s.id.0).await {
+            Ok(snap) => snap,
+            // An erased mailbox can be neither read nor matched by address: skip it, so that
+            // the other mailboxes stay browsable; asked for by its id, say that it was erased.
+            Err(e @ (Error::Erased { .. } | Error::OwnerKeyMissing { .. })) => {
+                if mailbox.is_some_and(|k| s.owner.owner.eq_ignore_ascii_case(k)) {
+                    return Err(e);
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let state = MailboxState::from_json(snap.state()).ok();
         let (info, departed) = match state {
             Some(st) => (st.mailbox, st.departed.is_some()),
