@@ -58,7 +58,7 @@ impl BufPool {
                 .position(|b| b.capacity() >= cap)
                 .map(|i| bufs.swap_remove(i))
         };
-        found.unwrap_or_else(|| Vec::with_capacity(cap))
+        found.unwrap_or_else(|| big_buffer(cap))
     }
 
     /// Hand a buffer back (dropped if the pool is full).
@@ -68,6 +68,25 @@ impl BufPool {
         if bufs.len() < self.max {
             bufs.push(buf);
         }
+    }
+}
+
+/// Buffers from this size up are allocated beyond glibc's largest mmap threshold.
+const BIG_BUFFER: usize = 256 * 1024;
+
+/// Capacity given to big buffers: more than glibc's maximum dynamic mmap threshold (32 MiB), so
+/// the allocator maps them on their own and unmaps them when they are freed. A freed buffer of
+/// 4–8 MiB would otherwise raise the threshold to its size, and later buffers of that size
+/// would come from per-thread arenas that are not returned to the system (peak RSS of the
+/// whole backup grew by tens of MiB). Capacity that is never written costs no memory.
+const MMAP_CAPACITY: usize = (32 << 20) + (64 << 10);
+
+/// An empty buffer for at least `cap` bytes (see [`MMAP_CAPACITY`] for big ones).
+fn big_buffer(cap: usize) -> Vec<u8> {
+    if cap >= BIG_BUFFER {
+        Vec::with_capacity(cap.max(MMAP_CAPACITY))
+    } else {
+        Vec::with_capacity(cap)
     }
 }
 
@@ -123,7 +142,7 @@ impl BackupSession {
         let first = (meta.size_hint as usize)
             .saturating_add(1)
             .clamp(8 * 1024, window);
-        let mut buf: Vec<u8> = Vec::with_capacity(first);
+        let mut buf: Vec<u8> = big_buffer(first);
         let eof = fill(&mut content, &mut buf, window, &meta.id).await?;
         let (refs, total) = if eof && buf.len() <= INLINE_CPU {
             // Small item: hashing and sealing 64 KiB costs less than a thread hand-off.
