@@ -16,6 +16,7 @@
 use crate::crypto::{BlobId, PackId};
 use crate::error::{Error, Result};
 use crate::hold::{HOLD_PREFIX, Hold};
+use crate::idset::{SortedIds, SortedIdsBuilder};
 use crate::model::{MetadataRef, SnapshotFilter, SnapshotSummary};
 use crate::repository::Repository;
 use crate::retention::{PlanTarget, PolicySet};
@@ -277,7 +278,9 @@ impl Repository {
     ) -> Result<(BTreeSet<String>, u64)> {
         let mut keys = BTreeSet::new();
         keys.insert(format!("{HOLD_PREFIX}{}", hold.id));
-        let mut blobs: HashSet<BlobId> = HashSet::new();
+        // held blob ids go to a sorted set that spills to temporary files (a hold can cover
+        // millions of blobs), then are merge-joined with the index cache
+        let mut blobs = SortedIdsBuilder::new();
         for s in snaps.iter().filter(|s| hold.covers_snapshot(s)) {
             let snap = match self.snapshot(&s.id.0).await {
                 Ok(x) => x,
@@ -293,30 +296,56 @@ impl Repository {
             while let Some(item) = items.try_next().await? {
                 if whole || hold.covers_item_in(s, &item) {
                     any = true;
-                    blobs.extend(item.content.iter().map(|c| c.id));
+                    for c in &item.content {
+                        blobs.insert(&c.id)?;
+                    }
                     if let Some(MetadataRef::Blob(c)) = &item.metadata {
-                        blobs.insert(c.id);
+                        blobs.insert(&c.id)?;
                     }
                 }
             }
             if any {
                 keys.insert(crate::snapshot::snapshot_key(&s.id));
-                blobs.extend(snap.lists().iter().map(|l| l.id));
-            }
-        }
-        let mut packs: HashSet<PackId> = HashSet::new();
-        let mut unlocated = 0;
-        for b in &blobs {
-            match self.inner.cache.lookup(b)? {
-                Some(loc) => {
-                    packs.insert(loc.pack);
-                }
-                None => {
-                    tracing::warn!(hold = %hold.id, blob = %b, "held blob not in the index");
-                    unlocated += 1;
+                for l in snap.lists() {
+                    blobs.insert(&l.id)?;
                 }
             }
         }
+        let repo = self.clone();
+        let hold_id = hold.id.clone();
+        let (packs, unlocated) = tokio::task::spawn_blocking(move || {
+            let held = blobs.finish()?;
+            let mut packs: HashSet<PackId> = HashSet::new();
+            let mut located = 0u64;
+            if let SortedIds::Memory(ids) = &held {
+                // few blobs: look each up (a scan would read the whole index)
+                let index = repo.inner.cache.reader()?;
+                for id in ids {
+                    if let Some(loc) = index.lookup(&BlobId(*id))? {
+                        located += 1;
+                        packs.insert(loc.pack);
+                    }
+                }
+            } else {
+                let mut probe = held.probe()?;
+                repo.inner.cache.scan(|id, locs| {
+                    if let Some(first) = locs.first()
+                        && probe.contains(id)?
+                    {
+                        located += 1;
+                        packs.insert(first.pack);
+                    }
+                    Ok(())
+                })?;
+            }
+            let unlocated = held.len() - located;
+            if unlocated > 0 {
+                tracing::warn!(hold = %hold_id, blobs = unlocated, "held blobs not in the index");
+            }
+            Ok::<_, Error>((packs, unlocated))
+        })
+        .await
+        .expect("hold join task")?;
         for p in &packs {
             keys.insert(crate::pack::pack_key(p));
             keys.insert(crate::index::index_key(p));
