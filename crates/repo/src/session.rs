@@ -294,7 +294,7 @@ impl Preparer {
             };
             Ok(loc.is_some_and(|l| !self.candidates.read().contains(&l.pack)))
         };
-        let out = process_chunks(keys, &data, &lens, level, &known, parallel)?;
+        let out = process_chunks(keys, &data, &lens, level, &known, parallel, None)?;
         let mut refs = Vec::with_capacity(out.len());
         let mut blobs = Vec::new();
         for (r, b) in out {
@@ -342,20 +342,9 @@ pub(crate) async fn on_cpu<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'st
 /// A chunk's reference and, if it is new, its encoded blob.
 type Encoded = (ContentRef, Option<EncodedBlob>);
 
-/// Hash, dedup-check and encode a batch of chunks (runs on a blocking thread, uses rayon).
+/// Hash, dedup-check and encode a batch of chunks (runs on a blocking thread, uses rayon),
+/// sealing new blobs into buffers taken from `sealed` when given.
 fn process_chunks(
-    keys: &crate::crypto::MasterKeys,
-    data: &[u8],
-    lens: &[usize],
-    level: i32,
-    known: &(dyn Fn(&BlobId) -> Result<bool> + Send + Sync),
-    parallel: bool,
-) -> Result<Vec<Encoded>> {
-    process_chunks_into(keys, data, lens, level, known, parallel, None)
-}
-
-/// [`process_chunks`], sealing new blobs into buffers taken from `sealed` when given.
-fn process_chunks_into(
     keys: &crate::crypto::MasterKeys,
     data: &[u8],
     lens: &[usize],
@@ -475,9 +464,9 @@ impl BackupSession {
         let level = self.repo.config().zstd_level;
         let len = data.len();
         let mut out = if len <= INLINE_CPU {
-            process_chunks(&keys, &data, &[len], level, &known, false)?
+            process_chunks(&keys, &data, &[len], level, &known, false, None)?
         } else {
-            on_cpu(move || process_chunks(&keys, &data, &[len], level, &known, false)).await?
+            on_cpu(move || process_chunks(&keys, &data, &[len], level, &known, false, None)).await?
         };
         let (r, enc) = out.pop().expect("one chunk");
         if let Some(b) = enc {

@@ -13,7 +13,7 @@
 //! two packs. Window buffers and sealed-blob buffers are reused within an item instead of being
 //! allocated afresh (fresh pages cost a page fault and a clear each).
 
-use super::{BackupSession, Encoded, INLINE_CPU, join_cpu, process_chunks_into, spawn_cpu};
+use super::{BackupSession, Encoded, INLINE_CPU, join_cpu, process_chunks, spawn_cpu};
 use crate::chunker::{ChunkSizes, cut};
 use crate::error::{Error, Result};
 use crate::model::ContentRef;
@@ -150,7 +150,7 @@ impl BackupSession {
             let keys = self.repo.keys().clone();
             let known = self.packer.known_fn();
             let level = self.repo.config().zstd_level;
-            let results = process_chunks_into(&keys, &buf, &lens, level, &known, false, None)?;
+            let results = process_chunks(&keys, &buf, &lens, level, &known, false, None)?;
             let mut refs = Vec::with_capacity(results.len());
             self.add_encoded(results, &mut refs, None).await?;
             (refs, buf.len() as u64)
@@ -235,7 +235,7 @@ impl BackupSession {
                 let known = self.packer.known_fn();
                 let pool = sealed.clone();
                 running.push_back(spawn_cpu(move || {
-                    process_chunks_into(&keys, &w.data, &w.lens, level, &known, true, Some(&pool))
+                    process_chunks(&keys, &w.data, &w.lens, level, &known, true, Some(&pool))
                         .map(|encoded| (encoded, w.data))
                 }));
                 // Pack what is done; wait for the oldest only when the pool is saturated.
