@@ -4,8 +4,7 @@ use crate::error::{Error, Result};
 use crate::model::{ItemMeta, ItemRecord, OwnerRef, SnapshotSummary};
 use crate::repository::Repository;
 use crate::session::{
-    BackupOptions, BackupSession, CpuJob, Lookup, PREPARE_MAX, PreparedItem, Preparer, join_cpu,
-    spawn_cpu,
+    BackupOptions, BackupSession, CpuJob, Lookup, PreparedItem, Preparer, join_cpu, spawn_cpu,
 };
 use crate::snapshot::Snapshot;
 use chrono::{DateTime, Utc};
@@ -234,7 +233,9 @@ async fn back_up_entry(
             if md.len() <= BATCH_FILE_MAX {
                 batches.push(session, meta, path, progress).await?;
             } else {
-                // Streamed on this task while queued batches keep preparing on the pool.
+                // The batches in flight are added first: a streamed file keeps both cores
+                // busy on its own, and their buffers are freed before its windows fill.
+                batches.drain(session, progress).await?;
                 put_file(session, meta, &path, progress).await?;
             }
         }
@@ -280,15 +281,21 @@ async fn put_empty(session: &mut BackupSession, meta: ItemMeta) -> Result<()> {
     Ok(())
 }
 
-/// Files up to this size are read whole and prepared in batches; larger ones are streamed.
-const BATCH_FILE_MAX: u64 = (PREPARE_MAX / 2) as u64;
+/// Files up to this size are read whole and prepared in batches, several at once on the CPU
+/// pool; larger ones are streamed (their windows are encoded in parallel, but one file at a
+/// time). A file of a few MiB is mostly one or two large-profile chunks: streamed, it would
+/// keep one core busy while the other waits.
+const BATCH_FILE_MAX: u64 = 8 << 20;
 /// A batch closes at this many files …
 const BATCH_FILES: usize = 64;
-/// … or this many bytes of content.
+/// … or this many bytes of content (a file of more has a batch of its own).
 const BATCH_BYTES: u64 = 2 << 20;
-/// Batches being prepared at once: one per core keeps both cores busy, one more is ready
-/// when the session asks (bounded memory: about IN_FLIGHT × 2 × BATCH_BYTES).
-const IN_FLIGHT: usize = 3;
+/// Batches being prepared at once, at most: enough queued work to keep both cores busy while
+/// the session adds a finished batch (or spills its staged items) …
+const IN_FLIGHT: usize = 6;
+/// … and bytes of content they may hold (their encoded blobs come on top, at most as much
+/// again): memory stays bounded whatever the file sizes.
+const IN_FLIGHT_BYTES: u64 = 12 << 20;
 
 /// What preparing one file of a batch gave.
 enum Outcome {
@@ -304,7 +311,9 @@ struct Batches {
     preparer: Preparer,
     open: Vec<(ItemMeta, PathBuf)>,
     open_bytes: u64,
-    running: VecDeque<CpuJob<Vec<Outcome>>>,
+    /// Batches being prepared, oldest first, with their content bytes.
+    running: VecDeque<(u64, CpuJob<Vec<Outcome>>)>,
+    running_bytes: u64,
 }
 
 impl Batches {
@@ -314,6 +323,7 @@ impl Batches {
             open: Vec::new(),
             open_bytes: 0,
             running: VecDeque::new(),
+            running_bytes: 0,
         }
     }
 
@@ -330,7 +340,9 @@ impl Batches {
         self.open.push((meta, path));
         if self.open.len() >= BATCH_FILES || self.open_bytes >= BATCH_BYTES {
             self.start();
-            if self.running.len() >= IN_FLIGHT {
+            while self.running.len() >= IN_FLIGHT
+                || (self.running_bytes > IN_FLIGHT_BYTES && self.running.len() > 1)
+            {
                 self.finish_one(session, progress).await?;
             }
         }
@@ -342,16 +354,18 @@ impl Batches {
             return;
         }
         let files = std::mem::take(&mut self.open);
-        self.open_bytes = 0;
+        let bytes = std::mem::take(&mut self.open_bytes);
+        self.running_bytes += bytes;
         let prep = self.preparer.clone();
         // On the rayon pool (one thread per core), not the blocking pool: few, fixed threads.
-        self.running.push_back(spawn_cpu(move || {
+        let job = spawn_cpu(move || {
             let lookup = prep.lookup();
             files
                 .into_iter()
                 .map(|(meta, path)| prepare_file(&prep, &lookup, meta, path))
                 .collect()
-        }));
+        });
+        self.running.push_back((bytes, job));
     }
 
     async fn finish_one(
@@ -359,9 +373,10 @@ impl Batches {
         session: &mut BackupSession,
         progress: &dyn Progress,
     ) -> Result<()> {
-        let Some(h) = self.running.pop_front() else {
+        let Some((bytes, h)) = self.running.pop_front() else {
             return Ok(());
         };
+        self.running_bytes -= bytes;
         let outcomes = join_cpu(h).await;
         for o in outcomes {
             match o {
@@ -392,17 +407,17 @@ impl Batches {
     }
 }
 
-/// Read one small file (at most [`PREPARE_MAX`] bytes) and encode it (blocking).
+/// Read one file of at most [`BATCH_FILE_MAX`] bytes and encode it (blocking).
 fn prepare_file(prep: &Preparer, lookup: &Lookup, meta: ItemMeta, path: PathBuf) -> Outcome {
     use std::io::Read;
     let read = std::fs::File::open(&path).and_then(|f| {
         let mut data = Vec::with_capacity(meta.size_hint as usize + 1);
-        f.take(PREPARE_MAX as u64 + 1).read_to_end(&mut data)?;
+        f.take(BATCH_FILE_MAX + 1).read_to_end(&mut data)?;
         Ok(data)
     });
     match read {
         Err(e) => Outcome::Failed(meta.id, Error::io("read", e)),
-        Ok(data) if data.len() > PREPARE_MAX => Outcome::Grew(meta, path),
+        Ok(data) if data.len() as u64 > BATCH_FILE_MAX => Outcome::Grew(meta, path),
         Ok(data) => {
             let id = meta.id.clone();
             match prep.prepare_with(meta, data, false, lookup) {

@@ -3,10 +3,12 @@
 
 use crate::error::{Error, Result};
 use crate::model::ItemRecord;
+use parking_lot::Mutex;
 use redb::{Database, Durability, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::Arc;
 
 const PENDING: TableDefinition<&str, &[u8]> = TableDefinition::new("pending");
 
@@ -51,8 +53,15 @@ impl Pending {
 
 /// Items staged by a session, sorted by id: the newest stages in memory, older ones (once
 /// the memory budget was exceeded) in a temporary redb file.
+///
+/// A spill is written on a thread of its own while the session goes on staging (serializing
+/// and inserting a few thousand records takes milliseconds that would otherwise stall the
+/// backup loop and, with it, the CPU pool it feeds). At most one spill is in flight, so memory
+/// stays under about twice [`MEMORY_BUDGET`]; readers wait for it first.
 pub(crate) struct PendingStore {
-    spill: Option<(Database, tempfile::TempDir)>,
+    spill: Option<(Arc<Database>, tempfile::TempDir)>,
+    /// The spill being written, if any (its error surfaces at the next spill or read).
+    writing: Mutex<Option<std::thread::JoinHandle<Result<()>>>>,
     buffer: BTreeMap<String, Pending>,
     buffer_bytes: usize,
 }
@@ -61,9 +70,19 @@ impl PendingStore {
     pub fn new() -> Result<Self> {
         Ok(PendingStore {
             spill: None,
+            writing: Mutex::new(None),
             buffer: BTreeMap::new(),
             buffer_bytes: 0,
         })
+    }
+
+    /// Wait for the spill in flight, if any, and report its error.
+    fn settle(&self) -> Result<()> {
+        let handle = self.writing.lock().take();
+        match handle {
+            Some(h) => h.join().expect("pending spill thread panicked"),
+            None => Ok(()),
+        }
     }
 
     pub fn stage(&mut self, id: &str, p: Pending) -> Result<()> {
@@ -77,7 +96,7 @@ impl PendingStore {
         Ok(())
     }
 
-    fn db(&mut self) -> Result<&Database> {
+    fn db(&mut self) -> Result<Arc<Database>> {
         if self.spill.is_none() {
             let dir = tempfile::Builder::new()
                 .prefix("tenantvault-session-")
@@ -86,25 +105,23 @@ impl PendingStore {
             let db = redb::Builder::new()
                 .set_cache_size(4 << 20)
                 .create(dir.path().join("pending.redb"))?;
-            self.spill = Some((db, dir));
+            self.spill = Some((Arc::new(db), dir));
         }
-        Ok(&self.spill.as_ref().expect("just set").0)
+        Ok(self.spill.as_ref().expect("just set").0.clone())
     }
 
-    /// Move the in-memory stages to the spill file (newer stages replace older ones there).
+    /// Move the in-memory stages to the spill file (newer stages replace older ones there),
+    /// on a thread of its own once the previous spill is written.
     fn spill(&mut self) -> Result<()> {
+        self.settle()?;
         let buffer = std::mem::take(&mut self.buffer);
         self.buffer_bytes = 0;
-        let mut tx = self.db()?.begin_write()?;
-        tx.set_durability(Durability::None);
-        {
-            let mut t = tx.open_table(PENDING)?;
-            for (k, v) in buffer {
-                let bytes = serde_json::to_vec(&v).expect("serializable");
-                t.insert(k.as_str(), bytes.as_slice())?;
-            }
-        }
-        tx.commit()?;
+        let db = self.db()?;
+        let handle = std::thread::Builder::new()
+            .name("pending-spill".into())
+            .spawn(move || write_spill(&db, buffer))
+            .map_err(|e| Error::io("start pending spill thread", e))?;
+        *self.writing.lock() = Some(handle);
         Ok(())
     }
 
@@ -114,6 +131,7 @@ impl PendingStore {
             Some(a) => Bound::Excluded(a),
             None => Bound::Unbounded,
         };
+        self.settle()?;
         let mut spilled = Vec::new();
         if let Some((db, _)) = &self.spill {
             let tx = db.begin_read()?;
@@ -160,6 +178,28 @@ impl PendingStore {
         }
         Ok(out)
     }
+}
+
+impl Drop for PendingStore {
+    fn drop(&mut self) {
+        // The temporary directory goes once the spill thread is done with its file.
+        let _ = self.settle();
+    }
+}
+
+/// Write one spill in a single transaction (not durable: the file dies with the session).
+fn write_spill(db: &Database, buffer: BTreeMap<String, Pending>) -> Result<()> {
+    let mut tx = db.begin_write()?;
+    tx.set_durability(Durability::None);
+    {
+        let mut t = tx.open_table(PENDING)?;
+        for (k, v) in buffer {
+            let bytes = serde_json::to_vec(&v).expect("serializable");
+            t.insert(k.as_str(), bytes.as_slice())?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 #[cfg(test)]

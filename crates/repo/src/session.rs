@@ -661,7 +661,7 @@ impl BackupSession {
                         Some(b) => b,
                         None => p.list_at(i).await?.iter().map(|r| r.size).sum(),
                     };
-                    self.flush_list(&mut out).await?;
+                    self.settle_lists(&mut out).await?;
                     out.lists.push(l.clone());
                     out.items += l.count;
                     out.bytes += bytes;
@@ -719,7 +719,7 @@ impl BackupSession {
         while let Some((id, p)) = cursor.pop(&self.pending)? {
             self.emit_unmatched(&mut out, id, p).await?;
         }
-        self.flush_list(&mut out).await?;
+        self.settle_lists(&mut out).await?;
         let ListsOut {
             lists,
             items,
@@ -840,32 +840,67 @@ impl BackupSession {
         Ok(())
     }
 
+    /// Start encoding the list being filled (on the CPU pool, while the next one fills); store
+    /// the oldest encoded list once more than [`LISTS_IN_FLIGHT`] are being encoded.
     async fn flush_list(&mut self, out: &mut ListsOut) -> Result<()> {
         if !out.cur.is_empty() {
-            let l = self.store_list(std::mem::take(&mut out.cur)).await?;
-            out.lists.push(l);
+            let items = std::mem::take(&mut out.cur);
             out.cur_bytes = 0;
+            let keys = self.repo.keys().clone();
+            let known = self.packer.known_fn();
+            let level = self.repo.config().zstd_level;
+            out.running.push_back(spawn_cpu(move || {
+                let first = items[0].id.clone();
+                let count = items.len() as u64;
+                let data = encode_list(&items);
+                drop(items);
+                let len = data.len();
+                let mut enc = process_chunks(&keys, &data, &[len], level, &known, false, None)?;
+                let (r, blob) = enc.pop().expect("one chunk");
+                let list = ListRef {
+                    first,
+                    id: r.id,
+                    key: r.key,
+                    len: len as u64,
+                    count,
+                };
+                Ok((list, blob))
+            }));
+            if out.running.len() > LISTS_IN_FLIGHT {
+                self.store_oldest_list(out).await?;
+            }
         }
         Ok(())
     }
 
-    async fn store_list(&mut self, items: Vec<ItemRecord>) -> Result<ListRef> {
-        let first = items[0].id.clone();
-        let count = items.len() as u64;
-        let data = tokio::task::spawn_blocking(move || encode_list(&items))
-            .await
-            .expect("encode task");
-        let len = data.len() as u64;
-        let r = self.store_blob(data, BlobKind::Tree).await?;
-        Ok(ListRef {
-            first,
-            id: r.id,
-            key: r.key,
-            len,
-            count,
-        })
+    /// [`flush_list`](Self::flush_list), then store every list still being encoded (before a
+    /// parent's list is referenced as it is, and at the end: lists stay in id order).
+    async fn settle_lists(&mut self, out: &mut ListsOut) -> Result<()> {
+        self.flush_list(out).await?;
+        while !out.running.is_empty() {
+            self.store_oldest_list(out).await?;
+        }
+        Ok(())
+    }
+
+    async fn store_oldest_list(&mut self, out: &mut ListsOut) -> Result<()> {
+        let Some(job) = out.running.pop_front() else {
+            return Ok(());
+        };
+        let (list, blob) = join_cpu(job).await?;
+        if let Some(b) = blob {
+            self.packer.add(&b, BlobKind::Tree).await?;
+        }
+        out.lists.push(list);
+        Ok(())
     }
 }
+
+/// An item list's reference and, if it is new, its encoded blob.
+type EncodedList = (ListRef, Option<EncodedBlob>);
+
+/// Item lists encoded at once while the session reads on through its staged items.
+const LISTS_IN_FLIGHT: usize = 2;
 
 /// The item lists of a snapshot being written.
 #[derive(Default)]
@@ -873,6 +908,8 @@ struct ListsOut {
     lists: Vec<ListRef>,
     cur: Vec<ItemRecord>,
     cur_bytes: usize,
+    /// Lists being encoded, oldest first.
+    running: std::collections::VecDeque<CpuJob<Result<EncodedList>>>,
     items: u64,
     bytes: u64,
 }

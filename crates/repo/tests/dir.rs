@@ -275,3 +275,92 @@ async fn restore_refuses_to_write_through_a_symlink_in_the_target() {
         "wrote through a symlink"
     );
 }
+
+/// Files of a few MiB are read whole and prepared in batches beside small ones, larger files
+/// stream: whichever path a file takes, it is cut into the same chunks (the same content put
+/// through the streaming path stores nothing new), restores byte-identically, and the
+/// repository checks clean. Enough files to keep several batches in flight and to spill the
+/// session's staged items more than once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_and_streamed_files_cut_alike_and_restore() {
+    let src = tempfile::tempdir().unwrap();
+    let medium = bytes(11, 3 << 20);
+    let large = bytes(12, 9 << 20);
+    std::fs::create_dir_all(src.path().join("m")).unwrap();
+    std::fs::write(src.path().join("m/medium.bin"), &medium).unwrap();
+    std::fs::write(src.path().join("m/large.bin"), &large).unwrap();
+    for d in 0..4 {
+        let dir = src.path().join(format!("small{d}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..1_500 {
+            std::fs::write(
+                dir.join(format!("f{i:05}.txt")),
+                format!("{d}/{i}").repeat(i % 50 + 1),
+            )
+            .unwrap();
+        }
+    }
+    let repo_dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let repo = init(
+        Arc::new(LocalStorage::new(repo_dir.path()).unwrap()),
+        cache.path(),
+    )
+    .await;
+    let s = backup_dir(
+        &repo,
+        src.path(),
+        "mix",
+        DirBackupOptions::default(),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.stats.failures == 0 && s.stats.items == 6_000 + 2 + 5,
+        "{:?}",
+        s.stats
+    );
+
+    // The medium file again, streamed as one item of another owner: every chunk is known.
+    let mut session = repo
+        .begin_backup(OwnerRef::new("dir", "again"), BackupOptions::default())
+        .await
+        .unwrap();
+    let mut m = meta("medium.bin");
+    m.size_hint = medium.len() as u64;
+    session.put_item(m, &medium[..]).await.unwrap();
+    let again = session.commit(serde_json::Value::Null).await.unwrap();
+    assert_eq!(
+        again.stats.blobs_new, 1,
+        "only the new item list is stored: the streamed cut matches the batched one"
+    );
+
+    let target = tempfile::tempdir().unwrap();
+    let snap = repo.snapshot(&s.id.0).await.unwrap();
+    let rep = restore_items(
+        &repo,
+        &snap,
+        None,
+        target.path(),
+        RestoreOptions::default(),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(rep.failed.is_empty(), "{:?}", rep.failed);
+    assert_eq!(
+        std::fs::read(target.path().join("m/medium.bin")).unwrap(),
+        medium
+    );
+    assert_eq!(
+        std::fs::read(target.path().join("m/large.bin")).unwrap(),
+        large
+    );
+    assert_eq!(
+        std::fs::read(target.path().join("small3/f01499.txt")).unwrap(),
+        "3/1499".repeat(1499 % 50 + 1).into_bytes()
+    );
+    let report = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}

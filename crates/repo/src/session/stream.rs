@@ -7,11 +7,12 @@
 //! [`IN_FLIGHT`] windows are encoded while the next one is downloaded, so the download, the
 //! encoding and the pack writes overlap and both cores stay busy.
 //!
-//! Memory stays bounded (a 15 GB file streams through the same few buffers): one window being
-//! read, [`QUEUED`] cut and waiting, up to [`IN_FLIGHT`] + 1 being encoded (each with its sealed
-//! blobs), plus the packer's
-//! two packs. Window buffers and sealed-blob buffers are reused within an item instead of being
-//! allocated afresh (fresh pages cost a page fault and a clear each).
+//! Memory stays bounded (a 15 GB file streams through the same few buffers): exactly
+//! [`WINDOWS`] window buffers circulate (one being read, [`QUEUED`] cut and waiting, up to
+//! [`IN_FLIGHT`] being encoded, each with its sealed blobs); the reader waits for one to come
+//! back from the CPU pool before it reads on. Window buffers and sealed-blob buffers are reused
+//! within an item instead of being allocated afresh (fresh pages cost a page fault and a clear
+//! each).
 
 use super::{BackupSession, Encoded, INLINE_CPU, join_cpu, process_chunks, spawn_cpu};
 use crate::chunker::{ChunkSizes, cut};
@@ -32,8 +33,14 @@ pub(crate) const IN_FLIGHT: usize = 2;
 /// while the previous pack is written.
 const QUEUED: usize = 1;
 
-/// Sealed-blob buffers kept for reuse (about the blobs of [`IN_FLIGHT`] + 1 windows).
-const SEALED_POOL_MAX: usize = 24;
+/// Window buffers of one item: the one being read, the one being cut into (its carried-over
+/// tail), [`QUEUED`] waiting and [`IN_FLIGHT`] being encoded. Each holds up to 1.5 × the
+/// largest chunk (6 MiB with the default large profile): this and the sealed blobs are most
+/// of a streamed item's memory.
+const WINDOWS: usize = IN_FLIGHT + QUEUED + 1;
+
+/// Sealed-blob buffers kept for reuse (about the blobs of [`IN_FLIGHT`] windows).
+const SEALED_POOL_MAX: usize = 16;
 
 /// Reusable byte buffers, shared by the reader, the CPU pool and the consumer of one item.
 #[derive(Clone, Default)]
@@ -97,8 +104,8 @@ struct Window {
     eof: bool,
 }
 
-/// The result of encoding one window, and its buffer for reuse.
-type Done = Result<(Vec<Encoded>, Vec<u8>)>;
+/// The result of encoding one window.
+type Done = Result<Vec<Encoded>>;
 
 /// Read from `content` until `buf` holds `window` bytes or the content ends (returns true).
 async fn fill<R: AsyncRead + Unpin>(
@@ -124,9 +131,9 @@ async fn fill<R: AsyncRead + Unpin>(
 
 impl BackupSession {
     /// Store an item: stream its content through the chunker, dedup, pack. Bounded memory (see
-    /// the module doc): windows of twice the largest chunk (at least 4 MiB), of which at most
-    /// [`IN_FLIGHT`] + [`QUEUED`] + 2 and their encoded blobs are held at once. A small item (one window of
-    /// at most 64 KiB) is encoded on the calling task.
+    /// the module doc): [`WINDOWS`] windows of 1.5 × the largest chunk (at least 4 MiB) and
+    /// their encoded blobs. A small item (one window of at most 64 KiB) is encoded on the
+    /// calling task.
     pub async fn put_item<R: AsyncRead + Unpin + Send>(
         &mut self,
         meta: crate::model::ItemMeta,
@@ -138,7 +145,10 @@ impl BackupSession {
             .config()
             .chunker
             .profile(&meta.kind, meta.size_hint);
-        let window = (sizes.max as usize * 2).max(4 << 20);
+        // Any window longer than the largest chunk cuts where one pass over the whole would
+        // (each window starts at a cut point, and the last chunk of a window that is not the
+        // end of the content is carried into the next one).
+        let window = (sizes.max as usize + sizes.max as usize / 2).max(4 << 20);
         let first = (meta.size_hint as usize)
             .saturating_add(1)
             .clamp(8 * 1024, window);
@@ -173,11 +183,15 @@ impl BackupSession {
         window: usize,
         item: &str,
     ) -> Result<(Vec<ContentRef>, u64)> {
-        let windows = BufPool::new(IN_FLIGHT + QUEUED + 2);
+        // The free window buffers: the first window is in hand, the others are allocated when
+        // first taken; encoding jobs hand theirs back as soon as they are done with it.
+        let (free_tx, mut free_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(WINDOWS);
+        for _ in 1..WINDOWS {
+            free_tx.try_send(Vec::new()).expect("room for every window");
+        }
         let sealed = BufPool::new(SEALED_POOL_MAX);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Window>(QUEUED);
         let reader = {
-            let windows = windows.clone();
             async move {
                 let (mut buf, mut eof) = (first, first_eof);
                 let mut filled = true;
@@ -192,11 +206,15 @@ impl BackupSession {
                     waits[0] += t.elapsed();
                     let t = Instant::now();
                     let (lens, consumed) = cut(&buf, sizes, eof);
-                    // The uncut tail starts the next window.
+                    // The uncut tail starts the next window (a free buffer, once one is back).
                     let mut next = if eof {
                         Vec::new()
                     } else {
-                        windows.take(window)
+                        let mut b = free_rx.recv().await.unwrap_or_default();
+                        if b.capacity() < window {
+                            b = big_buffer(window);
+                        }
+                        b
                     };
                     next.extend_from_slice(&buf[consumed..]);
                     buf.truncate(consumed);
@@ -234,13 +252,19 @@ impl BackupSession {
                 let keys = self.repo.keys().clone();
                 let known = self.packer.known_fn();
                 let pool = sealed.clone();
+                let free = free_tx.clone();
                 running.push_back(spawn_cpu(move || {
-                    process_chunks(&keys, &w.data, &w.lens, level, &known, true, Some(&pool))
-                        .map(|encoded| (encoded, w.data))
+                    let encoded =
+                        process_chunks(&keys, &w.data, &w.lens, level, &known, true, Some(&pool));
+                    let mut data = w.data;
+                    data.clear();
+                    // Never full: exactly WINDOWS buffers exist.
+                    let _ = free.try_send(data);
+                    encoded
                 }));
                 // Pack what is done; wait for the oldest only when the pool is saturated.
                 loop {
-                    let saturated = running.len() > IN_FLIGHT;
+                    let saturated = running.len() >= IN_FLIGHT;
                     let Some(job) = running.front_mut() else {
                         break;
                     };
@@ -253,8 +277,7 @@ impl BackupSession {
                     waits[1] += t.elapsed();
                     let Some(done) = done else { break };
                     running.pop_front();
-                    let (encoded, buf) = done?;
-                    windows.give(buf);
+                    let encoded = done?;
                     let t = Instant::now();
                     self.add_encoded(encoded, &mut refs, Some(&sealed)).await?;
                     waits[2] += t.elapsed();
@@ -265,7 +288,7 @@ impl BackupSession {
             }
             while let Some(job) = running.pop_front() {
                 let t = Instant::now();
-                let (encoded, _) = join_cpu(job).await?;
+                let encoded = join_cpu(job).await?;
                 waits[1] += t.elapsed();
                 let t = Instant::now();
                 self.add_encoded(encoded, &mut refs, Some(&sealed)).await?;
