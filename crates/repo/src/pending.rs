@@ -4,9 +4,9 @@
 use crate::error::{Error, Result};
 use crate::model::ItemRecord;
 use parking_lot::Mutex;
-use redb::{Database, Durability, TableDefinition};
+use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -125,58 +125,161 @@ impl PendingStore {
         Ok(())
     }
 
-    /// Up to `n` staged entries with id > `after`, sorted; the latest stage of each id.
-    pub fn batch_after(&self, after: Option<&str>, n: usize) -> Result<Vec<(String, Pending)>> {
-        let lower = match after {
-            Some(a) => Bound::Excluded(a),
-            None => Bound::Unbounded,
-        };
+    /// A cursor over every staged entry in id order (the latest stage of each id). The spill
+    /// file, if any, is read and decoded on a thread of its own, ahead of the caller, while
+    /// the caller merges it with the stages still in memory. Nothing may be staged while the
+    /// cursor is in use.
+    pub fn cursor(&self) -> Result<PendingCursor> {
         self.settle()?;
-        let mut spilled = Vec::new();
-        if let Some((db, _)) = &self.spill {
-            let tx = db.begin_read()?;
-            match tx.open_table(PENDING) {
-                Ok(t) => {
-                    for r in t.range::<&str>((lower, Bound::Unbounded))?.take(n) {
-                        let (k, v) = r?;
-                        let p: Pending = serde_json::from_slice(v.value())
-                            .map_err(|e| Error::Cache(format!("pending store: {e}")))?;
-                        spilled.push((k.value().to_string(), p));
-                    }
+        let spilled = match &self.spill {
+            Some((db, _)) => Some(SpillReader::start(db.clone())?),
+            None => None,
+        };
+        Ok(PendingCursor {
+            buf: VecDeque::new(),
+            after: None,
+            spilled,
+            spilled_ahead: VecDeque::new(),
+        })
+    }
+}
+
+/// Decoded spilled entries handed over at once by the spill reader.
+const READ_BATCH: usize = 512;
+/// Batches the spill reader may have decoded ahead of the cursor.
+const READ_AHEAD: usize = 2;
+
+/// The thread reading a spill file in id order.
+struct SpillReader {
+    rx: std::sync::mpsc::Receiver<Result<Vec<(String, Pending)>>>,
+    done: bool,
+}
+
+impl SpillReader {
+    fn start(db: Arc<Database>) -> Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD);
+        std::thread::Builder::new()
+            .name("pending-read".into())
+            .spawn(move || {
+                if let Err(e) = read_spill(&db, &tx) {
+                    let _ = tx.send(Err(e));
                 }
-                Err(redb::TableError::TableDoesNotExist(_)) => {}
-                Err(e) => return Err(e.into()),
+            })
+            .map_err(|e| Error::io("start pending reader thread", e))?;
+        Ok(SpillReader { rx, done: false })
+    }
+
+    /// The next batch, or None at the end.
+    fn next(&mut self) -> Result<Option<Vec<(String, Pending)>>> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.rx.recv() {
+            Ok(batch) => batch.map(Some),
+            Err(_) => {
+                self.done = true;
+                Ok(None)
             }
         }
-        let mut memory = self
-            .buffer
-            .range::<str, _>((lower, Bound::Unbounded))
-            .take(n)
-            .peekable();
-        let mut spilled = spilled.into_iter().peekable();
-        let mut out = Vec::with_capacity(n);
-        while out.len() < n {
-            let take_memory = match (memory.peek(), spilled.peek()) {
+    }
+}
+
+/// Send the spill table's entries, decoded, in id order (stops when the cursor is dropped).
+fn read_spill(
+    db: &Database,
+    tx: &std::sync::mpsc::SyncSender<Result<Vec<(String, Pending)>>>,
+) -> Result<()> {
+    let rtx = db.begin_read()?;
+    let table = match rtx.open_table(PENDING) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut batch = Vec::with_capacity(READ_BATCH);
+    for r in table.iter()? {
+        let (k, v) = r?;
+        let p: Pending = serde_json::from_slice(v.value())
+            .map_err(|e| Error::Cache(format!("pending store: {e}")))?;
+        batch.push((k.value().to_string(), p));
+        if batch.len() == READ_BATCH
+            && tx
+                .send(Ok(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(READ_BATCH),
+                )))
+                .is_err()
+        {
+            return Ok(());
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Ok(batch));
+    }
+    Ok(())
+}
+
+/// Reads the staged entries in id order, with look-ahead (bounded by the caller): the spill
+/// file's entries merged with the newer ones in memory (memory wins for an id in both).
+pub(crate) struct PendingCursor {
+    buf: VecDeque<(String, Pending)>,
+    after: Option<String>,
+    spilled: Option<SpillReader>,
+    spilled_ahead: VecDeque<(String, Pending)>,
+}
+
+impl PendingCursor {
+    fn fill(&mut self, store: &PendingStore, need: usize) -> Result<()> {
+        while self.buf.len() < need {
+            if self.spilled_ahead.is_empty()
+                && let Some(r) = &mut self.spilled
+            {
+                match r.next()? {
+                    Some(batch) => self.spilled_ahead.extend(batch),
+                    None => self.spilled = None,
+                }
+            }
+            let lower = match &self.after {
+                Some(a) => Bound::Excluded(a.as_str()),
+                None => Bound::Unbounded,
+            };
+            let memory = store
+                .buffer
+                .range::<str, _>((lower, Bound::Unbounded))
+                .next();
+            let take_memory = match (memory, self.spilled_ahead.front()) {
                 (None, None) => break,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
                 (Some((m, _)), Some((s, _))) => {
-                    if m.as_str() == s.as_str() {
-                        spilled.next(); // replaced by the newer stage in memory
+                    if m == s {
+                        self.spilled_ahead.pop_front(); // replaced by the newer stage in memory
                         true
                     } else {
-                        m.as_str() < s.as_str()
+                        m < s
                     }
                 }
             };
-            if take_memory {
-                let (k, v) = memory.next().expect("peeked");
-                out.push((k.clone(), v.clone()));
+            let entry = if take_memory {
+                let (k, v) = memory.expect("checked");
+                (k.clone(), v.clone())
             } else {
-                out.push(spilled.next().expect("peeked"));
-            }
+                self.spilled_ahead.pop_front().expect("checked")
+            };
+            self.after = Some(entry.0.clone());
+            self.buf.push_back(entry);
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// The `n`-th entry from the current position.
+    pub fn peek(&mut self, store: &PendingStore, n: usize) -> Result<Option<&(String, Pending)>> {
+        self.fill(store, n + 1)?;
+        Ok(self.buf.get(n))
+    }
+
+    pub fn pop(&mut self, store: &PendingStore) -> Result<Option<(String, Pending)>> {
+        self.fill(store, 1)?;
+        Ok(self.buf.pop_front())
     }
 }
 
@@ -254,14 +357,13 @@ mod tests {
                 store.stage(&id, p).unwrap();
             }
             let mut got = Vec::new();
-            let mut after: Option<String> = None;
-            loop {
-                let b = store.batch_after(after.as_deref(), batch).unwrap();
-                if b.is_empty() {
-                    break;
-                }
-                after = Some(b.last().unwrap().0.clone());
-                got.extend(b.into_iter().map(|(k, p)| (k, tag(&p))));
+            let mut cursor = store.cursor().unwrap();
+            // Look ahead by up to `batch` entries now and then, as the snapshot writer does.
+            while cursor.peek(&store, batch - 1).unwrap().is_some()
+                || cursor.peek(&store, 0).unwrap().is_some()
+            {
+                let (k, p) = cursor.pop(&store).unwrap().unwrap();
+                got.push((k, tag(&p)));
             }
             let want: Vec<_> = model.into_iter().collect();
             prop_assert_eq!(got, want);

@@ -11,7 +11,7 @@ use crate::model::{
 };
 use crate::pack::BlobKind;
 use crate::packer::Packer;
-use crate::pending::{Pending, PendingStore};
+use crate::pending::{Pending, PendingCursor, PendingStore};
 use crate::repository::Repository;
 use crate::snapshot::{
     LIST_MAX_BYTES, LIST_MAX_ITEMS, ListRef, Snapshot, SnapshotBody, encode_list, encode_root,
@@ -635,7 +635,7 @@ impl BackupSession {
     ) -> Result<SnapshotSummary> {
         self.packer.flush().await?;
         let mut out = ListsOut::default();
-        let mut cursor = PendingCursor::default();
+        let mut cursor = self.pending.cursor()?;
         let parent = self.parent.clone();
         let incremental = self.mode == BackupMode::Incremental;
         if let Some(p) = &parent {
@@ -912,39 +912,6 @@ struct ListsOut {
     running: std::collections::VecDeque<CpuJob<Result<EncodedList>>>,
     items: u64,
     bytes: u64,
-}
-
-/// Reads the staged entries in id order, with look-ahead (bounded by the caller).
-#[derive(Default)]
-struct PendingCursor {
-    buf: std::collections::VecDeque<(String, Pending)>,
-    after: Option<String>,
-    done: bool,
-}
-
-impl PendingCursor {
-    fn fill(&mut self, store: &PendingStore, need: usize) -> Result<()> {
-        while self.buf.len() < need && !self.done {
-            let batch = store.batch_after(self.after.as_deref(), 512)?;
-            match batch.last() {
-                Some((id, _)) => self.after = Some(id.clone()),
-                None => self.done = true,
-            }
-            self.buf.extend(batch);
-        }
-        Ok(())
-    }
-
-    /// The `n`-th entry from the current position.
-    fn peek(&mut self, store: &PendingStore, n: usize) -> Result<Option<&(String, Pending)>> {
-        self.fill(store, n + 1)?;
-        Ok(self.buf.get(n))
-    }
-
-    fn pop(&mut self, store: &PendingStore) -> Result<Option<(String, Pending)>> {
-        self.fill(store, 1)?;
-        Ok(self.buf.pop_front())
-    }
 }
 
 fn validate_id(id: &str) -> Result<()> {
