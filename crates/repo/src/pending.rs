@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::model::ItemRecord;
 use parking_lot::Mutex;
+use rayon::prelude::*;
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -195,27 +196,30 @@ fn read_spill(
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let mut batch = Vec::with_capacity(READ_BATCH);
-    for r in table.iter()? {
-        let (k, v) = r?;
-        let p: Pending = serde_json::from_slice(v.value())
-            .map_err(|e| Error::Cache(format!("pending store: {e}")))?;
-        batch.push((k.value().to_string(), p));
-        if batch.len() == READ_BATCH
-            && tx
-                .send(Ok(std::mem::replace(
-                    &mut batch,
-                    Vec::with_capacity(READ_BATCH),
-                )))
-                .is_err()
-        {
+    let mut raw = Vec::with_capacity(READ_BATCH);
+    let mut iter = table.iter()?;
+    loop {
+        raw.clear();
+        for r in iter.by_ref().take(READ_BATCH) {
+            let (k, v) = r?;
+            raw.push((k.value().to_string(), v.value().to_vec()));
+        }
+        if raw.is_empty() {
+            return Ok(());
+        }
+        // Decoding is most of the work: the CPU pool does it, this thread reads on.
+        let batch = raw
+            .par_drain(..)
+            .map(|(k, v)| {
+                serde_json::from_slice::<Pending>(&v)
+                    .map(|p| (k, p))
+                    .map_err(|e| Error::Cache(format!("pending store: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if tx.send(Ok(batch)).is_err() {
             return Ok(());
         }
     }
-    if !batch.is_empty() {
-        let _ = tx.send(Ok(batch));
-    }
-    Ok(())
 }
 
 /// Reads the staged entries in id order, with look-ahead (bounded by the caller): the spill
