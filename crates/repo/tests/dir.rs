@@ -48,6 +48,27 @@ fn assert_same_tree(a: &std::path::Path, b: &std::path::Path) {
     );
 }
 
+/// Restore a whole snapshot into a new temporary directory; no item may fail.
+async fn restore_all(
+    repo: &Repository,
+    snapshot: &str,
+) -> (tempfile::TempDir, Snapshot, RestoreReport) {
+    let target = tempfile::tempdir().unwrap();
+    let snap = repo.snapshot(snapshot).await.unwrap();
+    let rep = restore_items(
+        repo,
+        &snap,
+        None,
+        target.path(),
+        RestoreOptions::default(),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(rep.failed.is_empty(), "{:?}", rep.failed);
+    (target, snap, rep)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_dir_restores_identically_and_second_run_reads_nothing_unchanged() {
     let src = tempfile::tempdir().unwrap();
@@ -105,19 +126,7 @@ async fn backup_dir_restores_identically_and_second_run_reads_nothing_unchanged(
     assert_eq!(s3.stats.items, 6);
     assert_eq!(s3.stats.bytes_read, 6);
 
-    let target = tempfile::tempdir().unwrap();
-    let snap = repo.snapshot(&s1.id.0).await.unwrap();
-    let rep = restore_items(
-        &repo,
-        &snap,
-        None,
-        target.path(),
-        RestoreOptions::default(),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
-    assert!(rep.failed.is_empty(), "{:?}", rep.failed);
+    let (target, snap, rep) = restore_all(&repo, &s1.id.0).await;
     assert_eq!(rep.items, 7);
     for rel in ["docs/sub/big.bin", "docs-x.txt"] {
         assert_eq!(
@@ -336,19 +345,7 @@ async fn batched_and_streamed_files_cut_alike_and_restore() {
         "only the new item list is stored: the streamed cut matches the batched one"
     );
 
-    let target = tempfile::tempdir().unwrap();
-    let snap = repo.snapshot(&s.id.0).await.unwrap();
-    let rep = restore_items(
-        &repo,
-        &snap,
-        None,
-        target.path(),
-        RestoreOptions::default(),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
-    assert!(rep.failed.is_empty(), "{:?}", rep.failed);
+    let (target, _, _) = restore_all(&repo, &s.id.0).await;
     assert_eq!(
         std::fs::read(target.path().join("m/medium.bin")).unwrap(),
         medium
