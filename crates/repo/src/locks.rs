@@ -11,7 +11,10 @@
 //! `maintain_locks`) turns the S3 legal-hold flag on for every object holding data an active
 //! hold covers — the hold record, the held snapshots' roots, and the packs (with their index
 //! files) holding their item lists and the held items' blobs — and off on objects that only
-//! released holds covered. [`Repository::flag_hold`] flags one new hold's objects at once.
+//! released holds covered. [`Repository::flag_hold`] flags one new hold's objects at once, and a
+//! backup session flags the held objects of each snapshot it writes of an owner already under
+//! an active hold (`Repository::flag_new_snapshot`, run by `BackupSession::commit` and
+//! `checkpoint`), so they do not wait for the next `maintain locks`.
 
 use crate::crypto::{BlobId, PackId};
 use crate::error::{Error, Result};
@@ -455,6 +458,13 @@ impl Repository {
             unlocated,
             ..Default::default()
         };
+        self.flag_keys(keys, &mut report).await;
+        Ok(report)
+    }
+
+    /// Turn the legal-hold flag on for each of `keys` (no reads first), recording the outcome
+    /// in `report`: `set`, `skipped` after a refusal for lack of permission, or `failed`.
+    async fn flag_keys(&self, keys: BTreeSet<String>, report: &mut LegalHoldReport) {
         let denied = &AtomicBool::new(false);
         let results: Vec<(String, std::result::Result<bool, StorageError>)> =
             futures::stream::iter(keys)
@@ -476,7 +486,99 @@ impl Repository {
             }
         }
         report.set.sort();
-        Ok(report)
+    }
+
+    /// Flag a snapshot a backup session has just written (its commit, or a checkpoint) when
+    /// active holds cover it: the objects [`Repository::flag_hold`] would flag for each
+    /// covering hold, restricted to this snapshot — the hold record, the snapshot root and the
+    /// packs (with index files) holding its item lists, and the packs holding the blobs of the
+    /// items the hold covers (with item filters only the matching items'; when no item
+    /// matches, not the root). Packs the snapshot shares with earlier snapshots are flagged
+    /// too (they hold its held data; the flag is idempotent). Without this, a held owner's new
+    /// objects would stay unflagged until the next `maintain locks`.
+    ///
+    /// Checkpoints are flagged as well: [`Repository::sync_legal_holds`] covers partial
+    /// snapshots, so `maintain locks` would flag them anyway, and after an interrupted run a
+    /// checkpoint is the only copy of the items backed up since the last complete snapshot.
+    /// Such a checkpoint cannot be deleted while the hold lasts, as with `maintain locks`.
+    ///
+    /// `done` holds the keys this session flagged already (a later checkpoint or the commit
+    /// does not set them again) and is extended with the keys set now.
+    ///
+    /// Never fails: the snapshot is stored already. A refusal (a backup credential without
+    /// `s3:PutObjectLegalHold`) or any other error is logged as a warning naming the holds and
+    /// the objects left unflagged, for `maintain locks` to catch up. On storage without the
+    /// legal-hold flag this returns at once, without listing the holds.
+    pub(crate) async fn flag_new_snapshot(
+        &self,
+        snap: &SnapshotSummary,
+        done: &mut HashSet<String>,
+    ) -> LegalHoldReport {
+        if !self.storage().lock_capabilities().legal_hold {
+            return LegalHoldReport::default();
+        }
+        let mut report = LegalHoldReport {
+            supported: true,
+            ..Default::default()
+        };
+        let holds = match self.active_holds().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(
+                    snapshot = %snap.id, owner = %snap.owner, error = %e,
+                    "could not list the holds to flag the new snapshot; \
+                     `maintain locks` will set its legal-hold flags"
+                );
+                report.failed.push(format!("holds: {e}"));
+                return report;
+            }
+        };
+        let covering: Vec<&Hold> = holds.iter().filter(|h| h.covers_snapshot(snap)).collect();
+        if covering.is_empty() {
+            return report;
+        }
+        let ids = covering
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut keys = BTreeSet::new();
+        for h in &covering {
+            match self.hold_objects(h, std::slice::from_ref(snap)).await {
+                Ok((k, unlocated)) => {
+                    report.unlocated += unlocated;
+                    keys.extend(k);
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        hold = %h.id, snapshot = %snap.id, error = %e,
+                        "could not work out the held objects of the new snapshot"
+                    );
+                    report.failed.push(format!("hold {}: {e}", h.id));
+                }
+            }
+        }
+        report.held = keys.len() as u64;
+        keys.retain(|k| !done.contains(k));
+        report.unchanged = report.held - keys.len() as u64;
+        self.flag_keys(keys, &mut report).await;
+        done.extend(report.set.iter().cloned());
+        let missed = report.failed.len() as u64 + report.skipped;
+        if missed == 0 {
+            tracing::info!(
+                snapshot = %snap.id, owner = %snap.owner, holds = %ids,
+                set = report.set.len(), held = report.held,
+                "new snapshot of a held owner: legal-hold flags set"
+            );
+        } else {
+            tracing::warn!(
+                snapshot = %snap.id, owner = %snap.owner, holds = %ids,
+                set = report.set.len(), not_set = missed, held = report.held,
+                "could not set the legal-hold flag on every object of the new held snapshot \
+                 (the snapshot is stored); `maintain locks` will set the missing flags"
+            );
+        }
+        report
     }
 
     async fn all_snapshots(&self) -> Result<Vec<SnapshotSummary>> {

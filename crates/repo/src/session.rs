@@ -97,6 +97,9 @@ pub struct BackupSession {
     time: Option<chrono::DateTime<chrono::Utc>>,
     /// Set by a rewrite (rewrite.rs): the head fields the new snapshot keeps from the old one.
     rewrite_of: Option<SnapshotSummary>,
+    /// Objects this session turned the legal-hold flag on for (held owners only; see
+    /// [`Repository::flag_new_snapshot`]): a later checkpoint or the commit skips them.
+    flagged: HashSet<String>,
 }
 
 impl std::fmt::Debug for BackupSession {
@@ -171,6 +174,7 @@ impl Repository {
             marker,
             time: opts.time,
             rewrite_of: None,
+            flagged: HashSet::new(),
         })
     }
 }
@@ -615,15 +619,24 @@ impl BackupSession {
         self.rewrite_of = Some(old.summary().clone());
     }
 
-    /// Write a partial snapshot (checkpoint) of everything so far, for resume.
+    /// Write a partial snapshot (checkpoint) of everything so far, for resume. If active
+    /// holds cover the owner and the storage has the S3 legal-hold flag, the checkpoint's held
+    /// objects are flagged as at [`commit`](Self::commit) (a checkpoint is the only copy of
+    /// its items should the run stop; `maintain locks` flags checkpoints too).
     pub async fn checkpoint(&mut self, state: serde_json::Value) -> Result<SnapshotId> {
         let s = self.write_snapshot(state, false).await?;
+        self.repo.flag_new_snapshot(&s, &mut self.flagged).await;
         Ok(s.id)
     }
 
-    /// Write the final snapshot and end the session.
+    /// Write the final snapshot and end the session. If active holds cover the snapshot and
+    /// the storage has the S3 legal-hold flag, its held objects (root, item-list packs, packs
+    /// of the held items' blobs, their index files) are flagged right away; a flag that cannot
+    /// be set (e.g. no `s3:PutObjectLegalHold` permission) is logged and left to
+    /// `maintain locks`, it does not fail the commit.
     pub async fn commit(mut self, state: serde_json::Value) -> Result<SnapshotSummary> {
         let s = self.write_snapshot(state, true).await?;
+        self.repo.flag_new_snapshot(&s, &mut self.flagged).await;
         self.marker.finish().await;
         Ok(s)
     }

@@ -11,12 +11,15 @@
 //! exactly those keys; a governance-bypass delete of a flagged version fails while the same
 //! delete of an unflagged, governance-locked object succeeds. After each release and
 //! `maintain_locks`, the released hold's flags are off.
+//!
+//! A second test creates holds before backups: each commit (and checkpoint) of a held owner
+//! flags its snapshot's held objects at once, a refused flag does not fail the backup.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use aws_sdk_s3::types::ObjectLockLegalHoldStatus;
-use tenantvault_repo::storage::{LockMode, LockPolicy, Storage};
+use tenantvault_repo::storage::{self, LockMode, LockPolicy, PutOutcome, Storage, StorageError};
 use tenantvault_repo::*;
 use tenantvault_s3::S3Storage;
 use tenantvault_s3::moto::MotoServer;
@@ -329,4 +332,250 @@ async fn legal_hold_flag_follows_holds() {
     bypass_delete(&s3, snap)
         .await
         .expect("after the release the flag no longer blocks the admin");
+}
+
+/// The S3 storage, with the legal-hold flag refused (`AccessDenied`, as for a backup worker's
+/// credential without `s3:PutObjectLegalHold`) while `deny` is set.
+#[derive(Debug)]
+struct FlagRights {
+    inner: Arc<S3Storage>,
+    deny: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Storage for FlagRights {
+    async fn get(&self, key: &str) -> Result<bytes::Bytes, StorageError> {
+        self.inner.get(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<bytes::Bytes, StorageError> {
+        self.inner.get_range(key, offset, len).await
+    }
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        data: bytes::Bytes,
+    ) -> Result<PutOutcome, StorageError> {
+        self.inner.put_if_absent(key, data).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.inner.delete(key).await
+    }
+    fn lock_capabilities(&self) -> storage::LockCapabilities {
+        self.inner.lock_capabilities()
+    }
+    async fn lock_until(
+        &self,
+        key: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StorageError> {
+        self.inner.lock_until(key).await
+    }
+    async fn extend_lock(
+        &self,
+        key: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StorageError> {
+        self.inner.extend_lock(key, until).await
+    }
+    async fn set_legal_hold(&self, key: &str, on: bool) -> Result<(), StorageError> {
+        if self.deny.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StorageError::PermissionDenied { key: key.into() });
+        }
+        self.inner.set_legal_hold(key, on).await
+    }
+    async fn legal_hold(&self, key: &str) -> Result<bool, StorageError> {
+        self.inner.legal_hold(key).await
+    }
+    async fn versions(&self, key: &str) -> Result<Vec<storage::ObjectVersion>, StorageError> {
+        self.inner.versions(key).await
+    }
+}
+
+/// A hold created before a backup: the backup's commit flags the held objects of its new
+/// snapshot at once (no `flag_hold`, `sync_legal_holds` or `maintain_locks` in between).
+/// Expected keys are worked out from what each session wrote (keys listed before and after):
+/// dave (held whole) — every new object: snapshot root, packs, index files, and a checkpoint's
+/// root; erin (not held) — nothing; frank under a file-name hold — everything except the pack
+/// (and index file) holding only an unheld big file. With the flag refused (AccessDenied),
+/// the commit still succeeds and `maintain_locks` sets the missing flags afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_snapshots_of_held_owners_are_flagged_at_commit() {
+    let Some(moto) = MotoServer::shared() else {
+        return;
+    };
+    let s3 = moto
+        .bucket("hold-commit", true, "repo")
+        .await
+        .open_locked(LockPolicy {
+            mode: LockMode::Governance,
+            days: 1,
+        })
+        .await;
+    let s3 = Arc::new(s3);
+    let st = Arc::new(FlagRights {
+        inner: s3.clone(),
+        deny: false.into(),
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let repo = Repository::init(
+        st.clone(),
+        PASS,
+        InitOptions {
+            kdf: KdfParams::insecure_fast(),
+            pack_target: 1024,
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let now = chrono::Utc::now();
+    let new_hold = |case: &str, scope: HoldScope| NewHold {
+        case: case.into(),
+        reason: "dispute".into(),
+        created_by: "legal".into(),
+        scope,
+    };
+
+    // Before any hold: a backup flags nothing.
+    let dave1 = backup(&repo, &s3, "dave", &[("d0", 11, 3000)]).await;
+    assert!(flagged(&s3).await.is_empty());
+    let h1 = repo
+        .create_hold(
+            new_hold(
+                "LIT-3",
+                HoldScope {
+                    owners: vec!["dave".into()],
+                    ..Default::default()
+                },
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+    repo.flag_hold(&h1).await.unwrap();
+    let mut want = keys(&dave1);
+    want.insert(format!("holds/{}", h1.id));
+    assert_eq!(flagged(&s3).await, want);
+
+    // dave's next backup (one item kept by dedup, one new): flagged at commit.
+    let dave2 = backup(&repo, &s3, "dave", &[("d0", 11, 3000), ("d1", 12, 4000)]).await;
+    assert!(keys(&dave2).iter().any(|k| k.starts_with("snapshots/")));
+    assert!(keys(&dave2).iter().any(|k| k.starts_with("data/")));
+    assert!(keys(&dave2).iter().any(|k| k.starts_with("index/")));
+    want.extend(keys(&dave2));
+    assert_eq!(
+        flagged(&s3).await,
+        want,
+        "dave's new objects flagged at commit"
+    );
+
+    // erin is not held: nothing of hers is flagged.
+    let erin = backup(&repo, &s3, "erin", &[("e0", 13, 5000)]).await;
+    assert!(!erin.is_empty());
+    assert_eq!(flagged(&s3).await, want, "erin's objects stay unflagged");
+
+    // A checkpoint of a held owner is flagged when it is written, the commit after it too.
+    let before = objects(&s3).await;
+    let mut s = repo
+        .begin_backup(OwnerRef::new("drive", "dave"), BackupOptions::default())
+        .await
+        .unwrap();
+    s.put_item(meta("d2", 2000), &data(14, 2000)[..])
+        .await
+        .unwrap();
+    let cp = s.checkpoint(serde_json::json!({})).await.unwrap();
+    let cp_keys: BTreeSet<String> =
+        keys(&objects(&s3).await.difference(&before).cloned().collect());
+    assert!(
+        cp_keys.contains(&format!("snapshots/{}", cp.0)),
+        "{cp_keys:?}"
+    );
+    want.extend(cp_keys);
+    assert_eq!(flagged(&s3).await, want, "the checkpoint is flagged");
+    s.put_item(meta("d3", 2500), &data(15, 2500)[..])
+        .await
+        .unwrap();
+    s.commit(serde_json::json!({})).await.unwrap();
+    want.extend(keys(
+        &objects(&s3).await.difference(&before).cloned().collect(),
+    ));
+    assert_eq!(flagged(&s3).await, want, "the commit after a checkpoint");
+
+    // A hold with an item filter: only the objects holding the matching item's data.
+    let h2 = repo
+        .create_hold(
+            new_hold(
+                "LIT-4",
+                HoldScope {
+                    owners: vec!["frank".into()],
+                    query: Some(ItemQuery {
+                        file_name: Some("contract".into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+    repo.flag_hold(&h2).await.unwrap();
+    want.insert(format!("holds/{}", h2.id));
+    assert_eq!(flagged(&s3).await, want);
+    let frank = backup(
+        &repo,
+        &s3,
+        "frank",
+        &[
+            ("contract", 16, 600),
+            ("note", 17, 600),
+            ("holiday", 18, BIG),
+        ],
+    )
+    .await;
+    let (big, rest): (BTreeSet<_>, BTreeSet<_>) = frank
+        .iter()
+        .cloned()
+        .partition(|(k, n)| k.starts_with("data/") && *n > BIG as u64);
+    assert_eq!(big.len(), 1, "one pack holds the big file: {frank:?}");
+    let big_pack = big.into_iter().next().unwrap().0;
+    let big_index = format!("index/{}", big_pack.rsplit('/').next().unwrap());
+    let mut frank_held = keys(&rest);
+    assert!(frank_held.remove(&big_index));
+    assert!(frank_held.iter().any(|k| k.starts_with("snapshots/")));
+    want.extend(frank_held);
+    assert_eq!(
+        flagged(&s3).await,
+        want,
+        "frank: all but the big file's pack"
+    );
+
+    // A credential without the legal-hold permission: the backup still commits, nothing new
+    // is flagged, and lock maintenance (with the permission) catches up.
+    st.deny.store(true, std::sync::atomic::Ordering::Relaxed);
+    let dave4 = backup(&repo, &s3, "dave", &[("d4", 19, 3500)]).await;
+    assert!(!dave4.is_empty());
+    assert_eq!(flagged(&s3).await, want, "refused: nothing new flagged");
+    st.deny.store(false, std::sync::atomic::Ordering::Relaxed);
+    let m = repo
+        .maintain_locks(now, chrono::Duration::hours(1), false)
+        .await
+        .unwrap();
+    assert!(m.failed.is_empty(), "{m:?}");
+    let set: BTreeSet<String> = m.legal_hold.set.iter().cloned().collect();
+    assert_eq!(
+        set,
+        keys(&dave4),
+        "maintenance flags what the refused commit left"
+    );
+    want.extend(keys(&dave4));
+    assert_eq!(flagged(&s3).await, want);
 }
