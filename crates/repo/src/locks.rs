@@ -507,7 +507,9 @@ impl Repository {
     ///
     /// Never fails: the snapshot is stored already. A refusal (a backup credential without
     /// `s3:PutObjectLegalHold`) or any other error is logged as a warning naming the holds and
-    /// the objects left unflagged, for `maintain locks` to catch up. On storage without the
+    /// counting the objects left unflagged, for `maintain locks` to catch up. A refusal is found out on
+    /// the first covering hold's record before the snapshot's item lists are read, so a
+    /// credential without the permission costs one refused change, not a walk. On storage without the
     /// legal-hold flag this returns at once, without listing the holds.
     pub(crate) async fn flag_new_snapshot(
         &self,
@@ -542,6 +544,30 @@ impl Repository {
             .map(|h| h.id.as_str())
             .collect::<Vec<_>>()
             .join(",");
+        // Probe the permission on an object that must carry the flag anyway (the first covering
+        // hold's record) before reading the snapshot's item lists: a backup credential without
+        // `s3:PutObjectLegalHold` is refused here, at the cost of one change.
+        let probe = format!("{HOLD_PREFIX}{}", covering[0].id);
+        if !done.contains(&probe) {
+            match set_flag(self, &probe, true, &AtomicBool::new(false)).await {
+                Ok(_) => {
+                    done.insert(probe.clone());
+                    report.set.push(probe);
+                }
+                Err(e @ StorageError::PermissionDenied { .. }) => {
+                    tracing::warn!(
+                        snapshot = %snap.id, owner = %snap.owner, holds = %ids, error = %e,
+                        "the storage refused the legal-hold flag (no s3:PutObjectLegalHold?): \
+                         the new held snapshot's objects are not flagged (the snapshot is \
+                         stored); `maintain locks` will set the flags"
+                    );
+                    report.failed.push(format!("{probe}: {e}"));
+                    return report;
+                }
+                // anything else: the walk goes on, and the change is tried again below
+                Err(_) => {}
+            }
+        }
         let mut keys = BTreeSet::new();
         for h in &covering {
             match self.hold_objects(h, std::slice::from_ref(snap)).await {
@@ -559,10 +585,16 @@ impl Repository {
             }
         }
         report.held = keys.len() as u64;
+        report.unchanged = keys
+            .iter()
+            .filter(|k| done.contains(*k) && !report.set.contains(k))
+            .count() as u64;
         keys.retain(|k| !done.contains(k));
-        report.unchanged = report.held - keys.len() as u64;
+        let probed = std::mem::take(&mut report.set);
         self.flag_keys(keys, &mut report).await;
         done.extend(report.set.iter().cloned());
+        report.set.extend(probed);
+        report.set.sort();
         let missed = report.failed.len() as u64 + report.skipped;
         if missed == 0 {
             tracing::info!(

@@ -340,6 +340,8 @@ async fn legal_hold_flag_follows_holds() {
 struct FlagRights {
     inner: Arc<S3Storage>,
     deny: std::sync::atomic::AtomicBool,
+    /// `set_legal_hold` calls.
+    calls: std::sync::atomic::AtomicU64,
 }
 
 #[async_trait::async_trait]
@@ -385,6 +387,8 @@ impl Storage for FlagRights {
         self.inner.extend_lock(key, until).await
     }
     async fn set_legal_hold(&self, key: &str, on: bool) -> Result<(), StorageError> {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.deny.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(StorageError::PermissionDenied { key: key.into() });
         }
@@ -404,7 +408,8 @@ impl Storage for FlagRights {
 /// dave (held whole) — every new object: snapshot root, packs, index files, and a checkpoint's
 /// root; erin (not held) — nothing; frank under a file-name hold — everything except the pack
 /// (and index file) holding only an unheld big file. With the flag refused (AccessDenied),
-/// the commit still succeeds and `maintain_locks` sets the missing flags afterwards.
+/// the commit still succeeds after one refused change (no walk of its items, no further tries)
+/// and `maintain_locks` sets the missing flags afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_snapshots_of_held_owners_are_flagged_at_commit() {
     let Some(moto) = MotoServer::shared() else {
@@ -422,6 +427,7 @@ async fn new_snapshots_of_held_owners_are_flagged_at_commit() {
     let st = Arc::new(FlagRights {
         inner: s3.clone(),
         deny: false.into(),
+        calls: 0.into(),
     });
     let cache = tempfile::tempdir().unwrap();
     let repo = Repository::init(
@@ -478,8 +484,14 @@ async fn new_snapshots_of_held_owners_are_flagged_at_commit() {
     );
 
     // erin is not held: nothing of hers is flagged.
+    let calls = st.calls.load(std::sync::atomic::Ordering::Relaxed);
     let erin = backup(&repo, &s3, "erin", &[("e0", 13, 5000)]).await;
     assert!(!erin.is_empty());
+    assert_eq!(
+        st.calls.load(std::sync::atomic::Ordering::Relaxed),
+        calls,
+        "no flag change tried for erin"
+    );
     assert_eq!(flagged(&s3).await, want, "erin's objects stay unflagged");
 
     // A checkpoint of a held owner is flagged when it is written, the commit after it too.
@@ -561,8 +573,14 @@ async fn new_snapshots_of_held_owners_are_flagged_at_commit() {
     // A credential without the legal-hold permission: the backup still commits, nothing new
     // is flagged, and lock maintenance (with the permission) catches up.
     st.deny.store(true, std::sync::atomic::Ordering::Relaxed);
+    let calls = st.calls.load(std::sync::atomic::Ordering::Relaxed);
     let dave4 = backup(&repo, &s3, "dave", &[("d4", 19, 3500)]).await;
     assert!(!dave4.is_empty());
+    assert_eq!(
+        st.calls.load(std::sync::atomic::Ordering::Relaxed),
+        calls + 1,
+        "one refused change, then no more tries"
+    );
     assert_eq!(flagged(&s3).await, want, "refused: nothing new flagged");
     st.deny.store(false, std::sync::atomic::Ordering::Relaxed);
     let m = repo
