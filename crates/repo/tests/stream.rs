@@ -200,3 +200,31 @@ async fn compressible_large_content_is_still_compressed() {
     let item = snap.item("log.txt").await.unwrap().unwrap();
     assert!(read_item(&repo, &snap, &item).await.unwrap() == text);
 }
+
+/// The disk fills while a large item streams: the packer fails several windows before the end
+/// of the content. `put_item` must return that error (the reader, which still has windows to
+/// send, must not wait for ever on a consumer that has stopped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_while_a_large_item_streams_fails_it_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let local: Arc<dyn Storage> = Arc::new(LocalStorage::new(dir.path()).unwrap());
+    let faulty = Arc::new(FaultStorage::new(local));
+    let repo = init(faulty.clone(), cache.path()).await;
+    faulty.inject(Fault::no_space("data/", 0));
+    let mut session = repo
+        .begin_backup(OwnerRef::new("dir", "o"), BackupOptions::default())
+        .await
+        .unwrap();
+    let data = bytes(7, 64 << 20);
+    // A small declared size: 4 MiB windows, so many windows remain when the first pack fails.
+    let m = large_meta("big", 100_000);
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        session.put_item(m, Trickle::new(data)),
+    )
+    .await
+    .expect("put_item returned instead of hanging");
+    let e = r.expect_err("every pack write fails");
+    assert!(e.to_string().contains("space"), "{e}");
+}

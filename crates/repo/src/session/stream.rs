@@ -236,65 +236,80 @@ impl BackupSession {
             }
         };
         let consumer = async {
-            let mut refs = Vec::new();
-            let mut total = 0u64;
-            let mut complete = false;
-            let mut running: VecDeque<super::CpuJob<Done>> = VecDeque::new();
-            let level = self.repo.config().zstd_level;
-            // Time spent waiting for windows, for encoded results, and packing.
-            let mut waits = [Duration::ZERO; 3];
-            loop {
-                let t = Instant::now();
-                let Some(w) = rx.recv().await else { break };
-                waits[0] += t.elapsed();
-                total += w.data.len() as u64;
-                complete = w.eof;
-                let keys = self.repo.keys().clone();
-                let known = self.packer.known_fn();
-                let pool = sealed.clone();
-                let free = free_tx.clone();
-                running.push_back(spawn_cpu(move || {
-                    let encoded =
-                        process_chunks(&keys, &w.data, &w.lens, level, &known, true, Some(&pool));
-                    let mut data = w.data;
-                    data.clear();
-                    // Never full: exactly WINDOWS buffers exist.
-                    let _ = free.try_send(data);
-                    encoded
-                }));
-                // Pack what is done; wait for the oldest only when the pool is saturated.
+            let consumed = async {
+                let mut refs = Vec::new();
+                let mut total = 0u64;
+                let mut complete = false;
+                let mut running: VecDeque<super::CpuJob<Done>> = VecDeque::new();
+                let level = self.repo.config().zstd_level;
+                // Time spent waiting for windows, for encoded results, and packing.
+                let mut waits = [Duration::ZERO; 3];
                 loop {
-                    let saturated = running.len() >= IN_FLIGHT;
-                    let Some(job) = running.front_mut() else {
-                        break;
-                    };
                     let t = Instant::now();
-                    let done = if saturated {
-                        Some(join_cpu_mut(job).await)
-                    } else {
-                        try_join_cpu(job)
-                    };
+                    let Some(w) = rx.recv().await else { break };
+                    waits[0] += t.elapsed();
+                    total += w.data.len() as u64;
+                    complete = w.eof;
+                    let keys = self.repo.keys().clone();
+                    let known = self.packer.known_fn();
+                    let pool = sealed.clone();
+                    let free = free_tx.clone();
+                    running.push_back(spawn_cpu(move || {
+                        let encoded = process_chunks(
+                            &keys,
+                            &w.data,
+                            &w.lens,
+                            level,
+                            &known,
+                            true,
+                            Some(&pool),
+                        );
+                        let mut data = w.data;
+                        data.clear();
+                        // Never full: exactly WINDOWS buffers exist.
+                        let _ = free.try_send(data);
+                        encoded
+                    }));
+                    // Pack what is done; wait for the oldest only when the pool is saturated.
+                    loop {
+                        let saturated = running.len() >= IN_FLIGHT;
+                        let Some(job) = running.front_mut() else {
+                            break;
+                        };
+                        let t = Instant::now();
+                        let done = if saturated {
+                            Some(join_cpu_mut(job).await)
+                        } else {
+                            try_join_cpu(job)
+                        };
+                        waits[1] += t.elapsed();
+                        let Some(done) = done else { break };
+                        running.pop_front();
+                        let encoded = done?;
+                        let t = Instant::now();
+                        self.add_encoded(encoded, &mut refs, Some(&sealed)).await?;
+                        waits[2] += t.elapsed();
+                    }
+                    if complete {
+                        break;
+                    }
+                }
+                while let Some(job) = running.pop_front() {
+                    let t = Instant::now();
+                    let encoded = join_cpu(job).await?;
                     waits[1] += t.elapsed();
-                    let Some(done) = done else { break };
-                    running.pop_front();
-                    let encoded = done?;
                     let t = Instant::now();
                     self.add_encoded(encoded, &mut refs, Some(&sealed)).await?;
                     waits[2] += t.elapsed();
                 }
-                if complete {
-                    break;
-                }
+                Ok::<_, Error>((refs, total, complete, waits))
             }
-            while let Some(job) = running.pop_front() {
-                let t = Instant::now();
-                let encoded = join_cpu(job).await?;
-                waits[1] += t.elapsed();
-                let t = Instant::now();
-                self.add_encoded(encoded, &mut refs, Some(&sealed)).await?;
-                waits[2] += t.elapsed();
-            }
-            Ok::<_, Error>((refs, total, complete, waits))
+            .await;
+            // Whatever ended the consumer (the end of the content, or an error such as a full
+            // disk while packing), the reader's next send must fail instead of waiting for
+            // room that never comes.
+            rx.close();
+            consumed
         };
         let (read, consumed) = tokio::join!(reader, consumer);
         // A failed read ends the consumer early: report the read's error.
