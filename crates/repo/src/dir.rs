@@ -300,7 +300,7 @@ const IN_FLIGHT_BYTES: u64 = 12 << 20;
 /// What preparing one file of a batch gave.
 enum Outcome {
     Ready(PreparedItem),
-    /// The file grew past the in-memory limit since it was walked: stream it instead.
+    /// The file grew since it was walked: stream it instead.
     Grew(ItemMeta, PathBuf),
     Failed(String, Error),
 }
@@ -407,17 +407,20 @@ impl Batches {
     }
 }
 
-/// Read one file of at most [`BATCH_FILE_MAX`] bytes and encode it (blocking).
+/// Read one file of at most [`BATCH_FILE_MAX`] bytes (its walked size) and encode it (blocking).
 fn prepare_file(prep: &Preparer, lookup: &Lookup, meta: ItemMeta, path: PathBuf) -> Outcome {
     use std::io::Read;
+    // At most the walked size is read: a file that grew since is streamed instead, so a
+    // batch never holds more than its files' walked sizes (the in-flight bound counts those).
+    let limit = meta.size_hint.min(BATCH_FILE_MAX);
     let read = std::fs::File::open(&path).and_then(|f| {
-        let mut data = Vec::with_capacity(meta.size_hint as usize + 1);
-        f.take(BATCH_FILE_MAX + 1).read_to_end(&mut data)?;
+        let mut data = Vec::with_capacity(limit as usize + 1);
+        f.take(limit + 1).read_to_end(&mut data)?;
         Ok(data)
     });
     match read {
         Err(e) => Outcome::Failed(meta.id, Error::io("read", e)),
-        Ok(data) if data.len() as u64 > BATCH_FILE_MAX => Outcome::Grew(meta, path),
+        Ok(data) if data.len() as u64 > limit => Outcome::Grew(meta, path),
         Ok(data) => {
             let id = meta.id.clone();
             match prep.prepare_with(meta, data, false, lookup) {

@@ -59,12 +59,37 @@ impl Pending {
 /// and inserting a few thousand records takes milliseconds that would otherwise stall the
 /// backup loop and, with it, the CPU pool it feeds). At most one spill is in flight, so memory
 /// stays under about twice [`MEMORY_BUDGET`]; readers wait for it first.
+///
+/// A failed spill loses the stages it held, so it fails the store for good: every later
+/// stage, spill or read returns the error (a session must not commit without those items).
+/// Its errors are never [`Error::Io`], which callers may take for one item's read error.
 pub(crate) struct PendingStore {
     spill: Option<(Arc<Database>, tempfile::TempDir)>,
-    /// The spill being written, if any (its error surfaces at the next spill or read).
+    /// The spill being written, if any.
     writing: Mutex<Option<std::thread::JoinHandle<Result<()>>>>,
+    /// The first spill failure (is it a full disk, and what happened).
+    failed: Mutex<Option<(bool, String)>>,
     buffer: BTreeMap<String, Pending>,
     buffer_bytes: usize,
+}
+
+/// The error of a failed store: a full disk stays recognisable as one.
+fn store_error(no_space: bool, what: &str) -> Error {
+    if no_space {
+        Error::Storage(crate::storage::StorageError::NoSpace {
+            key: format!("session temporary store ({what})"),
+        })
+    } else {
+        Error::Cache(format!("session temporary store: {what}"))
+    }
+}
+
+/// Whether an error's message shows a full disk (redb reports I/O errors as text).
+fn is_no_space(e: &Error) -> bool {
+    e.is_no_space() || {
+        let m = e.to_string();
+        m.contains("No space left on device") || m.contains("Disk quota exceeded")
+    }
 }
 
 impl PendingStore {
@@ -72,21 +97,44 @@ impl PendingStore {
         Ok(PendingStore {
             spill: None,
             writing: Mutex::new(None),
+            failed: Mutex::new(None),
             buffer: BTreeMap::new(),
             buffer_bytes: 0,
         })
     }
 
-    /// Wait for the spill in flight, if any, and report its error.
+    /// Wait for the spill in flight, if any; the store's error if a spill ever failed.
     fn settle(&self) -> Result<()> {
         let handle = self.writing.lock().take();
-        match handle {
-            Some(h) => h.join().expect("pending spill thread panicked"),
+        let outcome = match handle {
+            Some(h) => match h.join() {
+                Ok(r) => r,
+                Err(_) => Err(Error::Cache("the spill thread panicked".into())),
+            },
+            None => Ok(()),
+        };
+        if let Err(e) = outcome {
+            self.fail(&e);
+        }
+        match &*self.failed.lock() {
+            Some((no_space, what)) => Err(store_error(*no_space, what)),
             None => Ok(()),
         }
     }
 
+    /// Remember the first failure (later calls report it).
+    fn fail(&self, e: &Error) {
+        let mut failed = self.failed.lock();
+        if failed.is_none() {
+            tracing::error!(error = %e, "session temporary store failed; the session cannot commit");
+            *failed = Some((is_no_space(e), e.to_string()));
+        }
+    }
+
     pub fn stage(&mut self, id: &str, p: Pending) -> Result<()> {
+        if let Some((no_space, what)) = &*self.failed.lock() {
+            return Err(store_error(*no_space, what));
+        }
         self.buffer_bytes += p.weight(id);
         if let Some(old) = self.buffer.insert(id.to_string(), p) {
             self.buffer_bytes = self.buffer_bytes.saturating_sub(old.weight(id));
@@ -102,27 +150,48 @@ impl PendingStore {
             let dir = tempfile::Builder::new()
                 .prefix("tenantvault-session-")
                 .tempdir()
-                .map_err(|e| Error::io("create session temp dir", e))?;
+                .map_err(|e| {
+                    let no_space = matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT));
+                    store_error(no_space, &format!("create temporary directory: {e}"))
+                })?;
             let db = redb::Builder::new()
                 .set_cache_size(4 << 20)
-                .create(dir.path().join("pending.redb"))?;
+                .create(dir.path().join("pending.redb"))
+                .map_err(|e| {
+                    let e = Error::from(e);
+                    store_error(is_no_space(&e), &e.to_string())
+                })?;
             self.spill = Some((Arc::new(db), dir));
         }
         Ok(self.spill.as_ref().expect("just set").0.clone())
     }
 
     /// Move the in-memory stages to the spill file (newer stages replace older ones there),
-    /// on a thread of its own once the previous spill is written.
+    /// on a thread of its own once the previous spill is written (on this thread if no thread
+    /// can be started). The stages stay in memory until the spill file exists.
     fn spill(&mut self) -> Result<()> {
         self.settle()?;
-        let buffer = std::mem::take(&mut self.buffer);
-        self.buffer_bytes = 0;
         let db = self.db()?;
-        let handle = std::thread::Builder::new()
+        let buffer = Arc::new(Mutex::new(Some(std::mem::take(&mut self.buffer))));
+        self.buffer_bytes = 0;
+        let (db2, buffer2) = (db.clone(), buffer.clone());
+        let spawned = std::thread::Builder::new()
             .name("pending-spill".into())
-            .spawn(move || write_spill(&db, buffer))
-            .map_err(|e| Error::io("start pending spill thread", e))?;
-        *self.writing.lock() = Some(handle);
+            .spawn(move || {
+                let buffer = buffer2.lock().take().expect("spilled once");
+                write_spill(&db2, buffer)
+            });
+        match spawned {
+            Ok(handle) => *self.writing.lock() = Some(handle),
+            Err(e) => {
+                tracing::debug!(error = %e, "no spill thread; spilling on this one");
+                let buffer = buffer.lock().take().expect("not taken: no thread ran");
+                if let Err(e) = write_spill(&db, buffer) {
+                    self.fail(&e);
+                    return self.settle();
+                }
+            }
+        }
         Ok(())
     }
 
@@ -150,9 +219,12 @@ const READ_BATCH: usize = 512;
 /// Batches the spill reader may have decoded ahead of the cursor.
 const READ_AHEAD: usize = 2;
 
+/// What the spill reader sends: a batch, the end (`Ok(None)`), or its error.
+type ReadMsg = Result<Option<Vec<(String, Pending)>>>;
+
 /// The thread reading a spill file in id order.
 struct SpillReader {
-    rx: std::sync::mpsc::Receiver<Result<Vec<(String, Pending)>>>,
+    rx: std::sync::mpsc::Receiver<ReadMsg>,
     done: bool,
 }
 
@@ -162,11 +234,12 @@ impl SpillReader {
         std::thread::Builder::new()
             .name("pending-read".into())
             .spawn(move || {
-                if let Err(e) = read_spill(&db, &tx) {
-                    let _ = tx.send(Err(e));
-                }
+                // Ok(None) marks the end: a reader that dies without it (a panic) is an error
+                // for the cursor, never a short snapshot.
+                let end = read_spill(&db, &tx).map(|()| None);
+                let _ = tx.send(end);
             })
-            .map_err(|e| Error::io("start pending reader thread", e))?;
+            .map_err(|e| store_error(false, &format!("start the reader thread: {e}")))?;
         Ok(SpillReader { rx, done: false })
     }
 
@@ -176,20 +249,28 @@ impl SpillReader {
             return Ok(None);
         }
         match self.rx.recv() {
-            Ok(batch) => batch.map(Some),
-            Err(_) => {
+            Ok(Ok(Some(batch))) => Ok(Some(batch)),
+            Ok(Ok(None)) => {
                 self.done = true;
                 Ok(None)
+            }
+            Ok(Err(e)) => {
+                self.done = true;
+                Err(store_error(is_no_space(&e), &e.to_string()))
+            }
+            Err(_) => {
+                self.done = true;
+                Err(store_error(
+                    false,
+                    "the reader thread stopped before the end",
+                ))
             }
         }
     }
 }
 
 /// Send the spill table's entries, decoded, in id order (stops when the cursor is dropped).
-fn read_spill(
-    db: &Database,
-    tx: &std::sync::mpsc::SyncSender<Result<Vec<(String, Pending)>>>,
-) -> Result<()> {
+fn read_spill(db: &Database, tx: &std::sync::mpsc::SyncSender<ReadMsg>) -> Result<()> {
     let rtx = db.begin_read()?;
     let table = match rtx.open_table(PENDING) {
         Ok(t) => t,
@@ -216,7 +297,7 @@ fn read_spill(
                     .map_err(|e| Error::Cache(format!("pending store: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        if tx.send(Ok(batch)).is_err() {
+        if tx.send(Ok(Some(batch))).is_err() {
             return Ok(());
         }
     }
@@ -289,8 +370,11 @@ impl PendingCursor {
 
 impl Drop for PendingStore {
     fn drop(&mut self) {
-        // The temporary directory goes once the spill thread is done with its file.
-        let _ = self.settle();
+        // The temporary directory goes once the spill thread is done with its file (a reader
+        // thread still running only holds an open file, which unlinking does not disturb).
+        if let Some(h) = self.writing.get_mut().take() {
+            let _ = h.join();
+        }
     }
 }
 
@@ -337,6 +421,42 @@ mod tests {
             Pending::Keep(s) => format!("keep{s}"),
             Pending::Delete => "delete".into(),
         }
+    }
+
+    /// Thousands of entries across several spills and many reader batches: each id once, in
+    /// order, the newest stage winning (some ids re-staged after they were spilled, some only
+    /// in the spill file, the last ones only in memory).
+    #[test]
+    fn cursor_reads_every_id_once_across_spills_and_batches() {
+        let mut store = PendingStore::new().unwrap();
+        let n = 5_000u32;
+        for i in 0..n {
+            store
+                .stage(&format!("{i:05}"), rec(&format!("{i:05}"), 1))
+                .unwrap();
+        }
+        for i in (0..n).step_by(7) {
+            store
+                .stage(&format!("{i:05}"), Pending::Keep(u64::from(i)))
+                .unwrap();
+        }
+        assert!(store.spill.is_some(), "the test must spill");
+        let mut cursor = store.cursor().unwrap();
+        let mut got = Vec::new();
+        while let Some((k, p)) = cursor.pop(&store).unwrap() {
+            got.push((k, tag(&p)));
+        }
+        let want: Vec<_> = (0..n)
+            .map(|i| {
+                let t = if i % 7 == 0 {
+                    format!("keep{i}")
+                } else {
+                    "put1".into()
+                };
+                (format!("{i:05}"), t)
+            })
+            .collect();
+        assert_eq!(got, want);
     }
 
     proptest! {

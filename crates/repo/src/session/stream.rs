@@ -33,8 +33,9 @@ pub(crate) const IN_FLIGHT: usize = 2;
 /// while the previous pack is written.
 const QUEUED: usize = 1;
 
-/// Window buffers of one item: the one being read, the one being cut into (its carried-over
-/// tail), [`QUEUED`] waiting and [`IN_FLIGHT`] being encoded. Each holds up to 1.5 × the
+/// Window buffers of one item: the one being read and cut (the reader needs a free buffer for
+/// its carried-over tail before it hands the window on, and waits for one), [`QUEUED`] waiting
+/// and [`IN_FLIGHT`] being encoded. Each holds up to 1.5 × the
 /// largest chunk (6 MiB with the default large profile): this and the sealed blobs are most
 /// of a streamed item's memory.
 const WINDOWS: usize = IN_FLIGHT + QUEUED + 1;
