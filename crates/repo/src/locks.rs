@@ -514,6 +514,7 @@ impl Repository {
     pub(crate) async fn flag_new_snapshot(
         &self,
         snap: &SnapshotSummary,
+        new_packs: &HashSet<PackId>,
         done: &mut HashSet<String>,
     ) -> LegalHoldReport {
         if !self.storage().lock_capabilities().legal_hold {
@@ -589,7 +590,24 @@ impl Repository {
             .iter()
             .filter(|k| done.contains(*k) && !report.set.contains(k))
             .count() as u64;
-        keys.retain(|k| !done.contains(k));
+        // Only what this session wrote: the root, the hold records, and the packs (with their
+        // index files) it created. Older objects were flagged when the hold was created or by
+        // an earlier backup; one this snapshot newly shares (a deduplicated blob first stored
+        // for an unheld owner) waits for `maintain locks`. Flagging every held object on every
+        // backup would cost one request per pack of the held owner's data each run.
+        let written: HashSet<String> = new_packs
+            .iter()
+            .flat_map(|p| [crate::pack::pack_key(p), crate::index::index_key(p)])
+            .collect();
+        let root = crate::snapshot::snapshot_key(&snap.id);
+        let held = keys.len();
+        keys.retain(|k| {
+            !done.contains(k) && (written.contains(k) || k.starts_with(HOLD_PREFIX) || *k == root)
+        });
+        tracing::debug!(
+            snapshot = %snap.id, held, new = keys.len(),
+            "held objects of the new snapshot; only those this session wrote are flagged now"
+        );
         let probed = std::mem::take(&mut report.set);
         self.flag_keys(keys, &mut report).await;
         done.extend(report.set.iter().cloned());

@@ -60,6 +60,8 @@ pub(crate) struct Packer {
     pub blobs_new: u64,
     pub bytes_stored: u64,
     pub packs_written: u64,
+    /// The packs this session wrote (for flagging a held owner's new objects at commit).
+    pub written: HashSet<PackId>,
     /// Set when a pack write failed: blobs staged in it are lost, so the session must not commit.
     failed: bool,
 }
@@ -139,6 +141,7 @@ impl Packer {
             blobs_new: 0,
             bytes_stored: 0,
             packs_written: 0,
+            written: HashSet::new(),
             failed: false,
         }
     }
@@ -214,6 +217,7 @@ impl Packer {
                 .map_err(|e| Error::Invalid(format!("pack upload task: {e}")))??;
             tracing::trace!(pack = %id, blobs = entries.len(), "pack recorded");
             self.packs_written += 1;
+            self.written.insert(id);
             self.failed = false;
         }
         Ok(())

@@ -625,7 +625,9 @@ impl BackupSession {
     /// its items should the run stop; `maintain locks` flags checkpoints too).
     pub async fn checkpoint(&mut self, state: serde_json::Value) -> Result<SnapshotId> {
         let s = self.write_snapshot(state, false).await?;
-        self.repo.flag_new_snapshot(&s, &mut self.flagged).await;
+        self.repo
+            .flag_new_snapshot(&s, &self.packer.written, &mut self.flagged)
+            .await;
         Ok(s.id)
     }
 
@@ -636,7 +638,9 @@ impl BackupSession {
     /// `maintain locks`, it does not fail the commit.
     pub async fn commit(mut self, state: serde_json::Value) -> Result<SnapshotSummary> {
         let s = self.write_snapshot(state, true).await?;
-        self.repo.flag_new_snapshot(&s, &mut self.flagged).await;
+        self.repo
+            .flag_new_snapshot(&s, &self.packer.written, &mut self.flagged)
+            .await;
         self.marker.finish().await;
         Ok(s)
     }

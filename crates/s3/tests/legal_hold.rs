@@ -472,7 +472,14 @@ async fn new_snapshots_of_held_owners_are_flagged_at_commit() {
     assert_eq!(flagged(&s3).await, want);
 
     // dave's next backup (one item kept by dedup, one new): flagged at commit.
+    let calls = st.calls.load(std::sync::atomic::Ordering::Relaxed);
     let dave2 = backup(&repo, &s3, "dave", &[("d0", 11, 3000), ("d1", 12, 4000)]).await;
+    assert!(
+        st.calls.load(std::sync::atomic::Ordering::Relaxed) - calls
+            <= keys(&dave2).len() as u64 + 1,
+        "only what the backup wrote (and the hold record it probes) is flagged, not the older \
+         packs its kept item shares with dave's first snapshot"
+    );
     assert!(keys(&dave2).iter().any(|k| k.starts_with("snapshots/")));
     assert!(keys(&dave2).iter().any(|k| k.starts_with("data/")));
     assert!(keys(&dave2).iter().any(|k| k.starts_with("index/")));
