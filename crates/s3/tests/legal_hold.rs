@@ -125,34 +125,43 @@ async fn bypass_delete(s3: &S3Storage, key: &str) -> Result<(), String> {
         .map_err(|e| format!("{e:?}"))
 }
 
+/// A bucket with versioning and Object Lock (governance, one day) under prefix `repo`.
+async fn locked_bucket(moto: &MotoServer, name: &str) -> Arc<S3Storage> {
+    Arc::new(
+        moto.bucket(name, true, "repo")
+            .await
+            .open_locked(LockPolicy {
+                mode: LockMode::Governance,
+                days: 1,
+            })
+            .await,
+    )
+}
+
+/// A repository whose packs hold one blob each (two small ones together).
+async fn init_small_packs(storage: Arc<dyn Storage>, cache: &std::path::Path) -> Repository {
+    Repository::init(
+        storage,
+        PASS,
+        InitOptions {
+            kdf: KdfParams::insecure_fast(),
+            pack_target: 1024,
+            cache_dir: Some(cache.to_path_buf()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legal_hold_flag_follows_holds() {
     let Some(moto) = MotoServer::shared() else {
         return;
     };
-    let s3 = moto
-        .bucket("hold", true, "repo")
-        .await
-        .open_locked(LockPolicy {
-            mode: LockMode::Governance,
-            days: 1,
-        })
-        .await;
-    let s3 = Arc::new(s3);
+    let s3 = locked_bucket(moto, "hold").await;
     let cache = tempfile::tempdir().unwrap();
-    let repo = Repository::init(
-        s3.clone(),
-        PASS,
-        InitOptions {
-            kdf: KdfParams::insecure_fast(),
-            // every blob fills a pack on its own, except two small ones together
-            pack_target: 1024,
-            cache_dir: Some(cache.path().to_path_buf()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let repo = init_small_packs(s3.clone(), cache.path()).await;
 
     let alice = backup(&repo, &s3, "alice", &[("a0", 1, 3000), ("a1", 2, 4000)]).await;
     // Two small items fill one pack together: the held contract and an unheld note.
@@ -415,33 +424,14 @@ async fn new_snapshots_of_held_owners_are_flagged_at_commit() {
     let Some(moto) = MotoServer::shared() else {
         return;
     };
-    let s3 = moto
-        .bucket("hold-commit", true, "repo")
-        .await
-        .open_locked(LockPolicy {
-            mode: LockMode::Governance,
-            days: 1,
-        })
-        .await;
-    let s3 = Arc::new(s3);
+    let s3 = locked_bucket(moto, "hold-commit").await;
     let st = Arc::new(FlagRights {
         inner: s3.clone(),
         deny: false.into(),
         calls: 0.into(),
     });
     let cache = tempfile::tempdir().unwrap();
-    let repo = Repository::init(
-        st.clone(),
-        PASS,
-        InitOptions {
-            kdf: KdfParams::insecure_fast(),
-            pack_target: 1024,
-            cache_dir: Some(cache.path().to_path_buf()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let repo = init_small_packs(st.clone(), cache.path()).await;
     let now = chrono::Utc::now();
     let new_hold = |case: &str, scope: HoldScope| NewHold {
         case: case.into(),
