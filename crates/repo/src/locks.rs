@@ -569,8 +569,22 @@ impl Repository {
                 Err(_) => {}
             }
         }
+        // Only what this session wrote is flagged (see below). A hold on the whole owner covers
+        // all of it — every pack the session wrote holds this owner's new blobs or item lists —
+        // so only holds that filter items need the walk of the snapshot's item lists.
+        let written: HashSet<String> = new_packs
+            .iter()
+            .flat_map(|p| [crate::pack::pack_key(p), crate::index::index_key(p)])
+            .collect();
+        let root = crate::snapshot::snapshot_key(&snap.id);
         let mut keys = BTreeSet::new();
         for h in &covering {
+            if !h.scope.filters_items() {
+                keys.insert(format!("{HOLD_PREFIX}{}", h.id));
+                keys.insert(root.clone());
+                keys.extend(written.iter().cloned());
+                continue;
+            }
             match self.hold_objects(h, std::slice::from_ref(snap)).await {
                 Ok((k, unlocated)) => {
                     report.unlocated += unlocated;
@@ -595,11 +609,6 @@ impl Repository {
         // an earlier backup; one this snapshot newly shares (a deduplicated blob first stored
         // for an unheld owner) waits for `maintain locks`. Flagging every held object on every
         // backup would cost one request per pack of the held owner's data each run.
-        let written: HashSet<String> = new_packs
-            .iter()
-            .flat_map(|p| [crate::pack::pack_key(p), crate::index::index_key(p)])
-            .collect();
-        let root = crate::snapshot::snapshot_key(&snap.id);
         let held = keys.len();
         keys.retain(|k| {
             !done.contains(k) && (written.contains(k) || k.starts_with(HOLD_PREFIX) || *k == root)
